@@ -1,0 +1,44 @@
+"""Spinach: a Redis task queue for Python.
+
+This package is what a web application installs to declare tasks and schedule jobs. Running
+them needs spinach-worker; `ThreadWorkers` and `AsyncioWorkers` are resolved from it lazily.
+"""
+
+from typing import Any
+
+from spinach.brokers.memory import MemoryBroker
+from spinach.brokers.redis import RedisBroker
+from spinach.engine import Engine
+from spinach.job import Job, JobStatus
+from spinach.task import AbortException, Batch, RetryException, Tasks
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AbortException",
+    "AsyncioWorkers",
+    "Batch",
+    "Engine",
+    "Job",
+    "JobStatus",
+    "MemoryBroker",
+    "RedisBroker",
+    "RetryException",
+    "Tasks",
+    "ThreadWorkers",
+    "__version__",
+]
+
+_FROM_WORKER = {
+    "ThreadWorkers": "spinach_worker.workers",
+    "AsyncioWorkers": "spinach_worker.asyncio_workers",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Resolve the worker classes from spinach-worker on first use, not at import."""
+    if name in _FROM_WORKER:
+        from spinach.engine import _import_worker
+
+        return getattr(_import_worker(_FROM_WORKER[name]), name)
+    raise AttributeError(f"module 'spinach' has no attribute {name!r}")

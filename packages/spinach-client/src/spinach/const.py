@@ -1,0 +1,17 @@
+"""Defaults shared by the client and the worker (names kept from Spinach 0.0.25)."""
+
+DEFAULT_QUEUE = "spinach"
+DEFAULT_NAMESPACE = "spinach"
+DEFAULT_MAX_RETRIES = 0
+DEFAULT_ENQUEUE_JOB_RETRIES = 4
+DEFAULT_WORKER_NUMBER = 5
+
+#: Largest encoded job accepted at schedule time. Spinach 0.0.25 had no limit; arguments of a
+#: few hundred KiB keep working, and anything larger belongs in a database or object store.
+DEFAULT_MAX_PAYLOAD_BYTES = 512 * 1024
+
+#: How long a running job's lease lasts before it would be considered abandoned.
+DEFAULT_LEASE_SECONDS = 30.0
+
+#: How long the idempotency marker of one enqueue call lives: longer than any retry of that call.
+ENQUEUE_TOKEN_TTL_MS = 5 * 60 * 1000

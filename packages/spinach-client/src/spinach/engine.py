@@ -1,0 +1,205 @@
+"""The Engine: where tasks are attached, jobs scheduled and workers started."""
+
+import importlib
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from spinach import const
+from spinach.arguments import check_arguments
+from spinach.brokers.base import Broker, PreparedJob
+from spinach.envelope import Envelope, encode
+from spinach.exc import PayloadTooLargeError, WorkerNotInstalledError
+from spinach.job import Job, JobStatus, check_signature
+from spinach.task import Batch, Task, Tasks
+from spinach.utils import now_utc, to_epoch_ms, utc, wall_ms
+
+if TYPE_CHECKING:
+    from spinach_worker.runtime import WorkerRuntime
+
+logger = logging.getLogger(__name__)
+
+TaskRef = str | Callable[..., Any] | Task
+
+
+class Engine:
+    """Spinach's entry point: one per application and namespace.
+
+    `max_payload_bytes` caps the size of one encoded job (arguments included); larger jobs are
+    refused at schedule time, before anything reaches Redis.
+    """
+
+    def __init__(
+        self,
+        broker: Broker,
+        namespace: str = const.DEFAULT_NAMESPACE,
+        *,
+        max_payload_bytes: int = const.DEFAULT_MAX_PAYLOAD_BYTES,
+    ) -> None:
+        self._broker = broker
+        self._broker.namespace = namespace
+        self._namespace = namespace
+        self._tasks = Tasks()
+        self.task = self._tasks.task
+        self.max_payload_bytes = max_payload_bytes
+        self._runtime: WorkerRuntime | None = None
+
+    @property
+    def namespace(self) -> str:
+        return self._namespace
+
+    @property
+    def broker(self) -> Broker:
+        return self._broker
+
+    @property
+    def tasks(self) -> Tasks:
+        """Every task this engine knows."""
+        return self._tasks
+
+    def attach_tasks(self, tasks: Tasks) -> None:
+        """Make the tasks of `tasks` known to this engine; a task of the same name is replaced."""
+        if tasks._spin is not None and tasks._spin is not self:
+            logger.warning("Tasks already attached to another Engine")
+        self._tasks.update(tasks)
+        tasks._spin = self
+
+    def execute(self, task: TaskRef, *args: Any, **kwargs: Any) -> Any:
+        """Run a task right here, synchronously, and return its result."""
+        return self._tasks.get(task).func(*args, **kwargs)
+
+    def schedule(self, task: TaskRef, *args: Any, **kwargs: Any) -> Job:
+        """Send a job to run as soon as a worker is free (one Redis round trip)."""
+        job, prepared = self._prepare(task, None, args, kwargs)
+        self._broker.enqueue([prepared])
+        return job
+
+    def schedule_at(self, task: TaskRef, at: datetime, *args: Any, **kwargs: Any) -> Job:
+        """Send a job to run at `at`; a naive datetime is UTC.
+
+        Redis's clock decides when `at` has come, so the job never starts early whatever the
+        clocks of the hosts involved.
+        """
+        if not isinstance(at, datetime):
+            raise TypeError(f"schedule_at needs a datetime, got {at!r}")
+        job, prepared = self._prepare(task, at, args, kwargs)
+        self._broker.enqueue([prepared])
+        return job
+
+    def schedule_in(self, task: TaskRef, delay: timedelta, *args: Any, **kwargs: Any) -> Job:
+        """Send a job to run after `delay`, measured by Redis's clock."""
+        if not isinstance(delay, timedelta):
+            raise TypeError(f"schedule_in needs a timedelta, got {delay!r}")
+        job, prepared = self._prepare(task, delay, args, kwargs)
+        self._broker.enqueue([prepared])
+        return job
+
+    def schedule_batch(self, batch: Batch) -> list[Job]:
+        """Send every job of `batch`: one atomic script call per queue, in one round trip.
+
+        Every job is checked before any is sent, so a bad one leaves the whole batch unsent.
+        """
+        jobs: list[Job] = []
+        prepared: list[PreparedJob] = []
+        for task, at, args, kwargs in batch.jobs_to_create:
+            job, ready = self._prepare(task, at, args, kwargs)
+            jobs.append(job)
+            prepared.append(ready)
+        self._broker.enqueue(prepared)
+        return jobs
+
+    def _prepare(
+        self,
+        task_ref: TaskRef,
+        when: datetime | timedelta | None,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> tuple[Job, PreparedJob]:
+        task = self._tasks.get(task_ref)
+        if task.signature is not None:
+            check_signature(task.name, task.func, args, kwargs, task.signature)
+        check_arguments(task.name, args, kwargs)
+
+        now = now_utc()
+        at_ms = delay_ms = 0
+        if when is None:
+            at = now
+        elif isinstance(when, timedelta):
+            delay_ms = max(0, -(-when // timedelta(milliseconds=1)))
+            at = now + when
+        else:
+            at = utc(when)
+            at_ms = to_epoch_ms(at)
+
+        job = Job(task.name, task.queue, at, task.max_retries, args, kwargs)
+        job.status = JobStatus.QUEUED if at <= now else JobStatus.WAITING
+        envelope = Envelope(
+            id=str(job.id),
+            task=task.name,
+            queue=task.queue,
+            args=list(args),
+            kwargs=kwargs,
+            max_retries=None if task.max_retries == float("inf") else int(task.max_retries),
+            at=at_ms,
+            created=wall_ms(),
+        )
+        payload = encode(envelope)
+        if len(payload) > self.max_payload_bytes:
+            raise PayloadTooLargeError(
+                f"Cannot schedule task {task.name!r}: its job encodes to {len(payload)} bytes, "
+                f"over the limit of {self.max_payload_bytes} bytes. Store large data elsewhere "
+                "and pass a reference, or raise Engine(max_payload_bytes=...)."
+            )
+        return job, PreparedJob(task.queue, envelope.id, at_ms, delay_ms, payload)
+
+    def start_workers(
+        self,
+        number: int = const.DEFAULT_WORKER_NUMBER,
+        queue: str = const.DEFAULT_QUEUE,
+        block: bool = True,
+        stop_when_queue_empty: bool = False,
+        workers_class: Any = None,
+    ) -> None:
+        """Run jobs of `queue` on `number` workers (threads by default); needs spinach-worker.
+
+        With `block`, return only once the workers stopped: on SIGTERM or Ctrl-C, or when the
+        queue is empty if `stop_when_queue_empty` (no job ready, delayed or running here).
+        """
+        if self._runtime is not None:
+            raise RuntimeError("Workers are already running")
+        runtime_module = _import_worker("spinach_worker.runtime")
+        runtime = runtime_module.WorkerRuntime(
+            self,
+            number=number,
+            queue=queue,
+            stop_when_queue_empty=stop_when_queue_empty,
+            workers_class=workers_class,
+        )
+        self._runtime = runtime
+        runtime.start()
+        if block:
+            try:
+                runtime.run_until_stopped()
+            finally:
+                self._runtime = None
+
+    def stop_workers(self) -> None:
+        """Stop the workers: no new fetch, unstarted jobs handed back, running ones finished."""
+        runtime = self._runtime
+        if runtime is None:
+            return
+        runtime.stop()
+        runtime.join()
+        self._runtime = None
+
+
+def _import_worker(module: str) -> Any:
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        if e.name is not None and e.name.startswith("spinach_worker"):
+            raise WorkerNotInstalledError(
+                "Running jobs needs the worker package: pip install spinach-worker"
+            ) from None
+        raise

@@ -1,0 +1,108 @@
+"""Jobs: one execution request of a task, as seen by the user and by the worker."""
+
+import enum
+import inspect
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from spinach.exc import InvalidJobSignatureError
+from spinach.utils import now_utc, utc
+
+
+class JobStatus(enum.Enum):
+    """Where a job is in its life (values kept from Spinach 0.0.25)."""
+
+    NOT_SET = 0
+    WAITING = 1
+    QUEUED = 2
+    RUNNING = 3
+    SUCCEEDED = 4
+    FAILED = 5
+
+
+class Job:
+    """A job: a task name, its arguments and its delivery settings.
+
+    The object returned by ``schedule`` is a snapshot taken when the job was sent; the worker
+    builds its own copy from the stored envelope.
+    """
+
+    __slots__ = [
+        "at",
+        "id",
+        "max_retries",
+        "queue",
+        "retries",
+        "status",
+        "task_args",
+        "task_func",
+        "task_kwargs",
+        "task_name",
+    ]
+
+    def __init__(
+        self,
+        task_name: str,
+        queue: str,
+        at: datetime,
+        max_retries: int | float,
+        task_args: tuple[Any, ...] | list[Any] | None = None,
+        task_kwargs: dict[str, Any] | None = None,
+    ) -> None:
+        self.id = uuid.uuid4()
+        self.status = JobStatus.NOT_SET
+        self.task_name = task_name
+        self.queue = queue
+        self.at = utc(at)
+        self.max_retries = max_retries
+        self.retries = 0
+        self.task_args: tuple[Any, ...] = tuple(task_args) if task_args else ()
+        self.task_kwargs: dict[str, Any] = task_kwargs if task_kwargs is not None else {}
+        self.task_func: Callable[..., Any] | None = None
+
+    @property
+    def should_retry(self) -> bool:
+        """Whether a failure of this attempt leaves room for another one."""
+        return self.retries < self.max_retries
+
+    @property
+    def should_start(self) -> bool:
+        """Whether the job is due according to this host's clock (Redis time decides in brokers)."""
+        return now_utc() >= self.at
+
+    @property
+    def at_timestamp(self) -> int:
+        """Due time in whole seconds since the epoch, rounded up."""
+        return -int(-self.at.timestamp() // 1)
+
+    def check_signature(self) -> None:
+        """Raise InvalidJobSignatureError unless the arguments fit the task function."""
+        if self.task_func is None:
+            raise ValueError("Job has no task_func to check its signature against")
+        check_signature(self.task_name, self.task_func, self.task_args, self.task_kwargs)
+
+    def __repr__(self) -> str:
+        return f"<Job {self.task_name} {self.status.name} {self.id}>"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Job):
+            return NotImplemented
+        return all(getattr(self, slot) == getattr(other, slot) for slot in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def check_signature(
+    task_name: str,
+    func: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    signature: inspect.Signature | None = None,
+) -> None:
+    """Raise InvalidJobSignatureError unless `args` and `kwargs` can call `func`."""
+    try:
+        (signature or inspect.signature(func)).bind(*args, **kwargs)
+    except TypeError as e:
+        raise InvalidJobSignatureError(f"Invalid signature for task {task_name}: {e}") from None

@@ -1,0 +1,83 @@
+"""Redis key names: built here and nowhere else, and always handed to Lua in KEYS.
+
+All keys of one queue share the hash tag ``{<namespace>/<queue>}``, so every script call runs
+on a single Redis Cluster slot while different queues spread over the shards. Namespace-wide
+records use the tag ``{<namespace>}``, which never contains the ``/`` of a queue tag.
+"""
+
+import functools
+import re
+from dataclasses import dataclass
+
+from spinach.exc import InvalidNameError
+
+PREFIX = "spinach"
+
+_FORBIDDEN_IN_NAMESPACE = re.compile(r"[{}/\s]")
+_FORBIDDEN_IN_QUEUE = re.compile(r"[{}\s]")
+
+
+def validate_namespace(namespace: str) -> str:
+    """Return `namespace`, or raise InvalidNameError saying what is wrong with it."""
+    if not isinstance(namespace, str) or not namespace:
+        raise InvalidNameError(f"Namespace must be a non-empty str, got {namespace!r}")
+    if _FORBIDDEN_IN_NAMESPACE.search(namespace):
+        raise InvalidNameError(
+            f"Namespace {namespace!r} must not contain braces, '/' or white space"
+        )
+    return namespace
+
+
+def validate_queue(queue: str) -> str:
+    """Return `queue`, or raise InvalidNameError saying what is wrong with it."""
+    if not isinstance(queue, str) or not queue:
+        raise InvalidNameError(f"Queue name must be a non-empty str, got {queue!r}")
+    if queue.startswith("_"):
+        raise InvalidNameError(f"Queue names starting with '_' are reserved: {queue!r}")
+    if _FORBIDDEN_IN_QUEUE.search(queue):
+        raise InvalidNameError(f"Queue name {queue!r} must not contain braces or white space")
+    return queue
+
+
+@dataclass(frozen=True, slots=True)
+class QueueKeys:
+    """The keys of one queue of one namespace."""
+
+    schema: str
+    ready: str
+    delayed: str
+    running: str
+    jobs: str
+    retries: str
+    wake: str
+    _base: str
+
+    def enqueue_token(self, token: str) -> str:
+        """Key of the idempotency marker of one enqueue call."""
+        return f"{self._base}:token:{token}"
+
+    def worker_wake(self, worker_id: str) -> str:
+        """Private wake-up list of one worker, beside the queue's own (same slot for BLPOP)."""
+        return f"{self._base}:wake:{worker_id}"
+
+
+@functools.lru_cache(maxsize=1024)
+def queue_keys(namespace: str, queue: str) -> QueueKeys:
+    """Return the keys of `queue` in `namespace`."""
+    base = f"{PREFIX}:{{{namespace}/{queue}}}"
+    return QueueKeys(
+        schema=f"{base}:schema",
+        ready=f"{base}:ready",
+        delayed=f"{base}:delayed",
+        running=f"{base}:running",
+        jobs=f"{base}:jobs",
+        retries=f"{base}:retries",
+        wake=f"{base}:wake",
+        _base=base,
+    )
+
+
+def namespace_patterns(namespace: str) -> tuple[str, str]:
+    """SCAN patterns matching every key of `namespace` (admin use only, never on a hot path)."""
+    escaped = re.sub(r"([*?\[\]\\])", r"\\\1", namespace)
+    return f"{PREFIX}:{{{escaped}/*", f"{PREFIX}:{{{escaped}}}*"

@@ -1,0 +1,310 @@
+"""Tasks, the registry that declares them, batches, and the exceptions tasks raise to steer retries.
+
+Names, arguments and defaults are those of Spinach 0.0.25.
+"""
+
+import functools
+import inspect
+import json
+import math
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar, overload
+
+from spinach import const
+from spinach.exc import UnknownTask
+from spinach.keys import validate_queue
+from spinach.retry import DEFAULT_RETRY_POLICY, RetryPolicy
+
+if TYPE_CHECKING:
+    from spinach.engine import Engine
+    from spinach.job import Job
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Task:
+    """A function that can run as jobs, with its delivery settings."""
+
+    __slots__ = (
+        "func",
+        "max_concurrency",
+        "max_retries",
+        "name",
+        "periodicity",
+        "queue",
+        "retry_policy",
+        "signature",
+    )
+
+    def __init__(
+        self,
+        func: Callable[..., Any],
+        name: str,
+        queue: str,
+        max_retries: int | float,
+        periodicity: timedelta | None,
+        max_concurrency: int | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> None:
+        if not callable(func):
+            raise TypeError(f"Task {name!r}: {func!r} is not callable")
+        if not isinstance(max_retries, int) and max_retries != math.inf:
+            raise ValueError(f"Task {name!r}: max_retries must be an int or float('inf')")
+        if max_retries < 0:
+            raise ValueError(f"Task {name!r}: max_retries must not be negative")
+        if max_concurrency is not None:
+            if max_retries == 0:
+                raise ValueError("max_retries must be set if max_concurrency is set")
+            if max_concurrency < 1:
+                raise ValueError("max_concurrency must be greater than zero")
+        if periodicity is not None and not isinstance(periodicity, timedelta):
+            raise TypeError(f"Task {name!r}: periodicity must be a timedelta")
+        if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
+            raise TypeError(f"Task {name!r}: retry_policy needs a delay(attempt) method")
+        self.func = func
+        self.name = name
+        self.queue = validate_queue(queue)
+        self.max_retries = max_retries
+        self.periodicity = periodicity
+        self.max_concurrency = max_concurrency
+        self.retry_policy: RetryPolicy = retry_policy or DEFAULT_RETRY_POLICY
+        try:
+            self.signature: inspect.Signature | None = inspect.signature(func)
+        except (TypeError, ValueError):
+            self.signature = None
+
+    @property
+    def task_name(self) -> str:
+        """The task's name, so a Task can be passed wherever a task is expected."""
+        return self.name
+
+    def serialize(self) -> str:
+        """Return the settings as sorted JSON, as Spinach 0.0.25 did."""
+        return json.dumps(
+            {
+                "max_concurrency": -1 if self.max_concurrency is None else self.max_concurrency,
+                "max_retries": self.max_retries,
+                "name": self.name,
+                "periodicity": (
+                    None if self.periodicity is None else int(self.periodicity.total_seconds())
+                ),
+                "queue": self.queue,
+            },
+            sort_keys=True,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"Task({self.func!r}, {self.name!r}, {self.queue!r}, {self.max_retries!r}, "
+            f"{self.periodicity!r}, {self.max_concurrency!r})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Task):
+            return NotImplemented
+        return all(
+            getattr(self, slot) == getattr(other, slot)
+            for slot in self.__slots__
+            if slot != "signature"
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class Tasks:
+    """A registry of tasks, usually one per module, attached to an Engine.
+
+    Arguments given here are the defaults of the tasks added to the registry.
+    """
+
+    def __init__(
+        self,
+        queue: str | None = None,
+        max_retries: int | float | None = None,
+        periodicity: timedelta | None = None,
+        max_concurrency: int | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> None:
+        self._tasks: dict[str, Task] = {}
+        self.queue = queue
+        self.max_retries = max_retries
+        self.periodicity = periodicity
+        self.max_concurrency = max_concurrency
+        self.retry_policy = retry_policy
+        self._spin: Engine | None = None
+
+    def update(self, tasks: "Tasks") -> None:
+        """Add the tasks of another registry; a task of the same name is replaced."""
+        self._tasks.update(tasks.tasks)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._tasks.keys())
+
+    @property
+    def tasks(self) -> dict[str, Task]:
+        return self._tasks
+
+    def get(self, name: "str | Callable[..., Any] | Task") -> Task:
+        """Return the task registered under `name` (a name, a task function or a Task)."""
+        task_name = getattr(name, "task_name", name)
+        try:
+            return self._tasks[task_name]  # type: ignore[index]
+        except (KeyError, TypeError):
+            raise UnknownTask(
+                f"Unknown task {task_name!r}: is the module declaring it imported and its Tasks "
+                "attached to the Engine?"
+            ) from None
+
+    def __iter__(self) -> Iterator[Task]:
+        return iter(self._tasks.values())
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+    @overload
+    def task(self, func: F) -> F: ...
+
+    @overload
+    def task(
+        self,
+        func: None = None,
+        *,
+        name: str | None = None,
+        queue: str | None = None,
+        max_retries: int | float | None = None,
+        periodicity: timedelta | None = None,
+        max_concurrency: int | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> Callable[[F], F]: ...
+
+    def task(
+        self,
+        func: F | None = None,
+        *,
+        name: str | None = None,
+        queue: str | None = None,
+        max_retries: int | float | None = None,
+        periodicity: timedelta | None = None,
+        max_concurrency: int | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> F | Callable[[F], F]:
+        """Decorator registering a function as a task; the function stays directly callable."""
+        if func is None:
+            return functools.partial(
+                self.task,
+                name=name,
+                queue=queue,
+                max_retries=max_retries,
+                periodicity=periodicity,
+                max_concurrency=max_concurrency,
+                retry_policy=retry_policy,
+            )
+        self.add(func, name, queue, max_retries, periodicity, max_concurrency, retry_policy)
+        func.task_name = name  # type: ignore[attr-defined]
+        return func
+
+    def add(
+        self,
+        func: Callable[..., Any],
+        name: str | None = None,
+        queue: str | None = None,
+        max_retries: int | float | None = None,
+        periodicity: timedelta | None = None,
+        max_concurrency: int | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> None:
+        """Register `func` as the task `name`."""
+        if not name:
+            raise ValueError("Each Spinach task needs a name")
+        if name in self._tasks:
+            raise ValueError(f"A task named {name!r} already exists")
+        queue = queue or self.queue or const.DEFAULT_QUEUE
+        if max_retries is None:
+            max_retries = self.max_retries or const.DEFAULT_MAX_RETRIES
+        self._tasks[name] = Task(
+            func,
+            name,
+            queue,
+            max_retries,
+            periodicity if periodicity is not None else self.periodicity,
+            max_concurrency if max_concurrency is not None else self.max_concurrency,
+            retry_policy or self.retry_policy,
+        )
+
+    def _require_engine(self) -> "Engine":
+        if self._spin is None:
+            raise RuntimeError(
+                "Cannot schedule jobs: this Tasks is not attached to an Engine "
+                "(call engine.attach_tasks(tasks) first)"
+            )
+        return self._spin
+
+    def schedule(self, task: "str | Callable[..., Any] | Task", *args: Any, **kwargs: Any) -> "Job":
+        """Schedule a job to run as soon as possible (see Engine.schedule)."""
+        return self._require_engine().schedule(task, *args, **kwargs)
+
+    def schedule_at(
+        self, task: "str | Callable[..., Any] | Task", at: datetime, *args: Any, **kwargs: Any
+    ) -> "Job":
+        """Schedule a job to run at `at` (see Engine.schedule_at)."""
+        return self._require_engine().schedule_at(task, at, *args, **kwargs)
+
+    def schedule_in(
+        self, task: "str | Callable[..., Any] | Task", delay: timedelta, *args: Any, **kwargs: Any
+    ) -> "Job":
+        """Schedule a job to run after `delay` (see Engine.schedule_in)."""
+        return self._require_engine().schedule_in(task, delay, *args, **kwargs)
+
+    def schedule_batch(self, batch: "Batch") -> "list[Job]":
+        """Schedule every job of `batch` (see Engine.schedule_batch)."""
+        return self._require_engine().schedule_batch(batch)
+
+
+class Batch:
+    """Jobs to send together: one Redis call per queue, all or nothing within it.
+
+    A batch should not be reused once scheduled.
+    """
+
+    def __init__(self) -> None:
+        self.jobs_to_create: list[
+            tuple[Any, datetime | timedelta | None, tuple[Any, ...], dict[str, Any]]
+        ] = []
+
+    def schedule(self, task: "str | Callable[..., Any] | Task", *args: Any, **kwargs: Any) -> None:
+        """Add a job to run as soon as possible."""
+        self.jobs_to_create.append((task, None, args, kwargs))
+
+    def schedule_at(
+        self, task: "str | Callable[..., Any] | Task", at: datetime, *args: Any, **kwargs: Any
+    ) -> None:
+        """Add a job to run at `at` (a naive datetime is UTC)."""
+        self.jobs_to_create.append((task, at, args, kwargs))
+
+    def schedule_in(
+        self, task: "str | Callable[..., Any] | Task", delay: timedelta, *args: Any, **kwargs: Any
+    ) -> None:
+        """Add a job to run after `delay`, measured by Redis's clock."""
+        self.jobs_to_create.append((task, delay, args, kwargs))
+
+    def __len__(self) -> int:
+        return len(self.jobs_to_create)
+
+
+class RetryException(Exception):
+    """Raise in a task to ask for a retry, optionally at a given time (naive means UTC).
+
+    The retry still counts against the task's max_retries.
+    """
+
+    def __init__(self, message: str, at: datetime | None = None) -> None:
+        super().__init__(message)
+        if at is not None and not isinstance(at, datetime):
+            raise TypeError(f"RetryException(at=...) takes a datetime, got {at!r}")
+        self.at = at
+
+
+class AbortException(Exception):
+    """Raise in a task to stop retrying it: the job fails for good."""

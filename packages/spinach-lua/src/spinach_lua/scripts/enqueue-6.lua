@@ -1,0 +1,69 @@
+--[[
+Enqueue jobs of one queue, atomically and at most once per call.
+
+KEYS[1] schema      STRING  schema version of this queue's data
+KEYS[2] token       STRING  idempotency marker of this call (expires after ARGV[2] ms)
+KEYS[3] ready       LIST    ids of jobs ready to run, oldest first
+KEYS[4] delayed     ZSET    ids of jobs waiting for their due time (score: due ms, Redis time)
+KEYS[5] jobs        HASH    id -> encoded job envelope (never decoded here)
+KEYS[6] wake        LIST    wake-up token for idle workers of this queue
+
+ARGV[1]             schema version expected by the caller
+ARGV[2]             lifetime of the idempotency marker, in ms
+ARGV[3..]           one group of four per job:
+                      id, at_ms (absolute due time, 0 for none), delay_ms, payload
+                    due = at_ms if at_ms > 0 else now + delay_ms; due <= now means ready now.
+
+Returns {0, queued, delayed, duplicates}
+        {1}                 this call already ran (a retry after a lost reply): nothing done
+        {-1, stored}        schema mismatch: nothing done
+A job whose id is already known to the queue is skipped and counted as a duplicate.
+]]
+--- @include "prelude"
+
+local err = schema_error(KEYS[1], ARGV[1])
+if err then
+  return err
+end
+if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then
+  return {1}
+end
+
+local now = now_ms()
+local earliest_before = earliest_due(KEYS[4])
+local ready_ids = {}
+local delayed_args = {}
+local earliest = nil
+local duplicates = 0
+
+for i = 3, #ARGV, 4 do
+  local id = ARGV[i]
+  if redis.call('HSETNX', KEYS[5], id, ARGV[i + 3]) == 1 then
+    local due = tonumber(ARGV[i + 1])
+    if due <= 0 then
+      due = now + tonumber(ARGV[i + 2])
+    end
+    if due <= now then
+      ready_ids[#ready_ids + 1] = id
+    else
+      delayed_args[#delayed_args + 1] = due
+      delayed_args[#delayed_args + 1] = id
+      if earliest == nil or due < earliest then
+        earliest = due
+      end
+    end
+  else
+    duplicates = duplicates + 1
+  end
+end
+
+call_sliced('RPUSH', KEYS[3], ready_ids)
+call_sliced('ZADD', KEYS[4], delayed_args)
+
+-- Wake one idle worker when there is work now, or when the next due time moved earlier (its
+-- sleeping workers must shorten their wait).
+if #ready_ids > 0 or (earliest and (earliest_before == nil or earliest < earliest_before)) then
+  ensure_wake_token(KEYS[6])
+end
+
+return {0, #ready_ids, #delayed_args / 2, duplicates}

@@ -1,0 +1,48 @@
+-- Shared helpers, flattened into every script at load time.
+
+-- Redis server time in milliseconds: the one clock every host agrees on.
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- Refuse to touch data written by another schema. The first call on a fresh queue records ours.
+-- Returns nil when the schema matches, or the error reply {-1, stored_version}.
+local function schema_error(key, version)
+  local stored = redis.call('GET', key)
+  if stored == false then
+    redis.call('SET', key, version)
+    return nil
+  end
+  if stored ~= version then
+    return {-1, stored}
+  end
+  return nil
+end
+
+-- Lua's unpack() is limited by the C stack, so variadic commands are sent in slices.
+local SLICE = 1000
+
+local function call_sliced(command, key, items)
+  for first = 1, #items, SLICE do
+    local last = math.min(first + SLICE - 1, #items)
+    redis.call(command, key, unpack(items, first, last))
+  end
+end
+
+-- Make sure one wake-up token is waiting for the queue's idle workers. Idle workers block on
+-- this list, so one enqueue wakes one worker of this queue and no worker of any other queue.
+local function ensure_wake_token(key)
+  if redis.call('LLEN', key) == 0 then
+    redis.call('RPUSH', key, '1')
+  end
+end
+
+-- Score of the earliest delayed job, or nil when there is none.
+local function earliest_due(key)
+  local head = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  if #head == 0 then
+    return nil
+  end
+  return tonumber(head[2])
+end

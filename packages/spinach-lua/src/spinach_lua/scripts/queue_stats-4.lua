@@ -1,0 +1,19 @@
+--[[
+Count the jobs of one queue by state, read-only.
+
+KEYS[1] schema      STRING  schema version of this queue's data
+KEYS[2] ready       LIST    ids of jobs ready to run
+KEYS[3] delayed     ZSET    ids of jobs waiting for their due time
+KEYS[4] running     ZSET    ids of running jobs
+
+ARGV[1]             schema version expected by the caller
+
+Returns {0, ready, delayed, running}
+        {-1, stored}        schema mismatch
+]]
+
+local stored = redis.call('GET', KEYS[1])
+if stored ~= false and stored ~= ARGV[1] then
+  return {-1, stored}
+end
+return {0, redis.call('LLEN', KEYS[2]), redis.call('ZCARD', KEYS[3]), redis.call('ZCARD', KEYS[4])}

@@ -1,0 +1,113 @@
+"""The acker: records job outcomes in Redis in batches, one script call for many jobs.
+
+Outcomes queue up while a call is in flight, so under load one round trip acknowledges many
+jobs; when idle, each outcome is sent at once. Outcomes are applied only to jobs still recorded
+as running, so re-sending a batch after a lost reply is harmless.
+"""
+
+import logging
+import queue
+import threading
+import time
+
+from spinach.brokers.base import TRANSIENT_ERRORS, Broker, Outcome
+from spinach_worker.backoff import Backoff
+from spinach_worker.workers import Result
+
+logger = logging.getLogger("spinach.worker")
+
+#: Most outcomes sent in one script call.
+MAX_BATCH = 1000
+
+
+class Acker:
+    """Drain `source` and record each outcome; stop at the None that ends the executor's output."""
+
+    def __init__(
+        self, broker: Broker, source: "queue.SimpleQueue[Result | None]", name: str
+    ) -> None:
+        self._broker = broker
+        self._source = source
+        self._busy = False
+        self._idle = threading.Condition()
+        self._give_up_after: float | None = None
+        self.last_ack: float | None = None
+        self._thread = threading.Thread(target=self._run, name=name)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def join(self) -> None:
+        self._thread.join()
+
+    def give_up_retrying_after(self, seconds: float) -> None:
+        """While shutting down, stop retrying an unreachable Redis after `seconds`."""
+        self._give_up_after = time.monotonic() + seconds
+
+    @property
+    def idle(self) -> bool:
+        """Whether every outcome handed over so far has been recorded."""
+        return not self._busy and self._source.empty()
+
+    def wait_idle(self, timeout: float) -> bool:
+        with self._idle:
+            return self._idle.wait_for(lambda: self.idle, timeout)
+
+    def _run(self) -> None:
+        ended = False
+        while not ended:
+            item = self._source.get()
+            self._busy = True
+            batch: dict[str, list[Outcome]] = {}
+            count = 0
+            while item is not None:
+                queue_name, outcome = item
+                batch.setdefault(queue_name, []).append(outcome)
+                count += 1
+                if count >= MAX_BATCH:
+                    break
+                try:
+                    item = self._source.get_nowait()
+                except queue.Empty:
+                    break
+            else:
+                ended = True
+            for queue_name, outcomes in batch.items():
+                self._record(queue_name, outcomes)
+            with self._idle:
+                self._busy = False
+                self._idle.notify_all()
+
+    def _record(self, queue_name: str, outcomes: list[Outcome]) -> None:
+        backoff = Backoff()
+        while True:
+            try:
+                _, stale = self._broker.finish(queue_name, outcomes)
+            except TRANSIENT_ERRORS as e:
+                if self._give_up_after is not None and time.monotonic() > self._give_up_after:
+                    logger.error(
+                        "Redis unreachable while stopping: %d job outcomes not recorded (%s); "
+                        "their leases will expire and recovery will take them over",
+                        len(outcomes),
+                        e,
+                    )
+                    return
+                delay = backoff.next_delay()
+                logger.warning(
+                    "Could not record %d job outcomes, retrying in %.1fs: %s",
+                    len(outcomes),
+                    delay,
+                    e,
+                )
+                time.sleep(delay)
+                continue
+            except Exception:
+                logger.exception("Could not record %d job outcomes", len(outcomes))
+                return
+            self.last_ack = time.monotonic()
+            if stale:
+                logger.warning(
+                    "%d job outcomes were not recorded: those jobs were no longer running here",
+                    stale,
+                )
+            return

@@ -1,0 +1,102 @@
+"""AsyncioWorkers: run ``async def`` tasks as coroutines on one event-loop thread.
+
+At most `num_workers` jobs run concurrently on the loop. A plain function task is run in the
+loop's default thread pool rather than blocking the loop (Spinach 0.0.25 called it on the loop,
+then failed the job while awaiting its result).
+"""
+
+import asyncio
+import collections
+import inspect
+import logging
+import threading
+
+from spinach import signals
+from spinach.brokers.base import Outcome
+from spinach.job import Job
+from spinach.task import Task
+from spinach_worker import execution
+from spinach_worker.workers import BaseWorkers
+
+logger = logging.getLogger("spinach.worker")
+
+
+class AsyncioWorkers(BaseWorkers):
+    """Run jobs as coroutines on a thread named ``<namespace>-asyncio-worker``."""
+
+    def __init__(self, num_workers: int, namespace: str) -> None:
+        super().__init__(num_workers, namespace)
+        self._pending: collections.deque[tuple[Job, Task]] = collections.deque()
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run_loop, name=f"{namespace}-asyncio-worker")
+        self._thread.start()
+        self._ready.wait()
+
+    def _run_loop(self) -> None:
+        name = threading.current_thread().name
+        signals.worker_started.send(self._namespace, worker_name=name)
+        try:
+            asyncio.set_event_loop(self._loop)
+            self._loop.run_until_complete(self._main())
+        finally:
+            self._loop.close()
+            signals.worker_terminated.send(self._namespace, worker_name=name)
+
+    async def _main(self) -> None:
+        self._wakeup = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._ready.set()
+        consumers = [asyncio.create_task(self._consume()) for _ in range(self._num_workers)]
+        await self._stop.wait()
+        self._wakeup.set()
+        await asyncio.gather(*consumers)
+
+    async def _consume(self) -> None:
+        while True:
+            while not self._pending:
+                if self._stop.is_set():
+                    return
+                self._wakeup.clear()
+                await self._wakeup.wait()
+            try:
+                job, task = self._pending.popleft()
+            except IndexError:
+                continue
+            if self._pending:
+                self._wakeup.set()  # let another consumer take the next one
+            self._done(job, await self._run(job, task))
+
+    async def _run(self, job: Job, task: Task) -> Outcome:
+        try:
+            started = execution.start(job, self._namespace)
+            error: BaseException | None = None
+            try:
+                if inspect.iscoroutinefunction(task.func):
+                    await task.func(*job.task_args, **job.task_kwargs)
+                else:
+                    await asyncio.to_thread(task.func, *job.task_args, **job.task_kwargs)
+            except BaseException as e:  # noqa: BLE001 - a task must never kill the loop
+                error = e
+            return execution.finish(job, task, self._namespace, error, started)
+        except BaseException:
+            logger.exception("Unexpected error while running %s", job)
+            return Outcome("f", str(job.id))
+
+    def _push(self, job: Job, task: Task) -> None:
+        self._pending.append((job, task))
+        self._loop.call_soon_threadsafe(self._wakeup.set)
+
+    def _pop_all(self) -> list[Job]:
+        jobs: list[Job] = []
+        while True:
+            try:
+                jobs.append(self._pending.popleft()[0])
+            except IndexError:
+                return jobs
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join()
+        self.out_queue.put(None)

@@ -1,0 +1,105 @@
+"""The ``spinach-worker`` command: run the workers of an Engine defined in the user's code.
+
+Settings live in code; the command only picks the engine, the queue and the thread count.
+Exit codes: 0 after a graceful stop, 1 when the workers stopped on a fatal error, 2 when the
+engine cannot be loaded.
+"""
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from spinach import const
+from spinach.engine import Engine
+from spinach.exc import SpinachError
+from spinach_worker.runtime import WorkerStopped
+
+logger = logging.getLogger("spinach.worker")
+
+
+def load_engine(path: str) -> Engine:
+    """Import ``module:attribute`` and return the Engine it names."""
+    module_name, _, attribute = path.partition(":")
+    if not module_name or not attribute:
+        raise ValueError(f"Expected module:attribute (for example shop.tasks:spin), got {path!r}")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    obj: Any = importlib.import_module(module_name)
+    for part in attribute.split("."):
+        obj = getattr(obj, part)
+    if not isinstance(obj, Engine):
+        raise TypeError(f"{path} is a {type(obj).__name__}, not a spinach Engine")
+    return obj
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="spinach-worker", description="Run the jobs of a Spinach engine on threads."
+    )
+    parser.add_argument("engine", help="the Engine to run, as module:attribute (shop.tasks:spin)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=const.DEFAULT_WORKER_NUMBER,
+        help=f"jobs run at once (default {const.DEFAULT_WORKER_NUMBER})",
+    )
+    parser.add_argument("--queue", default=const.DEFAULT_QUEUE, help="queue to consume")
+    parser.add_argument(
+        "--stop-when-queue-empty",
+        action="store_true",
+        help="exit once no job is ready, delayed or running on the queue",
+    )
+    parser.add_argument(
+        "--asyncio", action="store_true", help="run async def tasks on an event loop"
+    )
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="level of the spinach logs printed on stderr (default INFO)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level,
+        format="%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s",
+    )
+    if args.threads <= 0:
+        logger.error("--threads must be at least 1")
+        return 2
+    try:
+        engine = load_engine(args.engine)
+    except Exception as e:  # noqa: BLE001 - any import failure is reported the same way
+        logger.error("Cannot load %s: %s", args.engine, e)
+        return 2
+    workers_class = None
+    if args.asyncio:
+        from spinach_worker.asyncio_workers import AsyncioWorkers
+
+        workers_class = AsyncioWorkers
+    try:
+        engine.start_workers(
+            number=args.threads,
+            queue=args.queue,
+            block=True,
+            stop_when_queue_empty=args.stop_when_queue_empty,
+            workers_class=workers_class,
+        )
+    except WorkerStopped as e:
+        logger.error("%s", e)
+        return 1
+    except SpinachError as e:
+        logger.error("Cannot start workers: %s", e)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""Turn what a fetch returned into a runnable Job, or say why it cannot run."""
+
+import math
+import uuid
+
+import msgspec
+
+from spinach.brokers.base import FetchedJob
+from spinach.envelope import decode
+from spinach.exc import SpinachError, UnknownTask
+from spinach.job import Job, JobStatus
+from spinach.task import Task, Tasks
+from spinach.utils import from_epoch_ms
+
+
+class CorruptJobError(SpinachError):
+    """A stored job that cannot be decoded: it can only be failed."""
+
+
+def build_job(fetched: FetchedJob, tasks: Tasks) -> tuple[Job, Task]:
+    """Return the job and its task; raise CorruptJobError or UnknownTask (with the job attached)."""
+    if fetched.payload is None:
+        raise CorruptJobError(f"Job {fetched.id} has no stored envelope")
+    try:
+        envelope = decode(fetched.payload)
+    except (msgspec.DecodeError, msgspec.ValidationError) as e:
+        raise CorruptJobError(f"Job {fetched.id} has an undecodable envelope: {e}") from None
+
+    job = Job.__new__(Job)
+    job.id = uuid.UUID(envelope.id)
+    job.status = JobStatus.QUEUED
+    job.task_name = envelope.task
+    job.queue = envelope.queue
+    job.at = from_epoch_ms(envelope.at or envelope.created)
+    job.max_retries = math.inf if envelope.max_retries is None else envelope.max_retries
+    job.retries = fetched.retries
+    job.task_args = tuple(envelope.args)
+    job.task_kwargs = envelope.kwargs
+    job.task_func = None
+    try:
+        task = tasks.get(envelope.task)
+    except UnknownTask as e:
+        raise UnknownJobTask(job, str(e)) from None
+    job.task_func = task.func
+    return job, task
+
+
+class UnknownJobTask(UnknownTask):
+    """A decoded job whose task this worker does not know."""
+
+    def __init__(self, job: Job, message: str) -> None:
+        super().__init__(message)
+        self.job = job

@@ -1,0 +1,108 @@
+"""Run one job and decide what comes next: success, a retry later, or failure for good.
+
+Shared by every executor. Nothing a task raises, BaseException included, escapes from here:
+a worker thread never dies because of a job.
+"""
+
+import logging
+import time
+from datetime import timedelta
+
+from spinach import signals
+from spinach.brokers.base import Outcome
+from spinach.job import Job, JobStatus
+from spinach.retry import DEFAULT_RETRY_POLICY
+from spinach.task import AbortException, RetryException, Task
+from spinach.utils import now_utc, to_epoch_ms, utc
+
+logger = logging.getLogger("spinach.worker")
+
+_MS = timedelta(milliseconds=1)
+
+
+def start(job: Job, namespace: str) -> float:
+    """Mark `job` running and announce it; return the start time for `finish`."""
+    job.status = JobStatus.RUNNING
+    signals.job_started.send(namespace, job=job)
+    return time.monotonic()
+
+
+def finish(
+    job: Job, task: Task, namespace: str, error: BaseException | None, started: float
+) -> Outcome:
+    """Decide the outcome of a run, send the matching signals and return what to record."""
+    duration = time.monotonic() - started
+    try:
+        outcome = conclude(job, task, namespace, error, duration)
+    except BaseException:  # a failing policy must not lose the job: fail it visibly
+        logger.exception("Could not decide the outcome of %s; marking it failed", job)
+        job.status = JobStatus.FAILED
+        outcome = Outcome("f", str(job.id))
+    signals.job_finished.send(namespace, job=job)
+    return outcome
+
+
+def run(job: Job, task: Task, namespace: str) -> Outcome:
+    """Run `job` synchronously in this thread and return its outcome."""
+    started = start(job, namespace)
+    error: BaseException | None = None
+    try:
+        task.func(*job.task_args, **job.task_kwargs)
+    except BaseException as e:  # noqa: BLE001 - a task must never kill its thread
+        error = e
+    return finish(job, task, namespace, error, started)
+
+
+def conclude(
+    job: Job, task: Task | None, namespace: str, error: BaseException | None, duration: float = 0.0
+) -> Outcome:
+    """Turn a run's result into an outcome; update `job` and send retry and failure signals."""
+    job_id = str(job.id)
+    if error is None:
+        job.status = JobStatus.SUCCEEDED
+        logger.debug("Finished %s in %.3fs", job, duration)
+        return Outcome("s", job_id)
+
+    if isinstance(error, AbortException):
+        job.retries = job.max_retries  # type: ignore[assignment]
+        job.status = JobStatus.FAILED
+        logger.warning("%s aborted after %.3fs: %s", job, duration, error)
+        signals.job_failed.send(namespace, job=job, err=error)
+        return Outcome("f", job_id)
+
+    if job.should_retry:
+        job.retries += 1
+        job.status = JobStatus.NOT_SET
+        outcome = _retry_outcome(job, task, error)
+        logger.warning(
+            "%s failed after %.3fs, retry %s/%s at %s: %r",
+            job,
+            duration,
+            job.retries,
+            job.max_retries,
+            job.at.isoformat(),
+            error,
+        )
+        signals.job_schedule_retry.send(namespace, job=job, err=error)
+        return outcome
+
+    job.status = JobStatus.FAILED
+    logger.error(
+        "%s failed for good after %.3fs (%s/%s retries)",
+        job,
+        duration,
+        job.retries,
+        job.max_retries,
+        exc_info=error,
+    )
+    signals.job_failed.send(namespace, job=job, err=error)
+    return Outcome("f", job_id)
+
+
+def _retry_outcome(job: Job, task: Task | None, error: BaseException) -> Outcome:
+    if isinstance(error, RetryException) and error.at is not None:
+        job.at = utc(error.at)
+        return Outcome("R", str(job.id), to_epoch_ms(job.at))
+    delay = (task.retry_policy if task else DEFAULT_RETRY_POLICY).delay(job.retries)
+    job.at = now_utc() + delay
+    return Outcome("r", str(job.id), max(0, -(-delay // _MS)))

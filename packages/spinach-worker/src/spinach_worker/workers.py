@@ -1,0 +1,157 @@
+"""ThreadWorkers: the default executor, a pool of named threads each running one job at a time.
+
+The user's task code must be thread-safe (as with Spinach 0.0.25).
+"""
+
+import logging
+import queue
+import threading
+
+from spinach import signals
+from spinach.brokers.base import Outcome
+from spinach.job import Job
+from spinach.task import Task
+from spinach_worker import execution
+
+logger = logging.getLogger("spinach.worker")
+
+#: What the executor hands to the acker: the job's queue and its outcome.
+Result = tuple[str, Outcome]
+
+
+class BaseWorkers:
+    """What the runtime needs from an executor: slots, submission, results and a clean stop."""
+
+    def __init__(self, num_workers: int, namespace: str) -> None:
+        if num_workers <= 0:
+            raise ValueError("num_workers must be at least one")
+        self._num_workers = num_workers
+        self._namespace = namespace
+        #: (queue, outcome) of every job run, in completion order; read by the runtime's acker.
+        self.out_queue: queue.SimpleQueue[Result | None] = queue.SimpleQueue()
+        self._in_flight = 0
+        self._slots = threading.Condition()
+        self._stopping = False
+
+    @property
+    def num_workers(self) -> int:
+        return self._num_workers
+
+    @property
+    def available_slots(self) -> int:
+        """How many more jobs can be taken now."""
+        return self._num_workers - self._in_flight
+
+    def can_accept_job(self) -> bool:
+        return self.available_slots > 0
+
+    @property
+    def idle(self) -> bool:
+        """Whether no job is waiting or running here."""
+        return self._in_flight == 0
+
+    def wait_for_slot(self, timeout: float | None = None) -> int:
+        """Block until a slot is free (or `timeout`); return the number of free slots."""
+        with self._slots:
+            self._slots.wait_for(lambda: self._in_flight < self._num_workers, timeout)
+            return self._num_workers - self._in_flight
+
+    def submit_job(self, job: Job, task: Task | None = None) -> None:
+        """Queue `job` for the next free thread."""
+        if self._stopping:
+            raise RuntimeError("Cannot submit a job to workers that are stopping")
+        if task is None:
+            raise ValueError("submit_job needs the job's task")
+        with self._slots:
+            self._in_flight += 1
+        self._push(job, task)
+
+    def _done(self, job: Job, outcome: Outcome) -> None:
+        self.out_queue.put((job.queue, outcome))
+        with self._slots:
+            self._in_flight -= 1
+            self._slots.notify_all()
+
+    def take_unstarted(self) -> list[Job]:
+        """Withdraw the jobs that no thread has started yet, in submission order."""
+        jobs = self._pop_all()
+        if jobs:
+            with self._slots:
+                self._in_flight -= len(jobs)
+                self._slots.notify_all()
+        return jobs
+
+    def _push(self, job: Job, task: Task) -> None:
+        raise NotImplementedError
+
+    def _pop_all(self) -> list[Job]:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """Let every started job finish, then end the threads."""
+        raise NotImplementedError
+
+
+class ThreadWorkers(BaseWorkers):
+    """Run jobs on `num_workers` threads named ``<namespace>-worker-<n>``."""
+
+    def __init__(self, num_workers: int, namespace: str) -> None:
+        super().__init__(num_workers, namespace)
+        self._in_queue: queue.SimpleQueue[tuple[Job, Task] | None] = queue.SimpleQueue()
+        self._threads = [
+            threading.Thread(
+                target=self._worker,
+                args=(f"{namespace}-worker-{i}",),
+                name=f"{namespace}-worker-{i}",
+            )
+            for i in range(1, num_workers + 1)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _push(self, job: Job, task: Task) -> None:
+        self._in_queue.put((job, task))
+
+    def _pop_all(self) -> list[Job]:
+        jobs: list[Job] = []
+        pills = 0
+        while True:
+            try:
+                item = self._in_queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is None:
+                pills += 1
+            else:
+                jobs.append(item[0])
+        for _ in range(pills):
+            self._in_queue.put(None)
+        return jobs
+
+    def _worker(self, name: str) -> None:
+        signals.worker_started.send(self._namespace, worker_name=name)
+        try:
+            while True:
+                item = self._in_queue.get()
+                if item is None:
+                    break
+                job, task = item
+                try:
+                    outcome = execution.run(job, task, self._namespace)
+                except BaseException:
+                    logger.exception("Unexpected error while running %s", job)
+                    outcome = Outcome("f", str(job.id))
+                self._done(job, outcome)
+        finally:
+            signals.worker_terminated.send(self._namespace, worker_name=name)
+
+    def stop(self) -> None:
+        self._stopping = True
+        for _ in self._threads:
+            self._in_queue.put(None)
+        for thread in self._threads:
+            thread.join()
+        self.out_queue.put(None)
+
+    def __repr__(self) -> str:
+        return f"<ThreadWorkers {self._num_workers} threads, {self._in_flight} jobs in flight>"
