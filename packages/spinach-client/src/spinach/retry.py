@@ -31,7 +31,8 @@ class ExponentialBackoff:
         self.cap = cap
 
     def delay(self, attempt: int) -> timedelta:
-        half: timedelta = min(self.base * 2 ** max(attempt, 0), self.cap) / 2
+        # The exponent is bounded so that unlimited retries never overflow a timedelta.
+        half: timedelta = min(self.base * 2 ** min(max(attempt, 0), 32), self.cap) / 2
         return half + half * random.random()
 
     def __repr__(self) -> str:

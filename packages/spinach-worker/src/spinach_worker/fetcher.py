@@ -104,7 +104,7 @@ class Fetcher:
             if len(result.jobs) == free and result.ready_left > 0:
                 continue  # more work waiting: fetch again as soon as a thread frees up
             if self._on_queue_empty is not None and result.ready_left == result.delayed_left == 0:
-                if self._on_queue_empty(settled):
+                if self._on_queue_empty(settled and not result.jobs):
                     return
                 continue  # local jobs settled meanwhile (a retry may be waiting): look again
             self._sleep(result)

@@ -1,0 +1,123 @@
+"""Jobs that cannot run go to failure handling with a clear error; the worker keeps running."""
+
+import logging
+
+import pytest
+import redis
+from helpers import Ledger
+
+from spinach import Engine, Tasks, signals
+from spinach.exc import SchemaMismatchError
+from spinach.keys import queue_keys
+
+
+def test_a_job_for_a_task_this_worker_does_not_know_fails_and_others_still_run(
+    make_broker, namespace: str, ledger: Ledger, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a web app that knows a task the worker does not
+    web = Engine(make_broker(), namespace=namespace)
+    web_tasks = Tasks()
+    web_tasks.add(lambda: None, name="only_in_web")
+    web_tasks.add(lambda i: None, name="shared")
+    web.attach_tasks(web_tasks)
+    worker = Engine(make_broker(), namespace=namespace)
+    worker_tasks = Tasks()
+    worker_tasks.add(lambda i: ledger.add(i), name="shared")
+    worker.attach_tasks(worker_tasks)
+    failed: list[str] = []
+
+    @signals.job_failed.connect_via(namespace)
+    def on_failed(sender: str, job, err) -> None:  # type: ignore[no-untyped-def]
+        failed.append(f"{job.task_name}: {type(err).__name__}")
+
+    web.schedule("shared", 1)
+    web.schedule("only_in_web")
+    web.schedule("shared", 2)
+
+    with caplog.at_level(logging.ERROR, logger="spinach.worker"):
+        worker.start_workers(number=1, block=True, stop_when_queue_empty=True)
+    assert ledger.entries == [1, 2]
+    assert failed == ["only_in_web: UnknownJobTask"]
+    assert any("only_in_web" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("garbage", [b"not json", b'{"v":"1","id":3}', b'{"v":"9","id":"x"}'])
+def test_a_corrupt_payload_is_removed_with_an_error_and_others_still_run(
+    spin: Engine,
+    raw: "redis.Redis",
+    ledger: Ledger,
+    caplog: pytest.LogCaptureFixture,
+    garbage: bytes,
+) -> None:
+    tasks = Tasks()
+    tasks.add(lambda i: ledger.add(i), name="item")
+    spin.attach_tasks(tasks)
+    spin.schedule("item", 1)
+    job = spin.schedule("item", 2)
+    spin.schedule("item", 3)
+    raw.hset(queue_keys(spin.namespace, "spinach").jobs, str(job.id), garbage)
+
+    with caplog.at_level(logging.ERROR, logger="spinach.worker"):
+        spin.start_workers(number=1, block=True, stop_when_queue_empty=True)
+    assert ledger.entries == [1, 3]
+    assert any(str(job.id) in r.getMessage() for r in caplog.records)
+    assert spin.broker.queue_stats("spinach").running == 0
+
+
+def test_data_of_another_schema_is_refused_with_a_clear_error(
+    spin: Engine, raw: "redis.Redis"
+) -> None:
+    tasks = Tasks()
+    tasks.add(lambda: None, name="job")
+    spin.attach_tasks(tasks)
+    spin.schedule("job")
+    raw.set(queue_keys(spin.namespace, "spinach").schema, "999")
+
+    with pytest.raises(SchemaMismatchError, match="schema 999"):
+        spin.schedule("job")
+    from spinach_worker.runtime import WorkerStopped
+
+    with pytest.raises(WorkerStopped, match="schema 999"):
+        spin.start_workers(number=1, block=True)
+    assert raw.hlen(queue_keys(spin.namespace, "spinach").jobs) == 1
+
+
+def test_scripts_missing_from_the_store_are_reloaded(
+    spin: Engine, raw: "redis.Redis", ledger: Ledger
+) -> None:
+    tasks = Tasks()
+    tasks.add(lambda i: ledger.add(i), name="item")
+    spin.attach_tasks(tasks)
+    spin.schedule("item", 1)
+    raw.script_flush()
+    spin.schedule("item", 2)
+    raw.script_flush()
+    spin.start_workers(number=1, block=True, stop_when_queue_empty=True)
+    assert ledger.entries == [1, 2]
+
+
+def test_an_enqueue_call_sent_twice_is_applied_once(spin: Engine, raw: "redis.Redis") -> None:
+    keys = queue_keys(spin.namespace, "spinach")
+    token = keys.enqueue_token("fixed")
+    call_keys = (keys.schema, token, keys.ready, keys.delayed, keys.jobs, keys.wake)
+    args = (60_000, "job-1", 0, 0, b'{"v":"1","id":"job-1","task":"t","queue":"spinach"}')
+    first = spin.broker._scripts("enqueue", call_keys, args)
+    second = spin.broker._scripts("enqueue", call_keys, args)
+    assert first[:2] == [0, 1] and second == [1]
+    assert spin.broker.queue_stats("spinach").ready == 1
+
+
+def test_a_job_id_already_in_the_queue_is_not_enqueued_twice(spin: Engine) -> None:
+    keys = queue_keys(spin.namespace, "spinach")
+    args = (60_000, "job-1", 0, 0, b"{}")
+    for token in ("a", "b"):
+        call_keys = (
+            keys.schema,
+            keys.enqueue_token(token),
+            keys.ready,
+            keys.delayed,
+            keys.jobs,
+            keys.wake,
+        )
+        spin.broker._scripts("enqueue", call_keys, args)
+    assert spin.broker.queue_stats("spinach").ready == 1

@@ -1,0 +1,99 @@
+"""Graceful stop: no new fetch, unstarted jobs handed back, running jobs finished, nothing lost."""
+
+import threading
+
+from helpers import Ledger, wait_for
+
+from spinach import Engine, Tasks
+from spinach_worker import ThreadWorkers
+
+
+class GatedThreadWorkers(ThreadWorkers):
+    """ThreadWorkers whose threads start picking jobs only once the gate opens.
+
+    It holds fetched jobs unstarted, which is the window a real stop can hit.
+    """
+
+    gate = threading.Event()
+
+    def _worker(self, name: str) -> None:
+        self.gate.wait(10)
+        super()._worker(name)
+
+
+def test_stopping_hands_back_unstarted_jobs_and_finishes_running_ones(
+    spin: Engine, ledger: Ledger
+) -> None:
+    release = threading.Event()
+    tasks = Tasks()
+
+    @tasks.task(name="slow")
+    def slow(i: int) -> None:
+        ledger.add(("start", i))
+        release.wait(10)
+        ledger.add(("end", i))
+
+    spin.attach_tasks(tasks)
+    for i in range(10):
+        spin.schedule(slow, i)
+
+    # Given two jobs running and the rest still queued
+    spin.start_workers(number=2, block=False)
+    ledger.wait_for_count(2)
+    stats = spin.broker.queue_stats("spinach")
+    assert (stats.ready, stats.running) == (8, 2)
+
+    # When the workers are stopped while those two still run
+    stopper = threading.Thread(target=spin.stop_workers)
+    stopper.start()
+    wait_for(lambda: spin._runtime is not None and spin._runtime._stop_requested.is_set())
+    release.set()
+    stopper.join(10)
+
+    # Then both running jobs finished and the other eight wait in the queue, untouched
+    assert sorted(e for e in ledger.entries if e[0] == "end") == sorted(
+        ("end", i) for s, i in ledger.entries if s == "start"
+    )
+    stats = spin.broker.queue_stats("spinach")
+    assert (stats.ready, stats.running) == (8, 0)
+
+    # And a new worker runs each of them exactly once
+    spin.start_workers(number=4, block=True, stop_when_queue_empty=True)
+    starts = [i for s, i in ledger.entries if s == "start"]
+    assert sorted(starts) == list(range(10))
+
+
+def test_jobs_fetched_but_not_started_go_back_to_the_head_of_the_queue_in_order(
+    spin: Engine, ledger: Ledger
+) -> None:
+    tasks = Tasks()
+    tasks.add(lambda i: ledger.add(i), name="item")
+    spin.attach_tasks(tasks)
+    for i in range(6):
+        spin.schedule("item", i)
+
+    GatedThreadWorkers.gate.clear()
+    spin.start_workers(number=4, block=False, workers_class=GatedThreadWorkers)
+    wait_for(lambda: spin.broker.queue_stats("spinach").running == 4, message="4 fetched jobs")
+    stopper = threading.Thread(target=spin.stop_workers)
+    stopper.start()
+    wait_for(lambda: spin.broker.queue_stats("spinach").running == 0, message="jobs handed back")
+    GatedThreadWorkers.gate.set()
+    stopper.join(10)
+
+    assert ledger.entries == []
+    spin.start_workers(number=1, block=True, stop_when_queue_empty=True)
+    assert ledger.entries == list(range(6))
+
+
+def test_workers_can_be_started_again_after_a_stop(spin: Engine, ledger: Ledger) -> None:
+    tasks = Tasks()
+    tasks.add(lambda i: ledger.add(i), name="item")
+    spin.attach_tasks(tasks)
+    for round_ in range(3):
+        spin.schedule("item", round_)
+        spin.start_workers(number=2, block=False)
+        ledger.wait_for_count(round_ + 1)
+        spin.stop_workers()
+    assert ledger.entries == [0, 1, 2]
+    assert not [t for t in threading.enumerate() if t.name.startswith(spin.namespace)]

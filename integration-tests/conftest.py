@@ -1,0 +1,80 @@
+"""Fixtures shared by the integration tests: real redis-server processes and both brokers."""
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+import redis
+from helpers import Ledger
+from redis_server import INSTALL_HINT, RedisServer
+
+from spinach import Engine, MemoryBroker, RedisBroker
+from spinach.brokers.base import Broker
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One throwaway redis-server for the whole session (tests use their own namespaces)."""
+    try:
+        server = RedisServer()
+    except RuntimeError:
+        if os.environ.get("CI"):
+            pytest.fail(INSTALL_HINT)
+        pytest.skip(INSTALL_HINT)
+    server.start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+def broker_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def make_broker(broker_kind: str, request: pytest.FixtureRequest) -> Iterator[Callable[[], Broker]]:
+    """Return a factory of brokers that all share one store (one Redis, or one embedded one)."""
+    made: list[Broker] = []
+    if broker_kind == "redis":
+        server: RedisServer = request.getfixturevalue("redis_server")
+
+        def factory() -> Broker:
+            broker = RedisBroker.from_url(server.url)
+            made.append(broker)
+            return broker
+    else:
+        first = MemoryBroker()
+
+        def factory() -> Broker:
+            broker = first if not made else Broker(first._r)
+            made.append(broker)
+            return broker
+
+    yield factory
+    for broker in made:
+        broker.close()
+
+
+@pytest.fixture
+def namespace() -> str:
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def spin(make_broker: Callable[[], Broker], namespace: str) -> Iterator[Engine]:
+    """An Engine on a fresh namespace; its workers are stopped after the test."""
+    engine = Engine(make_broker(), namespace=namespace)
+    yield engine
+    engine.stop_workers()
+
+
+@pytest.fixture
+def raw(spin: Engine) -> "redis.Redis":
+    """The client under the engine's broker, to look at or damage the stored state."""
+    return spin.broker._r
+
+
+@pytest.fixture
+def ledger() -> Ledger:
+    return Ledger()

@@ -1,0 +1,39 @@
+"""Helpers for integration tests: waiting on conditions with deadlines, and a job ledger."""
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, message: str = "") -> None:
+    """Wait until `predicate()` is true, failing the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"Timed out after {timeout}s waiting for {message or predicate}")
+        time.sleep(0.005)
+
+
+class Ledger:
+    """A thread-safe record of what tasks did, with waits on it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Condition()
+        self.entries: list[Any] = []
+
+    def add(self, entry: Any) -> None:
+        with self._lock:
+            self.entries.append(entry)
+            self._lock.notify_all()
+
+    def wait_for_count(self, count: int, timeout: float = 10.0) -> list[Any]:
+        with self._lock:
+            if not self._lock.wait_for(lambda: len(self.entries) >= count, timeout):
+                pytest.fail(f"Expected {count} entries within {timeout}s, got {self.entries!r}")
+            return list(self.entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)

@@ -1,0 +1,56 @@
+"""The hot path on a real Redis: one round trip serves many jobs under load."""
+
+import pytest
+import redis
+from helpers import Ledger
+from redis_server import RedisServer
+
+from spinach import Batch, Engine, RedisBroker, Tasks
+
+pytestmark = pytest.mark.redis
+
+
+def _script_calls(client: "redis.Redis") -> dict[str, int]:
+    stats = client.info("commandstats")
+    return {
+        name: int(stats.get(f"cmdstat_{name}", {}).get("calls", 0))
+        for name in ("evalsha", "eval", "blpop")
+    }
+
+
+def test_a_batch_of_jobs_is_sent_in_one_round_trip(redis_server: RedisServer) -> None:
+    client = redis_server.client()
+    spin = Engine(RedisBroker.from_url(redis_server.url), namespace="hot-batch")
+    tasks = Tasks()
+    tasks.add(lambda i: None, name="noop")
+    spin.attach_tasks(tasks)
+    spin.schedule("noop", 0)  # loads the script
+    before = _script_calls(client)
+    batch = Batch()
+    for i in range(10_000):
+        batch.schedule("noop", i)
+    spin.schedule_batch(batch)
+    after = _script_calls(client)
+    assert after["evalsha"] - before["evalsha"] == 1
+    assert spin.broker.queue_stats("spinach").ready == 10_001
+
+
+def test_a_busy_worker_fetches_and_acknowledges_many_jobs_per_round_trip(
+    redis_server: RedisServer, ledger: Ledger
+) -> None:
+    client = redis_server.client()
+    spin = Engine(RedisBroker.from_url(redis_server.url), namespace="hot-worker")
+    tasks = Tasks()
+    tasks.add(lambda i: ledger.add(i), name="noop")
+    spin.attach_tasks(tasks)
+    batch = Batch()
+    for i in range(5_000):
+        batch.schedule("noop", i)
+    spin.schedule_batch(batch)
+    before = _script_calls(client)
+    spin.start_workers(number=8, block=True, stop_when_queue_empty=True)
+    after = _script_calls(client)
+    assert len(ledger) == 5_000
+    round_trips = after["evalsha"] - before["evalsha"] + after["blpop"] - before["blpop"]
+    # Fetches take up to 8 jobs and acks batch what finished meanwhile: well under one per job.
+    assert round_trips < 5_000 / 2, round_trips

@@ -1,0 +1,132 @@
+"""The spinach-worker command: runs an Engine from the user's code and stops cleanly on SIGTERM."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from redis_server import RedisServer
+
+from spinach import Batch, Engine, RedisBroker, Tasks
+
+pytestmark = pytest.mark.redis
+
+APP = """
+import os
+import threading
+import redis
+from spinach import Engine, RedisBroker, Tasks
+
+client = redis.Redis.from_url(os.environ["TEST_REDIS_URL"])
+release = threading.Event()
+tasks = Tasks()
+
+@tasks.task(name="record")
+def record(i):
+    client.rpush("ledger", i)
+
+@tasks.task(name="hold")
+def hold(i):
+    client.rpush("holding", i)
+    # Wait until the test has sent SIGTERM, then finish normally.
+    while not client.exists("sigterm-sent"):
+        release.wait(0.01)
+    client.rpush("ledger", i)
+
+spin = Engine(RedisBroker.from_url(os.environ["TEST_REDIS_URL"]), namespace="cli")
+spin.attach_tasks(tasks)
+"""
+
+
+@pytest.fixture
+def app_dir(tmp_path: Path) -> Path:
+    (tmp_path / "shopapp.py").write_text(textwrap.dedent(APP))
+    return tmp_path
+
+
+def _client_engine(url: str) -> Engine:
+    spin = Engine(RedisBroker.from_url(url), namespace="cli")
+    tasks = Tasks()
+    tasks.add(lambda i: None, name="record")
+    tasks.add(lambda i: None, name="hold")
+    spin.attach_tasks(tasks)
+    return spin
+
+
+def _start_worker(app_dir: Path, url: str, *args: str) -> "subprocess.Popen[bytes]":
+    env = {**os.environ, "TEST_REDIS_URL": url}
+    return subprocess.Popen(
+        [sys.executable, "-m", "spinach_worker.cli", "shopapp:spin", *args],
+        cwd=app_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+
+
+def _wait(predicate, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_the_worker_command_runs_jobs_and_exits_0_on_sigterm_after_finishing_them(
+    redis_server: RedisServer, app_dir: Path
+) -> None:
+    client = redis_server.client()
+    client.flushall()
+    spin = _client_engine(redis_server.url)
+    batch = Batch()
+    for i in range(50):
+        batch.schedule("record", i)
+    spin.schedule_batch(batch)
+    spin.schedule("hold", 99)
+    for i in range(100, 110):
+        spin.schedule("record", i)
+
+    worker = _start_worker(app_dir, redis_server.url, "--threads", "4")
+    try:
+        _wait(lambda: client.llen("holding") == 1)
+        worker.send_signal(signal.SIGTERM)
+        client.set("sigterm-sent", 1)
+        output = worker.communicate(timeout=30)[0].decode()
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert worker.returncode == 0, output
+    done = {int(x) for x in client.lrange("ledger", 0, -1)}
+    assert 99 in done  # the running job was allowed to finish
+    stats = spin.broker.queue_stats("spinach")
+    assert stats.running == 0
+    assert len(done) + stats.ready == 61  # every other job ran or waits in the queue
+
+
+def test_the_worker_command_stops_when_the_queue_is_empty(
+    redis_server: RedisServer, app_dir: Path
+) -> None:
+    client = redis_server.client()
+    client.flushall()
+    spin = _client_engine(redis_server.url)
+    for i in range(20):
+        spin.schedule("record", i)
+    worker = _start_worker(app_dir, redis_server.url, "--threads", "2", "--stop-when-queue-empty")
+    output = worker.communicate(timeout=30)[0].decode()
+    assert worker.returncode == 0, output
+    assert sorted(int(x) for x in client.lrange("ledger", 0, -1)) == list(range(20))
+
+
+@pytest.mark.parametrize(
+    "target", ["shopapp:nope", "shopapp:client", "missing_module:spin", "shopapp"]
+)
+def test_the_worker_command_exits_2_when_the_engine_cannot_be_loaded(
+    redis_server: RedisServer, app_dir: Path, target: str
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "spinach_worker.cli", target],
+        cwd=app_dir, env={**os.environ, "TEST_REDIS_URL": redis_server.url},
+        capture_output=True, timeout=30,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert b"Cannot load" in result.stderr

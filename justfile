@@ -1,0 +1,51 @@
+# Spinach developer recipes. `just --list` shows them; `bash tools/dev.sh RECIPE` installs uv and
+# just first when a machine lacks them.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# uv must use the machine's Python, never download one.
+export UV_PYTHON_DOWNLOADS := "never"
+
+[private]
+default:
+    @just --list
+
+# Install every package of the workspace and the dev tools into .venv.
+sync:
+    uv sync --locked --all-packages
+
+# Schedule and run a few jobs on the embedded broker (no Redis needed).
+demo:
+    uv run --locked --all-packages python tools/demo.py
+
+# Everything CI runs: lint, the unit tests of each package, the conformance and integration suites.
+test: lint unit (_integration "")
+
+# Unit tests of each package, each in an environment holding only that package and its deps.
+unit:
+    UV_PROJECT_ENVIRONMENT=.venv-lua uv run --locked --package spinach-lua --group dev --exact pytest packages/spinach-lua/tests
+    SPINACH_CLIENT_ONLY=1 UV_PROJECT_ENVIRONMENT=.venv-client uv run --locked --package spinach-client --group dev --exact pytest packages/spinach-client/tests
+    uv run --locked --all-packages pytest packages/spinach-worker/tests
+
+# The real-Redis suite: tests start their own redis-server processes on free loopback ports.
+integration *args: (_integration "-m redis " + args)
+
+_integration args: _require-redis
+    uv run --locked --all-packages pytest integration-tests {{args}}
+
+# ruff and mypy --strict over every package.
+lint:
+    uv run --locked --all-packages ruff check .
+    uv run --locked --all-packages ruff format --check .
+    uv run --locked --all-packages mypy packages
+
+# Side-by-side benchmark against Spinach 0.0.25 from PyPI, on a throwaway redis-server.
+bench *args: _require-redis
+    uv run --locked --all-packages python tools/bench/run.py {{args}}
+
+# Build the three wheels (and sdists) into dist/.
+build:
+    rm -rf dist && uv build --all-packages --no-sources -o dist
+
+_require-redis:
+    @command -v redis-server >/dev/null || { echo "redis-server is missing: install it with 'sudo apt-get install redis-server' (or run 'bash tools/dev.sh test', which does)"; exit 1; }

@@ -1,0 +1,95 @@
+"""Deciding a run's outcome: success, retry (by policy or at a time), abort, failure."""
+
+import math
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from spinach import AbortException, RetryException, signals
+from spinach.job import Job, JobStatus
+from spinach.retry import ExponentialBackoff
+from spinach.task import Task
+from spinach_worker import execution
+
+NS = "unit-execution"
+
+
+def make(
+    max_retries: float = 0, retries: int = 0, policy: ExponentialBackoff | None = None
+) -> tuple[Job, Task]:
+    task = Task(lambda: None, "t", "q", max_retries, None, retry_policy=policy)
+    job = Job("t", "q", datetime.now(UTC), max_retries)
+    job.retries = retries
+    return job, task
+
+
+@pytest.fixture
+def sent() -> Iterator[list[str]]:
+    record: list[str] = []
+
+    def on_retry(sender: str, job: Job, err: BaseException) -> None:
+        record.append("retry")
+
+    def on_failed(sender: str, job: Job, err: BaseException) -> None:
+        record.append("failed")
+
+    signals.job_schedule_retry.connect(on_retry, sender=NS)
+    signals.job_failed.connect(on_failed, sender=NS)
+    yield record
+    signals.job_schedule_retry.disconnect(on_retry, sender=NS)
+    signals.job_failed.disconnect(on_failed, sender=NS)
+
+
+def test_success_is_recorded_as_succeeded(sent: list[str]) -> None:
+    job, task = make()
+    assert execution.conclude(job, task, NS, None) == ("s", str(job.id), 0)
+    assert job.status is JobStatus.SUCCEEDED and sent == []
+
+
+def test_a_failure_without_retries_left_fails_for_good(sent: list[str]) -> None:
+    job, task = make(max_retries=2, retries=2)
+    assert execution.conclude(job, task, NS, ValueError())[0] == "f"
+    assert job.status is JobStatus.FAILED and sent == ["failed"]
+
+
+def test_a_failure_with_retries_left_waits_for_the_policy_delay(sent: list[str]) -> None:
+    policy = ExponentialBackoff(base=timedelta(seconds=10), cap=timedelta(seconds=10))
+    job, task = make(max_retries=3, policy=policy)
+    op, _, delay_ms = execution.conclude(job, task, NS, ValueError())
+    assert op == "r" and 5_000 <= delay_ms <= 10_000
+    assert job.retries == 1 and job.status is JobStatus.NOT_SET and sent == ["retry"]
+
+
+@pytest.mark.parametrize("tz", [UTC, timezone(timedelta(hours=-5)), None])
+def test_retry_exception_at_a_time_gives_that_absolute_time(
+    sent: list[str], tz: timezone | None
+) -> None:
+    job, task = make(max_retries=1)
+    at = datetime(2030, 1, 1, 12, 0, tzinfo=tz)
+    op, _, at_ms = execution.conclude(job, task, NS, RetryException("later", at=at))
+    expected = at.replace(tzinfo=UTC) if tz is None else at
+    assert op == "R" and at_ms == int(expected.timestamp() * 1000)
+    assert job.at == expected
+
+
+def test_abort_fails_at_once_even_with_retries_left(sent: list[str]) -> None:
+    job, task = make(max_retries=5)
+    assert execution.conclude(job, task, NS, AbortException("no"))[0] == "f"
+    assert job.retries == 5 and sent == ["failed"]
+
+
+def test_unlimited_retries_always_retry(sent: list[str]) -> None:
+    job, task = make(max_retries=math.inf, retries=10_000)
+    assert execution.conclude(job, task, NS, ValueError())[0] == "r"
+
+
+def test_a_broken_retry_policy_fails_the_job_visibly_instead_of_losing_it(sent: list[str]) -> None:
+    class Broken:
+        def delay(self, attempt: int) -> timedelta:
+            raise RuntimeError("policy bug")
+
+    job, task = make(max_retries=1)
+    task.retry_policy = Broken()
+    outcome = execution.finish(job, task, NS, ValueError(), started=0.0)
+    assert outcome[0] == "f" and job.status is JobStatus.FAILED

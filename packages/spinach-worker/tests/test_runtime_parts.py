@@ -1,0 +1,60 @@
+"""Small parts of the runtime: backoff, the due-job alarm, loading an engine by name."""
+
+import threading
+import time
+
+import pytest
+
+from spinach_worker.alarm import Alarm
+from spinach_worker.backoff import Backoff
+from spinach_worker.cli import build_parser, load_engine
+
+
+def test_backoff_grows_exponentially_with_jitter_up_to_a_cap() -> None:
+    backoff = Backoff(first=0.1, cap=1.0)
+    delays = [backoff.next_delay() for _ in range(8)]
+    assert 0.05 <= delays[0] <= 0.1
+    assert 0.1 <= delays[1] <= 0.2
+    assert all(0.5 <= d <= 1.0 for d in delays[4:])
+    backoff.reset()
+    assert backoff.next_delay() <= 0.1
+
+
+def test_the_alarm_rings_once_at_the_last_time_set() -> None:
+    rang: list[float] = []
+    done = threading.Event()
+
+    def ring() -> None:
+        rang.append(time.monotonic())
+        done.set()
+
+    alarm = Alarm(ring, name="test-alarm")
+    try:
+        start = time.monotonic()
+        alarm.set(10.0)
+        alarm.set(0.05)  # replaces the first
+        assert done.wait(5)
+        assert 0.05 <= rang[0] - start < 1.0
+        alarm.set(None)
+        assert not done.wait(0.1) or len(rang) == 1
+    finally:
+        alarm.close()
+    assert len(rang) == 1
+
+
+def test_the_cli_takes_the_engine_threads_and_queue() -> None:
+    args = build_parser().parse_args(["shop.tasks:spin", "--threads", "8", "--queue", "mail"])
+    assert (args.engine, args.threads, args.queue) == ("shop.tasks:spin", 8, "mail")
+
+
+@pytest.mark.parametrize(
+    ("path", "error"),
+    [
+        ("no_colon", ValueError),
+        ("json:dumps", TypeError),
+        ("no_such_module_xyz:spin", ModuleNotFoundError),
+    ],
+)
+def test_loading_something_that_is_not_an_engine_says_so(path: str, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        load_engine(path)

@@ -1,0 +1,65 @@
+"""A tour of Spinach on the embedded broker: no Redis server needed.
+
+Schedules jobs now, in a batch, later and failing ones that retry, runs them on worker threads,
+and stops once the queue is empty.
+"""
+
+import logging
+from datetime import timedelta
+
+from spinach import Batch, Engine, MemoryBroker, Tasks, signals
+from spinach.retry import ExponentialBackoff
+
+logging.basicConfig(level=logging.ERROR, format="  log: %(levelname)s %(message)s")
+
+tasks = Tasks()
+attempts: dict[str, int] = {}
+
+
+@tasks.task(name="compute")
+def compute(a: int, b: int) -> None:
+    print(f"  compute({a}, {b}) = {a + b}")
+
+
+@tasks.task(name="reminder")
+def reminder(text: str) -> None:
+    print(f"  reminder: {text}")
+
+
+@tasks.task(
+    name="flaky_call",
+    max_retries=2,
+    retry_policy=ExponentialBackoff(base=timedelta(milliseconds=200), cap=timedelta(seconds=1)),
+)
+def flaky_call(url: str) -> None:
+    attempts[url] = attempts.get(url, 0) + 1
+    if attempts[url] < 3:
+        raise ConnectionError(f"{url} did not answer (attempt {attempts[url]})")
+    print(f"  flaky_call({url!r}) succeeded on attempt {attempts[url]}")
+
+
+@signals.job_schedule_retry.connect_via("demo")
+def on_retry(namespace: str, job, err) -> None:  # type: ignore[no-untyped-def]
+    print(f"  retrying {job.task_name} ({job.retries}/{job.max_retries}) after: {err}")
+
+
+def main() -> None:
+    spin = Engine(MemoryBroker(), namespace="demo")
+    spin.attach_tasks(tasks)
+
+    print("Scheduling: one job, a batch of three, a delayed one and a flaky one")
+    spin.schedule(compute, 5, 3)
+    batch = Batch()
+    for i in range(3):
+        batch.schedule("compute", i, i * 10)
+    spin.schedule_batch(batch)
+    spin.schedule_in(reminder, timedelta(milliseconds=500), "this ran 0.5 s after it was scheduled")
+    spin.schedule(flaky_call, "https://api.example.test")
+
+    print("Running them on 4 worker threads until the queue is empty:")
+    spin.start_workers(number=4, block=True, stop_when_queue_empty=True)
+    print("All jobs done.")
+
+
+if __name__ == "__main__":
+    main()
