@@ -10,8 +10,13 @@ DEFAULT_WORKER_NUMBER = 5
 #: few hundred KiB keep working, and anything larger belongs in a database or object store.
 DEFAULT_MAX_PAYLOAD_BYTES = 512 * 1024
 
-#: How long a running job's lease lasts before it would be considered abandoned.
-DEFAULT_LEASE_SECONDS = 30.0
+#: How long a running job stays reserved to its worker without a heartbeat (renewed every third
+#: of it). A dead worker's jobs run again elsewhere after at most this plus one heartbeat.
+DEFAULT_LEASE_SECONDS = 15.0
+
+#: How long the spinach-worker command waits for running jobs on SIGTERM before giving up on
+#: them (Kubernetes' default grace period is 30 s).
+DEFAULT_SHUTDOWN_TIMEOUT = 25.0
 
 #: How long the idempotency marker of one enqueue call lives: longer than any retry of that call.
 ENQUEUE_TOKEN_TTL_MS = 5 * 60 * 1000

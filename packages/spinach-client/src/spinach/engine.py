@@ -151,7 +151,8 @@ class Engine:
                 f"over the limit of {self.max_payload_bytes} bytes. Store large data elsewhere "
                 "and pass a reference, or raise Engine(max_payload_bytes=...)."
             )
-        return job, PreparedJob(task.queue, envelope.id, at_ms, delay_ms, payload)
+        budget = -1 if envelope.max_retries is None else envelope.max_retries
+        return job, PreparedJob(task.queue, envelope.id, at_ms, delay_ms, budget, payload)
 
     def start_workers(
         self,
@@ -160,11 +161,20 @@ class Engine:
         block: bool = True,
         stop_when_queue_empty: bool = False,
         workers_class: Any = None,
+        *,
+        lease_seconds: float = const.DEFAULT_LEASE_SECONDS,
+        shutdown_timeout: float | None = None,
     ) -> None:
         """Run jobs of `queue` on `number` workers (threads by default); needs spinach-worker.
 
         With `block`, return only once the workers stopped: on SIGTERM or Ctrl-C, or when the
         queue is empty if `stop_when_queue_empty` (no job ready, delayed or running here).
+
+        `lease_seconds`: how long a running job stays reserved to this worker without a
+        heartbeat; a dead worker's jobs are taken over by others after it (shorter recovers
+        sooner, longer tolerates longer pauses). `shutdown_timeout`: how long a stop waits for
+        running jobs (None: until they finish); jobs still running then are handed back if they
+        may run again, or left to lease recovery (reported failed) if they run at most once.
         """
         if self._runtime is not None:
             raise RuntimeError("Workers are already running")
@@ -175,6 +185,8 @@ class Engine:
             queue=queue,
             stop_when_queue_empty=stop_when_queue_empty,
             workers_class=workers_class,
+            lease_seconds=lease_seconds,
+            shutdown_timeout=shutdown_timeout,
         )
         self._runtime = runtime
         runtime.start()

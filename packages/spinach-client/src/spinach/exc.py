@@ -33,5 +33,17 @@ class BrokerConnectionError(SpinachError, ConnectionError):
     """Redis could not be reached, even after retrying."""
 
 
+class BrokerFullError(SpinachError):
+    """Redis is out of memory (maxmemory with noeviction) and refused the jobs; none was sent."""
+
+
+class JobAbandonedError(SpinachError):
+    """A job's worker stopped renewing its lease (it died, hung or lost Redis) mid-run.
+
+    Reported through ``job_failed`` for jobs that may not run again: at-most-once jobs
+    (max_retries=0) and jobs out of retries.
+    """
+
+
 class WorkerNotInstalledError(SpinachError, ImportError):
     """Running jobs needs the spinach-worker distribution, which is not installed."""

@@ -50,6 +50,9 @@ class QueueKeys:
     jobs: str
     retries: str
     wake: str
+    leases: str
+    budget: str
+    lease_seq: str
     _base: str
 
     def enqueue_token(self, token: str) -> str:
@@ -73,6 +76,9 @@ def queue_keys(namespace: str, queue: str) -> QueueKeys:
         jobs=f"{base}:jobs",
         retries=f"{base}:retries",
         wake=f"{base}:wake",
+        leases=f"{base}:leases",
+        budget=f"{base}:budget",
+        lease_seq=f"{base}:lease_seq",
         _base=base,
     )
 

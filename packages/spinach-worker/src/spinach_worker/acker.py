@@ -1,8 +1,9 @@
 """The acker: records job outcomes in Redis in batches, one script call for many jobs.
 
 Outcomes queue up while a call is in flight, so under load one round trip acknowledges many
-jobs; when idle, each outcome is sent at once. Outcomes are applied only to jobs still recorded
-as running, so re-sending a batch after a lost reply is harmless.
+jobs; when idle, each outcome is sent at once. Each outcome carries the fencing token of its
+job's lease and applies only while that lease is still this worker's, so re-sending a batch
+after a lost reply, or a worker back from a long pause, changes nothing twice.
 """
 
 import logging
@@ -12,6 +13,7 @@ import time
 
 from spinach.brokers.base import TRANSIENT_ERRORS, Broker, Outcome
 from spinach_worker.backoff import Backoff
+from spinach_worker.leases import LeaseBook
 from spinach_worker.workers import Result
 
 logger = logging.getLogger("spinach.worker")
@@ -24,13 +26,19 @@ class Acker:
     """Drain `source` and record each outcome; stop at the None that ends the executor's output."""
 
     def __init__(
-        self, broker: Broker, source: "queue.SimpleQueue[Result | None]", name: str
+        self,
+        broker: Broker,
+        book: LeaseBook,
+        source: "queue.SimpleQueue[Result | None]",
+        name: str,
     ) -> None:
         self._broker = broker
+        self._book = book
         self._source = source
         self._busy = False
         self._idle = threading.Condition()
         self._give_up_after: float | None = None
+        #: time.monotonic() of the last recorded batch (None before the first).
         self.last_ack: float | None = None
         self._thread = threading.Thread(target=self._run, name=name)
 
@@ -58,11 +66,19 @@ class Acker:
         while not ended:
             item = self._source.get()
             self._busy = True
-            batch: dict[str, list[Outcome]] = {}
+            batch: dict[str, list[tuple[Outcome, str]]] = {}
             count = 0
             while item is not None:
                 queue_name, outcome = item
-                batch.setdefault(queue_name, []).append(outcome)
+                lease = self._book.pop(outcome.id)
+                if lease is None:
+                    logger.warning(
+                        "Outcome %r of job %s discarded: this worker no longer holds its lease",
+                        outcome.op,
+                        outcome.id,
+                    )
+                else:
+                    batch.setdefault(queue_name, []).append((outcome, lease.token))
                 count += 1
                 if count >= MAX_BATCH:
                     break
@@ -78,16 +94,16 @@ class Acker:
                 self._busy = False
                 self._idle.notify_all()
 
-    def _record(self, queue_name: str, outcomes: list[Outcome]) -> None:
+    def _record(self, queue_name: str, outcomes: list[tuple[Outcome, str]]) -> None:
         backoff = Backoff()
         while True:
             try:
-                _, stale = self._broker.finish(queue_name, outcomes)
+                _, rejected = self._broker.finish(queue_name, outcomes)
             except TRANSIENT_ERRORS as e:
                 if self._give_up_after is not None and time.monotonic() > self._give_up_after:
                     logger.error(
                         "Redis unreachable while stopping: %d job outcomes not recorded (%s); "
-                        "their leases will expire and recovery will take them over",
+                        "their leases will expire and recovery will take the jobs over",
                         len(outcomes),
                         e,
                     )
@@ -102,12 +118,17 @@ class Acker:
                 time.sleep(delay)
                 continue
             except Exception:
-                logger.exception("Could not record %d job outcomes", len(outcomes))
+                logger.exception(
+                    "Could not record %d job outcomes; their leases will expire and recovery "
+                    "will take the jobs over",
+                    len(outcomes),
+                )
                 return
             self.last_ack = time.monotonic()
-            if stale:
+            for job_id in rejected:
                 logger.warning(
-                    "%d job outcomes were not recorded: those jobs were no longer running here",
-                    stale,
+                    "Outcome of job %s rejected: its lease was taken over while this worker was "
+                    "paused or cut off from Redis; the job's new owner decides its fate",
+                    job_id,
                 )
             return

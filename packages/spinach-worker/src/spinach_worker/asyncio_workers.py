@@ -29,7 +29,9 @@ class AsyncioWorkers(BaseWorkers):
         self._pending: collections.deque[tuple[Job, Task]] = collections.deque()
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run_loop, name=f"{namespace}-asyncio-worker")
+        self._thread = threading.Thread(
+            target=self._run_loop, name=f"{namespace}-asyncio-worker", daemon=True
+        )
         self._thread.start()
         self._ready.wait()
 
@@ -95,8 +97,9 @@ class AsyncioWorkers(BaseWorkers):
             except IndexError:
                 return jobs
 
-    def stop(self) -> None:
+    def stop(self, timeout: float | None = None) -> bool:
         self._stopping = True
         self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join()
+        self._thread.join(timeout)
         self.out_queue.put(None)
+        return not self._thread.is_alive()

@@ -57,6 +57,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--asyncio", action="store_true", help="run async def tasks on an event loop"
     )
     parser.add_argument(
+        "--shutdown-timeout",
+        type=float,
+        default=const.DEFAULT_SHUTDOWN_TIMEOUT,
+        metavar="SECONDS",
+        help="on SIGTERM, how long running jobs may take to finish "
+        f"(default {const.DEFAULT_SHUTDOWN_TIMEOUT:g}); keep it under the grace period of the "
+        "init system",
+    )
+    parser.add_argument(
         "--log-level",
         default="INFO",
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
@@ -91,6 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             block=True,
             stop_when_queue_empty=args.stop_when_queue_empty,
             workers_class=workers_class,
+            shutdown_timeout=args.shutdown_timeout,
         )
     except WorkerStopped as e:
         logger.error("%s", e)

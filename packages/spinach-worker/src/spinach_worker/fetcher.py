@@ -11,13 +11,14 @@ import threading
 import time
 from collections.abc import Callable
 
-from spinach.brokers.base import TRANSIENT_ERRORS, Broker, FetchResult, Outcome
+from spinach.brokers.base import TRANSIENT_ERRORS, FetchResult, Outcome
 from spinach.exc import UnknownTask
 from spinach.job import Job
-from spinach.task import Tasks
 from spinach_worker import execution
+from spinach_worker.abandoned import report_abandoned
 from spinach_worker.alarm import Alarm
 from spinach_worker.backoff import Backoff
+from spinach_worker.context import WorkerContext
 from spinach_worker.decoding import CorruptJobError, UnknownJobTask, build_job
 from spinach_worker.workers import BaseWorkers
 
@@ -25,52 +26,52 @@ logger = logging.getLogger("spinach.worker")
 
 
 class Fetcher:
-    """Feed `workers` with jobs of `queue` until stopped."""
+    """Feed `workers` with jobs of the context's queue until stopped."""
 
     def __init__(
         self,
-        broker: Broker,
-        tasks: Tasks,
+        ctx: WorkerContext,
         workers: BaseWorkers,
-        queue: str,
-        worker_id: str,
-        lease_ms: int,
-        on_queue_empty: Callable[[bool], bool] | None,
+        stop_when_queue_empty: bool,
         settled: Callable[[], bool],
+        wait_settled: Callable[[], None],
+        on_drained: Callable[[], None],
         on_fatal: Callable[[BaseException], None],
         name: str,
     ) -> None:
-        self._broker = broker
-        self._tasks = tasks
+        self._ctx = ctx
         self._workers = workers
-        self._queue = queue
-        self._worker_id = worker_id
-        self._lease_ms = lease_ms
-        self._on_queue_empty = on_queue_empty
+        self._stop_when_queue_empty = stop_when_queue_empty
         self._settled = settled
+        self._wait_settled = wait_settled
+        self._on_drained = on_drained
         self._on_fatal = on_fatal
         self._stopping = threading.Event()
         self._alarm = Alarm(self._wake, name=f"{name}-alarm")
-        self._thread = threading.Thread(target=self._run, name=name)
+        self.thread = threading.Thread(target=self._run, name=name)
+        #: time.monotonic() of the last successful fetch (None before the first).
         self.last_fetch: float | None = None
+        #: time.monotonic() of the last turn of the loop, for the watchdog.
+        self.last_turn = time.monotonic()
 
     def start(self) -> None:
-        self._thread.start()
+        self.thread.start()
 
     def stop(self) -> None:
         """Stop fetching; a fetch in flight hands its jobs back to the queue."""
         self._stopping.set()
+        self._workers.release_waiters()
         self._wake()
 
     def join(self) -> None:
-        self._thread.join()
+        self.thread.join()
         self._alarm.close()
         with contextlib.suppress(*TRANSIENT_ERRORS):  # the private list expires by itself
-            self._broker.clear_worker_wake(self._queue, self._worker_id)
+            self._ctx.broker.clear_worker_wake(self._ctx.queue, self._ctx.worker_id)
 
     def _wake(self) -> None:
         try:
-            self._broker.wake_worker(self._queue, self._worker_id)
+            self._ctx.broker.wake_worker(self._ctx.queue, self._ctx.worker_id)
         except TRANSIENT_ERRORS as e:
             logger.debug("Could not wake the fetcher: %s", e)
 
@@ -82,69 +83,84 @@ class Fetcher:
             self._on_fatal(e)
 
     def _loop(self) -> None:
+        ctx = self._ctx
         backoff = Backoff()
         while not self._stopping.is_set():
+            self.last_turn = time.monotonic()
             free = self._workers.wait_for_slot(timeout=1.0)
             if free <= 0 or self._stopping.is_set():
                 continue
-            settled = self._on_queue_empty is not None and self._settled()
+            settled = self._stop_when_queue_empty and self._settled()
             try:
-                result = self._broker.fetch(self._queue, free, self._lease_ms)
+                result = ctx.broker.fetch(ctx.queue, free, ctx.lease_ms)
             except TRANSIENT_ERRORS as e:
                 delay = backoff.next_delay()
                 logger.warning("Could not fetch jobs, retrying in %.1fs: %s", delay, e)
                 self._stopping.wait(delay)
                 continue
+            if backoff.failures:
+                logger.info("Fetching from Redis again after %d failures", backoff.failures)
             backoff.reset()
-            self.last_fetch = time.monotonic()
+            self.last_fetch = self.last_turn = time.monotonic()
+            for fetched in result.jobs:
+                ctx.book.add(fetched.id, fetched.token, retryable=False)
             if self._stopping.is_set():
                 self._hand_back(result)
                 return
+            if result.abandoned:
+                report_abandoned(result.abandoned, ctx.tasks, ctx.namespace, ctx.queue)
             self._dispatch(result)
             if len(result.jobs) == free and result.ready_left > 0:
                 continue  # more work waiting: fetch again as soon as a thread frees up
-            if self._on_queue_empty is not None and result.ready_left == result.delayed_left == 0:
-                if self._on_queue_empty(settled and not result.jobs):
+            if self._stop_when_queue_empty and result.ready_left == result.delayed_left == 0:
+                if settled and not result.jobs and result.running_left == 0:
+                    self._on_drained()  # nothing anywhere, nothing here when we looked
                     return
-                continue  # local jobs settled meanwhile (a retry may be waiting): look again
+                if not self._settled():
+                    self._wait_settled()  # a local job may still schedule a retry
+                    continue
             self._sleep(result)
 
     def _sleep(self, result: FetchResult) -> None:
         if result.ready_left > 0:
             return
-        if result.next_due_ms is not None:
-            # +1 ms: the alarm measures with this host's clock, the due time is Redis's.
-            self._alarm.set((result.next_due_ms + 1) / 1000)
-        else:
-            self._alarm.set(None)
+        wake_ms = result.next_wake_ms
+        # +1 ms: the alarm measures with this host's clock, the due time is Redis's.
+        self._alarm.set(None if wake_ms is None else (wake_ms + 1) / 1000)
+        broker = self._ctx.broker
         try:
-            self._broker.wait_for_wake(self._queue, self._worker_id, self._broker.max_block_seconds)
+            broker.wait_for_wake(self._ctx.queue, self._ctx.worker_id, broker.max_block_seconds)
         except TRANSIENT_ERRORS as e:
             logger.warning("Lost Redis while waiting for jobs: %s", e)
             self._stopping.wait(Backoff().next_delay())
 
     def _dispatch(self, result: FetchResult) -> None:
+        ctx = self._ctx
         for fetched in result.jobs:
             try:
-                job, task = build_job(fetched, self._tasks)
+                job, task = build_job(fetched, ctx.tasks)
             except UnknownJobTask as e:
                 self._fail_unrunnable(e.job, e)
                 continue
             except CorruptJobError as e:
-                logger.error("%s; it is removed from queue %s", e, self._queue)
-                self._workers.out_queue.put((self._queue, Outcome("f", fetched.id)))
+                logger.error("%s; it is removed from queue %s", e, ctx.queue)
+                self._workers.out_queue.put((ctx.queue, Outcome("f", fetched.id)))
                 continue
+            if job.should_retry:
+                ctx.book.add(fetched.id, fetched.token, retryable=True)
             self._workers.submit_job(job, task)
 
     def _fail_unrunnable(self, job: Job, error: UnknownTask) -> None:
         logger.error("%s", error)
-        outcome = execution.conclude(job, None, self._broker.namespace, error)
+        outcome = execution.conclude(job, None, self._ctx.namespace, error)
         self._workers.out_queue.put((job.queue, outcome))
 
     def _hand_back(self, result: FetchResult) -> None:
-        ids = [fetched.id for fetched in result.jobs]
-        if ids:
-            self._broker.release(self._queue, ids)
+        leases = self._ctx.book.take([fetched.id for fetched in result.jobs])
+        if leases:
+            self._ctx.broker.release(self._ctx.queue, leases)
             logger.info(
-                "Handed %d fetched jobs back to queue %s while stopping", len(ids), self._queue
+                "Handed %d fetched jobs back to queue %s while stopping",
+                len(leases),
+                self._ctx.queue,
             )

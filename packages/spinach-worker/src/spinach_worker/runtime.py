@@ -1,8 +1,10 @@
-"""The worker runtime: wires an executor, the fetcher and the acker, and stops them cleanly.
+"""The worker runtime: wires an executor, the fetcher, the acker and the heartbeat, and stops them.
 
 Graceful stop, in order: stop fetching (a fetch in flight hands its jobs back), hand the jobs
-fetched but not started back to the head of the queue, let running jobs finish, record every
-outcome, then exit. No job is left in a record that nothing will clean up.
+fetched but not started back to the head of the queue, let running jobs finish until the
+shutdown timeout, record every outcome, then exit. Jobs still running at the timeout are handed
+back if they may run again; the others keep their lease until it expires, and recovery reports
+them failed. No job is left in a record that nothing will clean up.
 """
 
 import logging
@@ -15,18 +17,24 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from spinach import const
-from spinach.brokers.base import TRANSIENT_ERRORS
+from spinach.brokers.base import TRANSIENT_ERRORS, Lease
 from spinach.exc import SpinachError
 from spinach.keys import validate_queue
 from spinach_worker.acker import Acker
 from spinach_worker.backoff import Backoff
+from spinach_worker.context import WorkerContext
 from spinach_worker.fetcher import Fetcher
+from spinach_worker.heartbeat import Heartbeat
+from spinach_worker.leases import LeaseBook
 from spinach_worker.workers import BaseWorkers, ThreadWorkers
 
 if TYPE_CHECKING:
     from spinach.engine import Engine
 
 logger = logging.getLogger("spinach.worker")
+
+#: A fetch loop silent for this long (beyond its own longest wait) is reported stuck.
+STUCK_FETCHER_SECONDS = 60.0
 
 
 class WorkerStopped(SpinachError):
@@ -36,7 +44,13 @@ class WorkerStopped(SpinachError):
 class WorkerRuntime:
     """Run the jobs of one queue of an Engine until stopped.
 
-    `lease_seconds` is how long a fetched job is reserved for this worker.
+    `lease_seconds`: how long a fetched job stays reserved without a heartbeat. The heartbeat
+    renews leases every third of it. A shorter lease recovers the jobs of a dead worker sooner;
+    a longer one tolerates longer pauses (GC, a saturated host, a Redis failover) before a live
+    worker's jobs are handed to another one.
+
+    `shutdown_timeout`: how long a graceful stop waits for running jobs (None: as long as they
+    take, as Spinach 0.0.25 did).
     """
 
     def __init__(
@@ -47,18 +61,26 @@ class WorkerRuntime:
         stop_when_queue_empty: bool = False,
         workers_class: type[BaseWorkers] | None = None,
         lease_seconds: float = const.DEFAULT_LEASE_SECONDS,
+        shutdown_timeout: float | None = None,
     ) -> None:
         if number <= 0:
             raise ValueError("The number of workers must be at least one")
+        if lease_seconds < 0.3:
+            raise ValueError("lease_seconds must be at least 0.3")
         self._engine = engine
-        self._broker = engine.broker
-        self._namespace = engine.namespace
-        self._queue = validate_queue(queue)
         self._number = number
         self._workers_class: Any = workers_class or ThreadWorkers
         self._stop_when_queue_empty = stop_when_queue_empty
-        self._lease_ms = int(lease_seconds * 1000)
-        self.worker_id = uuid.uuid4().hex
+        self._shutdown_timeout = shutdown_timeout
+        self.ctx = WorkerContext(
+            broker=engine.broker,
+            tasks=engine.tasks,
+            namespace=engine.namespace,
+            queue=validate_queue(queue),
+            worker_id=uuid.uuid4().hex,
+            lease_ms=int(lease_seconds * 1000),
+            book=LeaseBook(),
+        )
         self._stop_requested = threading.Event()
         self._stopped = threading.Event()
         self._join_lock = threading.Lock()
@@ -81,24 +103,36 @@ class WorkerRuntime:
 
     def start(self) -> None:
         self._warn_unsupported()
-        ns = self._namespace
+        ctx = self.ctx
+        ns = ctx.namespace
         self._workers: BaseWorkers = self._workers_class(self._number, ns)
-        self._acker = Acker(self._broker, self._workers.out_queue, name=f"{ns}-acker")
+        self._acker = Acker(ctx.broker, ctx.book, self._workers.out_queue, name=f"{ns}-acker")
         self._fetcher = Fetcher(
-            self._broker,
-            self._engine.tasks,
+            ctx,
             self._workers,
-            self._queue,
-            self.worker_id,
-            self._lease_ms,
-            on_queue_empty=self._queue_drained if self._stop_when_queue_empty else None,
+            stop_when_queue_empty=self._stop_when_queue_empty,
             settled=self._settled,
+            wait_settled=self._wait_settled,
+            on_drained=self._request_stop,
             on_fatal=self._on_fatal,
             name=f"{ns}-fetcher",
         )
+        self._heartbeat = Heartbeat(
+            ctx,
+            interval=ctx.lease_ms / 3000,
+            fetcher_turn=lambda: self._fetcher.last_turn,
+            fetcher_thread=lambda: self._fetcher.thread,
+            stuck_after=ctx.broker.max_block_seconds + STUCK_FETCHER_SECONDS,
+            on_stuck=self._on_fatal,
+            name=f"{ns}-heartbeat",
+        )
         self._acker.start()
+        self._heartbeat.start()
         self._fetcher.start()
-        logger.info("Started %d workers on queue %s of namespace %s", self._number, self._queue, ns)
+        logger.info(
+            "Started %d workers on queue %s of namespace %s (lease %.1fs)",
+            self._number, ctx.queue, ns, ctx.lease_ms / 1000,
+        )  # fmt: skip
 
     def _warn_unsupported(self) -> None:
         for task in self._engine.tasks:
@@ -119,48 +153,52 @@ class WorkerRuntime:
         with self._join_lock:
             if self._stopped.is_set():
                 return
+            ctx = self.ctx
             self._fetcher.join()
             unstarted = self._workers.take_unstarted()
             if unstarted:
-                self._release([str(job.id) for job in unstarted])
-            self._workers.stop()
+                self._release(ctx.book.take([str(job.id) for job in unstarted]), "unstarted")
+            if not self._workers.stop(self._shutdown_timeout):
+                self._abandon_running()
             self._acker.give_up_retrying_after(30.0)
             self._acker.join()
+            self._heartbeat.stop()
             self._stopped.set()
-            logger.info("Workers of queue %s stopped", self._queue)
+            logger.info("Workers of queue %s stopped", ctx.queue)
 
-    def _release(self, job_ids: list[str]) -> None:
+    def _abandon_running(self) -> None:
+        """At the shutdown timeout: hand back running jobs that may run again elsewhere."""
+        retryable = self.ctx.book.take_retryable()
+        held = len(self.ctx.book)
+        logger.warning(
+            "Shutdown timeout of %ss reached with jobs still running: %d handed back to run "
+            "again, %d left to lease recovery (they run at most once and will be reported failed)",
+            self._shutdown_timeout, len(retryable), held,
+        )  # fmt: skip
+        if retryable:
+            self._release(retryable, "interrupted")
+
+    def _release(self, leases: list[Lease], what: str) -> None:
         backoff = Backoff()
         deadline = time.monotonic() + 30.0
         while True:
             try:
-                self._broker.release(self._queue, job_ids)
-                logger.info("Handed %d unstarted jobs back to queue %s", len(job_ids), self._queue)
+                released = self.ctx.broker.release(self.ctx.queue, leases)
+                logger.info("Handed %d %s jobs back to queue %s", released, what, self.ctx.queue)
                 return
             except TRANSIENT_ERRORS as e:
                 if time.monotonic() > deadline:
                     logger.error(
-                        "Could not hand %d unstarted jobs back (%s): their leases will expire "
-                        "and recovery will take them over",
-                        len(job_ids),
-                        e,
-                    )
+                        "Could not hand %d %s jobs back (%s): their leases will expire and "
+                        "recovery will take them over", len(leases), what, e,
+                    )  # fmt: skip
                     return
                 time.sleep(backoff.next_delay())
 
-    def _queue_drained(self, settled_before_fetch: bool) -> bool:
-        """Called by the fetcher when Redis holds nothing ready or delayed for the queue.
-
-        Stop if nothing ran here either when that fetch was made. Otherwise wait for local jobs
-        to finish and be recorded (one of them may schedule a retry), and let the fetcher look
-        again.
-        """
-        if settled_before_fetch:
-            self._request_stop()
-            return True
+    def _wait_settled(self) -> None:
+        """Wait until local jobs finished and their outcomes are recorded (or a stop)."""
         while not self._settled() and not self._stop_requested.is_set():
             self._acker.wait_idle(0.05)
-        return self._stop_requested.is_set()
 
     def _settled(self) -> bool:
         """Whether no job is running here and every outcome was recorded."""
@@ -173,7 +211,9 @@ class WorkerRuntime:
     def _request_stop(self) -> None:
         self._stop_requested.set()
         if not self._blocking:
-            threading.Thread(target=self._stop_and_join, name=f"{self._namespace}-stopper").start()
+            threading.Thread(
+                target=self._stop_and_join, name=f"{self.ctx.namespace}-stopper"
+            ).start()
 
     def _stop_and_join(self) -> None:
         self.stop()

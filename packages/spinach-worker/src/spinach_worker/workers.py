@@ -6,6 +6,7 @@ The user's task code must be thread-safe (as with Spinach 0.0.25).
 import logging
 import queue
 import threading
+import time
 
 from spinach import signals
 from spinach.brokers.base import Outcome
@@ -31,6 +32,7 @@ class BaseWorkers:
         self.out_queue: queue.SimpleQueue[Result | None] = queue.SimpleQueue()
         self._in_flight = 0
         self._slots = threading.Condition()
+        self._waiters_released = False
         self._stopping = False
 
     @property
@@ -51,10 +53,21 @@ class BaseWorkers:
         return self._in_flight == 0
 
     def wait_for_slot(self, timeout: float | None = None) -> int:
-        """Block until a slot is free (or `timeout`); return the number of free slots."""
+        """Block until a slot is free, `timeout` passed or waiters were released.
+
+        Returns the number of free slots.
+        """
         with self._slots:
-            self._slots.wait_for(lambda: self._in_flight < self._num_workers, timeout)
+            self._slots.wait_for(
+                lambda: self._in_flight < self._num_workers or self._waiters_released, timeout
+            )
             return self._num_workers - self._in_flight
+
+    def release_waiters(self) -> None:
+        """End every wait_for_slot at once, now and from now on (the fetcher is stopping)."""
+        with self._slots:
+            self._waiters_released = True
+            self._slots.notify_all()
 
     def submit_job(self, job: Job, task: Task | None = None) -> None:
         """Queue `job` for the next free thread."""
@@ -87,8 +100,12 @@ class BaseWorkers:
     def _pop_all(self) -> list[Job]:
         raise NotImplementedError
 
-    def stop(self) -> None:
-        """Let every started job finish, then end the threads."""
+    def stop(self, timeout: float | None = None) -> bool:
+        """Let started jobs finish (for up to `timeout` s), end the threads, close out_queue.
+
+        Returns whether every job finished. Threads still running a job after the timeout are
+        left behind (they are daemons): their jobs' leases decide what happens next.
+        """
         raise NotImplementedError
 
 
@@ -103,6 +120,7 @@ class ThreadWorkers(BaseWorkers):
                 target=self._worker,
                 args=(f"{namespace}-worker-{i}",),
                 name=f"{namespace}-worker-{i}",
+                daemon=True,
             )
             for i in range(1, num_workers + 1)
         ]
@@ -145,13 +163,15 @@ class ThreadWorkers(BaseWorkers):
         finally:
             signals.worker_terminated.send(self._namespace, worker_name=name)
 
-    def stop(self) -> None:
+    def stop(self, timeout: float | None = None) -> bool:
         self._stopping = True
         for _ in self._threads:
             self._in_queue.put(None)
+        deadline = None if timeout is None else time.monotonic() + timeout
         for thread in self._threads:
-            thread.join()
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
         self.out_queue.put(None)
+        return not any(thread.is_alive() for thread in self._threads)
 
     def __repr__(self) -> str:
         return f"<ThreadWorkers {self._num_workers} threads, {self._in_flight} jobs in flight>"

@@ -14,10 +14,11 @@ from typing import Any, NamedTuple
 
 import redis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import OutOfMemoryError, ReadOnlyError, TryAgainError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from spinach import const
-from spinach.exc import BrokerConnectionError
+from spinach.exc import BrokerConnectionError, BrokerFullError
 from spinach.keys import namespace_patterns, queue_keys, validate_namespace
 from spinach.scripts import Call, ScriptRunner
 
@@ -30,25 +31,41 @@ MAX_BLOCK_SECONDS = 5.0
 #: Most jobs sent in one script call; a larger batch is split, each part still atomic.
 ENQUEUE_CHUNK = 10_000
 
-TRANSIENT_ERRORS = (RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError)
+#: Errors after which the same call may succeed later: lost connections, a Redis that is
+#: restarting or loading, a replica promoted meanwhile. Clients retry them a few times; workers
+#: retry them with backoff for as long as it takes.
+TRANSIENT_ERRORS = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    ReadOnlyError,
+    TryAgainError,
+    ConnectionError,
+    TimeoutError,
+)
+
+#: Most expired leases one call takes back; the rest wait for the next call.
+RECOVER_LIMIT = 100
 
 
 class PreparedJob(NamedTuple):
-    """A job ready to send: its queue, id, due time and encoded envelope."""
+    """A job ready to send: its queue, id, due time, retry budget and encoded envelope."""
 
     queue: str
     id: str
     at_ms: int
     delay_ms: int
+    #: 0: at most once; n > 0: may run n more times; -1: without limit.
+    max_retries: int
     payload: bytes
 
 
 class FetchedJob(NamedTuple):
-    """A job handed to a worker: its id, envelope (None if missing) and retries so far."""
+    """A job handed to a worker: its id, envelope (None if missing), retries so far, lease token."""
 
     id: str
     payload: bytes | None
     retries: int
+    token: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +77,26 @@ class FetchResult:
     delayed_left: int
     #: Milliseconds until the earliest delayed job is due (Redis time), or None if none is.
     next_due_ms: int | None
+    #: Jobs whose worker died and that may not run again: to report failed.
+    abandoned: list[FetchedJob]
+    #: Jobs of the queue running anywhere (this fetch's included).
+    running_left: int = 0
+    #: Milliseconds until the earliest lease deadline of a running job, or None if none runs.
+    next_expiry_ms: int | None = None
+
+    @property
+    def next_wake_ms(self) -> int | None:
+        """When an idle worker should look again by itself: a job due, or a lease expiring."""
+        times = [t for t in (self.next_due_ms, self.next_expiry_ms) if t is not None]
+        return min(times) if times else None
+
+
+@dataclass(frozen=True, slots=True)
+class RenewResult:
+    """What a lease renewal found: leases lost by the caller, and abandoned jobs to report."""
+
+    lost: list[str]
+    abandoned: list[FetchedJob]
 
 
 class Outcome(NamedTuple):
@@ -68,6 +105,13 @@ class Outcome(NamedTuple):
     op: str
     id: str
     when: int = 0
+
+
+class Lease(NamedTuple):
+    """A fetched job this worker holds: its id and the fencing token of its lease."""
+
+    id: str
+    token: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +125,14 @@ class QueueStats:
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def _abandoned(reply: Sequence[Any]) -> list[FetchedJob]:
+    ids, payloads, retries = reply
+    return [
+        FetchedJob(_text(job_id), payload or None, int(retry))
+        for job_id, payload, retry in zip(ids, payloads, retries, strict=True)
+    ]
 
 
 class Broker:
@@ -141,17 +193,20 @@ class Broker:
             for start in range(0, len(queued), ENQUEUE_CHUNK):
                 args: list[Any] = [const.ENQUEUE_TOKEN_TTL_MS]
                 for job in queued[start : start + ENQUEUE_CHUNK]:
-                    args += (job.id, job.at_ms, job.delay_ms, job.payload)
+                    args += (job.id, job.at_ms, job.delay_ms, job.max_retries, job.payload)
                 token = keys.enqueue_token(uuid.uuid4().hex)
-                calls.append(
-                    (
-                        "enqueue",
-                        (keys.schema, token, keys.ready, keys.delayed, keys.jobs, keys.wake),
-                        args,
-                    )
-                )
+                call_keys = (
+                    keys.schema, token, keys.ready, keys.delayed, keys.jobs, keys.wake, keys.budget,
+                )  # fmt: skip
+                calls.append(("enqueue", call_keys, args))
         if calls:
-            self._with_retries("enqueue", lambda: self._scripts.many(calls))
+            try:
+                self._with_retries("enqueue", lambda: self._scripts.many(calls))
+            except OutOfMemoryError as e:
+                raise BrokerFullError(
+                    f"Redis is out of memory and refuses new jobs ({e}); nothing was enqueued. "
+                    "Raise maxmemory, or let workers drain the queues."
+                ) from None
 
     def _with_retries(self, what: str, call: Any) -> Any:
         attempt = 0
@@ -197,56 +252,74 @@ class Broker:
     def fetch(
         self, queue: str, max_jobs: int, lease_ms: int, promote_limit: int = 1000
     ) -> FetchResult:
-        """Promote due jobs of `queue`, then take up to `max_jobs` ready ones under a lease."""
-        keys = queue_keys(self.namespace, queue)
+        """Take up to `max_jobs` ready jobs of `queue` under leases of `lease_ms`.
+
+        The same call promotes due delayed jobs and takes back expired leases.
+        """
+        k = queue_keys(self.namespace, queue)
         reply = self._scripts(
             "fetch",
-            (
-                keys.schema,
-                keys.ready,
-                keys.delayed,
-                keys.running,
-                keys.jobs,
-                keys.retries,
-                keys.wake,
-            ),
-            (max_jobs, lease_ms, promote_limit),
-        )
-        ids, payloads, retries = reply[1], reply[2], reply[3]
+            (k.schema, k.ready, k.delayed, k.running, k.jobs, k.retries, k.wake, k.leases,
+             k.budget, k.lease_seq),
+            (max_jobs, lease_ms, promote_limit, RECOVER_LIMIT),
+        )  # fmt: skip
+        ids, payloads, retries, tokens = reply[1], reply[2], reply[3], reply[4]
         jobs = [
-            FetchedJob(_text(job_id), payload if payload else None, int(retry))
-            for job_id, payload, retry in zip(ids, payloads, retries, strict=True)
+            FetchedJob(_text(job_id), payload or None, int(retry), str(token))
+            for job_id, payload, retry, token in zip(ids, payloads, retries, tokens, strict=True)
         ]
-        next_due = int(reply[6])
+        next_due, next_expiry = int(reply[7]), int(reply[10])
         return FetchResult(
             jobs=jobs,
-            ready_left=int(reply[4]),
-            delayed_left=int(reply[5]),
+            ready_left=int(reply[5]),
+            delayed_left=int(reply[6]),
             next_due_ms=None if next_due < 0 else next_due,
+            abandoned=_abandoned(reply[8]),
+            running_left=int(reply[9]),
+            next_expiry_ms=None if next_expiry < 0 else next_expiry,
         )
 
-    def finish(self, queue: str, outcomes: Iterable[Outcome]) -> tuple[int, int]:
-        """Record outcomes of jobs of `queue`; return (applied, stale) counts."""
-        keys = queue_keys(self.namespace, queue)
+    def finish(self, queue: str, outcomes: Iterable[tuple[Outcome, str]]) -> tuple[int, list[str]]:
+        """Record outcomes (each with its lease token); return (applied, rejected ids).
+
+        An outcome is rejected when the lease is no longer the caller's (fencing).
+        """
+        k = queue_keys(self.namespace, queue)
         args: list[Any] = []
-        for outcome in outcomes:
-            args += outcome
+        for (op, job_id, when), token in outcomes:
+            args += (op, job_id, token, when)
         reply = self._scripts(
             "finish",
-            (keys.schema, keys.running, keys.jobs, keys.retries, keys.delayed, keys.wake),
+            (k.schema, k.running, k.jobs, k.retries, k.delayed, k.wake, k.leases, k.budget),
             args,
         )
-        return int(reply[1]), int(reply[2])
+        return int(reply[1]), [_text(job_id) for job_id in reply[2]]
 
-    def release(self, queue: str, job_ids: Sequence[str]) -> int:
+    def release(self, queue: str, leases: Sequence[Lease]) -> int:
         """Put fetched jobs that never started back at the head of `queue`, in order."""
-        if not job_ids:
+        if not leases:
             return 0
-        keys = queue_keys(self.namespace, queue)
-        reply = self._scripts(
-            "release", (keys.schema, keys.running, keys.ready, keys.wake), job_ids
-        )
+        k = queue_keys(self.namespace, queue)
+        args: list[Any] = []
+        for lease in leases:
+            args += lease
+        reply = self._scripts("release", (k.schema, k.running, k.ready, k.wake, k.leases), args)
         return int(reply[1])
+
+    def renew(self, queue: str, leases: Sequence[Lease], lease_ms: int) -> RenewResult:
+        """Extend the caller's leases on `queue` and take back expired ones (a heartbeat)."""
+        k = queue_keys(self.namespace, queue)
+        args: list[Any] = [lease_ms, RECOVER_LIMIT]
+        for lease in leases:
+            args += lease
+        reply = self._scripts(
+            "renew",
+            (k.schema, k.running, k.leases, k.budget, k.retries, k.jobs, k.ready, k.wake),
+            args,
+        )
+        return RenewResult(
+            lost=[_text(job_id) for job_id in reply[1]], abandoned=_abandoned(reply[2])
+        )
 
     def wait_for_wake(self, queue: str, worker_id: str, timeout: float) -> bool:
         """Block until `queue` or this worker gets a wake-up token, or `timeout` seconds pass."""

@@ -2,14 +2,16 @@
 Hand jobs a worker fetched but never started back to the head of their queue, in their order.
 
 KEYS[1] schema      STRING  schema version of this queue's data
-KEYS[2] running     ZSET    ids of running jobs (score: lease deadline ms)
+KEYS[2] running     ZSET    ids of fetched jobs (score: lease deadline ms)
 KEYS[3] ready       LIST    ids of jobs ready to run, oldest first
 KEYS[4] wake        LIST    wake-up token for idle workers of this queue
+KEYS[5] leases      HASH    id -> fencing token of the lease of a fetched job
 
 ARGV[1]             schema version expected by the caller
-ARGV[2..]           ids, in the order they were fetched
+ARGV[2..]           one pair per job, in the order they were fetched: id, token
 
-Only jobs still recorded as running are handed back, so a re-sent call changes nothing twice.
+Only jobs whose lease still carries the caller's token are handed back, so a re-sent call or a
+zombie worker changes nothing.
 
 Returns {0, released}
         {-1, stored}        schema mismatch: nothing done
@@ -22,9 +24,12 @@ if err then
 end
 
 local released = 0
-for i = #ARGV, 2, -1 do
-  if redis.call('ZREM', KEYS[2], ARGV[i]) == 1 then
-    redis.call('LPUSH', KEYS[3], ARGV[i])
+for i = #ARGV - 1, 2, -2 do
+  local id = ARGV[i]
+  if redis.call('HGET', KEYS[5], id) == ARGV[i + 1] then
+    redis.call('HDEL', KEYS[5], id)
+    redis.call('ZREM', KEYS[2], id)
+    redis.call('LPUSH', KEYS[3], id)
     released = released + 1
   end
 end

@@ -7,12 +7,14 @@ KEYS[3] ready       LIST    ids of jobs ready to run, oldest first
 KEYS[4] delayed     ZSET    ids of jobs waiting for their due time (score: due ms, Redis time)
 KEYS[5] jobs        HASH    id -> encoded job envelope (never decoded here)
 KEYS[6] wake        LIST    wake-up token for idle workers of this queue
+KEYS[7] budget      HASH    id -> max_retries of jobs that may run again (-1: no limit)
 
 ARGV[1]             schema version expected by the caller
 ARGV[2]             lifetime of the idempotency marker, in ms
-ARGV[3..]           one group of four per job:
-                      id, at_ms (absolute due time, 0 for none), delay_ms, payload
+ARGV[3..]           one group of five per job:
+                      id, at_ms (absolute due time, 0 for none), delay_ms, max_retries, payload
                     due = at_ms if at_ms > 0 else now + delay_ms; due <= now means ready now.
+                    max_retries: 0 at most once, n > 0 retried up to n times, -1 without limit.
 
 Returns {0, queued, delayed, duplicates}
         {1}                 this call already ran (a retry after a lost reply): nothing done
@@ -33,12 +35,13 @@ local now = now_ms()
 local earliest_before = earliest_due(KEYS[4])
 local ready_ids = {}
 local delayed_args = {}
+local budgets = {}
 local earliest = nil
 local duplicates = 0
 
-for i = 3, #ARGV, 4 do
+for i = 3, #ARGV, 5 do
   local id = ARGV[i]
-  if redis.call('HSETNX', KEYS[5], id, ARGV[i + 3]) == 1 then
+  if redis.call('HSETNX', KEYS[5], id, ARGV[i + 4]) == 1 then
     local due = tonumber(ARGV[i + 1])
     if due <= 0 then
       due = now + tonumber(ARGV[i + 2])
@@ -52,6 +55,10 @@ for i = 3, #ARGV, 4 do
         earliest = due
       end
     end
+    if ARGV[i + 3] ~= '0' then
+      budgets[#budgets + 1] = id
+      budgets[#budgets + 1] = ARGV[i + 3]
+    end
   else
     duplicates = duplicates + 1
   end
@@ -59,6 +66,7 @@ end
 
 call_sliced('RPUSH', KEYS[3], ready_ids)
 call_sliced('ZADD', KEYS[4], delayed_args)
+call_sliced('HSET', KEYS[7], budgets)
 
 -- Wake one idle worker when there is work now, or when the next due time moved earlier (its
 -- sleeping workers must shorten their wait).

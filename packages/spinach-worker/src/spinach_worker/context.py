@@ -1,0 +1,21 @@
+"""What every part of one worker shares: the broker, the tasks, the queue and the leases."""
+
+from dataclasses import dataclass
+
+from spinach.brokers.base import Broker
+from spinach.task import Tasks
+from spinach_worker.leases import LeaseBook
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerContext:
+    """The fixed facts of one running worker."""
+
+    broker: Broker
+    tasks: Tasks
+    namespace: str
+    queue: str
+    #: Unique per worker process start; names its private wake-up list.
+    worker_id: str
+    lease_ms: int
+    book: LeaseBook

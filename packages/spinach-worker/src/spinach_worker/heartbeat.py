@@ -1,0 +1,89 @@
+"""The heartbeat: renews this worker's leases and takes back the leases of dead workers.
+
+It runs on its own thread, never on a job thread, so a long or CPU-bound job keeps its lease
+while its worker is healthy. It is also the watchdog of the fetcher: a fetch loop that stops
+turning is reported, and the worker stops with an error so that its init system restarts it.
+"""
+
+import logging
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+
+from spinach.brokers.base import TRANSIENT_ERRORS
+from spinach_worker.abandoned import report_abandoned
+from spinach_worker.context import WorkerContext
+
+logger = logging.getLogger("spinach.worker")
+
+
+class Heartbeat:
+    """Every `interval` seconds, renew the leases in `book` for `lease_ms` more."""
+
+    def __init__(
+        self,
+        ctx: WorkerContext,
+        interval: float,
+        fetcher_turn: Callable[[], float],
+        fetcher_thread: Callable[[], threading.Thread | None],
+        stuck_after: float,
+        on_stuck: Callable[[BaseException], None],
+        name: str,
+    ) -> None:
+        self._ctx = ctx
+        self._interval = interval
+        self._fetcher_turn = fetcher_turn
+        self._fetcher_thread = fetcher_thread
+        self._stuck_after = stuck_after
+        self._on_stuck = on_stuck
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        #: time.monotonic() of the last successful renewal (None before the first).
+        self.last_renewal: float | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self._interval):
+            try:
+                self.beat()
+            except Exception:
+                logger.exception("Heartbeat failed; trying again in %.1fs", self._interval)
+            self._watch_fetcher()
+
+    def beat(self) -> None:
+        """Renew every lease held now, report lost ones and jobs abandoned by dead workers."""
+        ctx = self._ctx
+        try:
+            result = ctx.broker.renew(ctx.queue, ctx.book.snapshot(), ctx.lease_ms)
+        except TRANSIENT_ERRORS as e:
+            logger.warning("Could not renew leases (%s); trying again in %.1fs", e, self._interval)
+            return
+        self.last_renewal = time.monotonic()
+        for job_id in result.lost:
+            if ctx.book.pop(job_id) is not None:
+                logger.warning(
+                    "Lost the lease of job %s (this worker was paused or cut off from Redis for "
+                    "longer than the lease): recovery handed it on, its outcome here is discarded",
+                    job_id,
+                )
+        if result.abandoned:
+            report_abandoned(result.abandoned, ctx.tasks, ctx.namespace, ctx.queue)
+
+    def _watch_fetcher(self) -> None:
+        silent = time.monotonic() - self._fetcher_turn()
+        thread = self._fetcher_thread()
+        if silent < self._stuck_after or thread is None or not thread.is_alive():
+            return
+        frame = sys._current_frames().get(thread.ident or -1)
+        stack = "".join(traceback.format_stack(frame)) if frame else "(no stack)"
+        error = RuntimeError(f"The fetch loop made no progress for {silent:.0f}s")
+        logger.error("%s; it is stuck at:\n%s", error, stack)
+        self._on_stuck(error)
