@@ -11,7 +11,7 @@ from spinach.arguments import check_arguments
 from spinach.brokers.base import Broker, PreparedJob
 from spinach.envelope import Envelope, encode
 from spinach.exc import PayloadTooLargeError, WorkerNotInstalledError
-from spinach.job import Job, JobStatus, check_signature
+from spinach.job import Job, JobStatus
 from spinach.task import Batch, Task, Tasks
 from spinach.utils import now_utc, to_epoch_ms, utc, wall_ms
 
@@ -71,7 +71,7 @@ class Engine:
 
     def schedule(self, task: TaskRef, *args: Any, **kwargs: Any) -> Job:
         """Send a job to run as soon as a worker is free (one Redis round trip)."""
-        job, prepared = self._prepare(task, None, args, kwargs)
+        job, prepared = self._prepare(task, None, args, kwargs, now_utc(), wall_ms())
         self._broker.enqueue([prepared])
         return job
 
@@ -83,7 +83,7 @@ class Engine:
         """
         if not isinstance(at, datetime):
             raise TypeError(f"schedule_at needs a datetime, got {at!r}")
-        job, prepared = self._prepare(task, at, args, kwargs)
+        job, prepared = self._prepare(task, at, args, kwargs, now_utc(), wall_ms())
         self._broker.enqueue([prepared])
         return job
 
@@ -91,7 +91,7 @@ class Engine:
         """Send a job to run after `delay`, measured by Redis's clock."""
         if not isinstance(delay, timedelta):
             raise TypeError(f"schedule_in needs a timedelta, got {delay!r}")
-        job, prepared = self._prepare(task, delay, args, kwargs)
+        job, prepared = self._prepare(task, delay, args, kwargs, now_utc(), wall_ms())
         self._broker.enqueue([prepared])
         return job
 
@@ -102,8 +102,9 @@ class Engine:
         """
         jobs: list[Job] = []
         prepared: list[PreparedJob] = []
+        now, created = now_utc(), wall_ms()
         for task, at, args, kwargs in batch.jobs_to_create:
-            job, ready = self._prepare(task, at, args, kwargs)
+            job, ready = self._prepare(task, at, args, kwargs, now, created)
             jobs.append(job)
             prepared.append(ready)
         self._broker.enqueue(prepared)
@@ -115,13 +116,13 @@ class Engine:
         when: datetime | timedelta | None,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
+        now: datetime,
+        created_ms: int,
     ) -> tuple[Job, PreparedJob]:
         task = self._tasks.get(task_ref)
-        if task.signature is not None:
-            check_signature(task.name, task.func, args, kwargs, task.signature)
+        task.checker.check(args, kwargs)
         check_arguments(task.name, args, kwargs)
 
-        now = now_utc()
         at_ms = delay_ms = 0
         if when is None:
             at = now
@@ -142,7 +143,7 @@ class Engine:
             kwargs=kwargs,
             max_retries=None if task.max_retries == float("inf") else int(task.max_retries),
             at=at_ms,
-            created=wall_ms(),
+            created=created_ms,
         )
         payload = encode(envelope)
         if len(payload) > self.max_payload_bytes:

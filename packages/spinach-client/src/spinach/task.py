@@ -4,7 +4,6 @@ Names, arguments and defaults are those of Spinach 0.0.25.
 """
 
 import functools
-import inspect
 import json
 import math
 from collections.abc import Callable, Iterator
@@ -13,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from spinach import const
 from spinach.exc import UnknownTask
+from spinach.job import SignatureChecker
 from spinach.keys import validate_queue
 from spinach.retry import DEFAULT_RETRY_POLICY, RetryPolicy
 
@@ -27,6 +27,7 @@ class Task:
     """A function that can run as jobs, with its delivery settings."""
 
     __slots__ = (
+        "checker",
         "func",
         "max_concurrency",
         "max_retries",
@@ -34,7 +35,6 @@ class Task:
         "periodicity",
         "queue",
         "retry_policy",
-        "signature",
     )
 
     def __init__(
@@ -69,10 +69,7 @@ class Task:
         self.periodicity = periodicity
         self.max_concurrency = max_concurrency
         self.retry_policy: RetryPolicy = retry_policy or DEFAULT_RETRY_POLICY
-        try:
-            self.signature: inspect.Signature | None = inspect.signature(func)
-        except (TypeError, ValueError):
-            self.signature = None
+        self.checker = SignatureChecker(name, func)
 
     @property
     def task_name(self) -> str:
@@ -106,7 +103,7 @@ class Task:
         return all(
             getattr(self, slot) == getattr(other, slot)
             for slot in self.__slots__
-            if slot != "signature"
+            if slot != "checker"
         )
 
     __hash__ = None  # type: ignore[assignment]

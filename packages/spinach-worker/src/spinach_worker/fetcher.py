@@ -24,6 +24,10 @@ from spinach_worker.workers import BaseWorkers
 
 logger = logging.getLogger("spinach.worker")
 
+#: Longest a busy fetcher waits for half of its threads to be free before fetching for fewer.
+#: It bounds the idle time of a thread under load; longer windows mean fuller fetches.
+BATCH_WINDOW = 0.002
+
 
 class Fetcher:
     """Feed `workers` with jobs of the context's queue until stopped."""
@@ -48,6 +52,7 @@ class Fetcher:
         self._on_fatal = on_fatal
         self._stopping = threading.Event()
         self._alarm = Alarm(self._wake, name=f"{name}-alarm")
+        self._batch_threshold = max(1, workers.num_workers // 2)
         self.thread = threading.Thread(target=self._run, name=name)
         #: time.monotonic() of the last successful fetch (None before the first).
         self.last_fetch: float | None = None
@@ -85,9 +90,14 @@ class Fetcher:
     def _loop(self) -> None:
         ctx = self._ctx
         backoff = Backoff()
+        busy = False
         while not self._stopping.is_set():
             self.last_turn = time.monotonic()
             free = self._workers.wait_for_slot(timeout=1.0)
+            if busy and free < self._batch_threshold:
+                # Work is waiting in Redis: gather a few free threads first, so that one round
+                # trip fetches several jobs instead of one per finished job.
+                free = self._workers.wait_for_slot(BATCH_WINDOW, min_free=self._batch_threshold)
             if free <= 0 or self._stopping.is_set():
                 continue
             settled = self._stop_when_queue_empty and self._settled()
@@ -110,8 +120,9 @@ class Fetcher:
             if result.abandoned:
                 report_abandoned(result.abandoned, ctx.tasks, ctx.namespace, ctx.queue)
             self._dispatch(result)
-            if len(result.jobs) == free and result.ready_left > 0:
-                continue  # more work waiting: fetch again as soon as a thread frees up
+            busy = result.ready_left > 0
+            if len(result.jobs) == free and busy:
+                continue  # more work waiting: fetch again as soon as threads free up
             if self._stop_when_queue_empty and result.ready_left == result.delayed_left == 0:
                 if settled and not result.jobs and result.running_left == 0:
                     self._on_drained()  # nothing anywhere, nothing here when we looked

@@ -33,6 +33,9 @@ class BaseWorkers:
         self._in_flight = 0
         self._slots = threading.Condition()
         self._waiters_released = False
+        #: Free slots the waiting fetcher needs; a finished job wakes it only when reached, so
+        #: under load the fetcher is not woken once per job.
+        self._wanted = num_workers + 1
         self._stopping = False
 
     @property
@@ -52,15 +55,16 @@ class BaseWorkers:
         """Whether no job is waiting or running here."""
         return self._in_flight == 0
 
-    def wait_for_slot(self, timeout: float | None = None) -> int:
-        """Block until a slot is free, `timeout` passed or waiters were released.
+    def wait_for_slot(self, timeout: float | None = None, min_free: int = 1) -> int:
+        """Block until `min_free` slots are free, `timeout` passed or waiters were released.
 
         Returns the number of free slots.
         """
+        most = self._num_workers - min_free
         with self._slots:
-            self._slots.wait_for(
-                lambda: self._in_flight < self._num_workers or self._waiters_released, timeout
-            )
+            self._wanted = min_free
+            self._slots.wait_for(lambda: self._in_flight <= most or self._waiters_released, timeout)
+            self._wanted = self._num_workers + 1  # nobody waits: finished jobs notify no one
             return self._num_workers - self._in_flight
 
     def release_waiters(self) -> None:
@@ -83,7 +87,8 @@ class BaseWorkers:
         self.out_queue.put((job.queue, outcome))
         with self._slots:
             self._in_flight -= 1
-            self._slots.notify_all()
+            if self._num_workers - self._in_flight >= self._wanted:
+                self._slots.notify_all()
 
     def take_unstarted(self) -> list[Job]:
         """Withdraw the jobs that no thread has started yet, in submission order."""

@@ -74,6 +74,8 @@ class FetchResult:
 
     jobs: list[FetchedJob]
     ready_left: int
+    #: -1 (unknown) when ready_left > 0, as are the running and next-time figures below: a
+    #: worker that still has jobs to take does not sleep, so the fetch skips their cost.
     delayed_left: int
     #: Milliseconds until the earliest delayed job is due (Redis time), or None if none is.
     next_due_ms: int | None

@@ -39,9 +39,28 @@ local budgets = {}
 local earliest = nil
 local duplicates = 0
 
+-- One HMGET and one HSET for the whole batch: a command per job would dominate the cost.
+local ids = {}
 for i = 3, #ARGV, 5 do
-  local id = ARGV[i]
-  if redis.call('HSETNX', KEYS[5], id, ARGV[i + 4]) == 1 then
+  ids[#ids + 1] = ARGV[i]
+end
+local known = {}
+for first = 1, #ids, SLICE do
+  local found = redis.call('HMGET', KEYS[5], unpack(ids, first, math.min(first + SLICE - 1, #ids)))
+  for n = 1, #found do
+    known[first + n - 1] = found[n]
+  end
+end
+local envelopes = {}
+local seen = {}
+
+for n = 1, #ids do
+  local i = 3 + (n - 1) * 5
+  local id = ids[n]
+  if known[n] == false and not seen[id] then
+    seen[id] = true
+    envelopes[#envelopes + 1] = id
+    envelopes[#envelopes + 1] = ARGV[i + 4]
     local due = tonumber(ARGV[i + 1])
     if due <= 0 then
       due = now + tonumber(ARGV[i + 2])
@@ -64,6 +83,7 @@ for i = 3, #ARGV, 5 do
   end
 end
 
+call_sliced('HSET', KEYS[5], envelopes)
 call_sliced('RPUSH', KEYS[3], ready_ids)
 call_sliced('ZADD', KEYS[4], delayed_args)
 call_sliced('HSET', KEYS[7], budgets)

@@ -28,6 +28,8 @@ Returns {0, ids, payloads, retries, tokens, ready_left, delayed_left, next_due_i
         whose lease expired and that may not run again: the caller reports them failed;
         next_expiry_in_ms is -1 when no job is running, else the time to the earliest lease
         deadline (when a sleeping worker should look for an abandoned job).
+        When ready_left > 0, delayed_left, next_due_in_ms, running_left and next_expiry_in_ms
+        are all -1: the caller fetches again at once and needs none of them.
         {-1, stored}        schema mismatch: nothing done
 ]]
 --- @include "prelude"
@@ -83,8 +85,10 @@ end
 
 local ready_left = redis.call('LLEN', KEYS[2])
 if ready_left > 0 then
-  -- More work than this worker took: pass the wake-up on to another idle worker.
+  -- More work than this worker took: pass the wake-up on to another idle worker. The caller
+  -- fetches again without sleeping, so the figures below are not needed: skip their cost.
   ensure_wake_token(KEYS[7])
+  return {0, ids, payloads, retries, tokens, ready_left, -1, -1, failed, -1, -1}
 end
 
 local next_due = earliest_due(KEYS[3])
