@@ -73,6 +73,13 @@ class RedisServer:
             finally:
                 client.close()
 
+    def crash(self) -> None:
+        """Kill the server with SIGKILL, as a power loss would: only what is on disk survives."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()

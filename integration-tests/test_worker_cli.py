@@ -130,3 +130,22 @@ def test_the_worker_command_exits_2_when_the_engine_cannot_be_loaded(
     )  # fmt: skip
     assert result.returncode == 2
     assert b"Cannot load" in result.stderr
+
+
+def test_a_second_sigterm_exits_at_once(redis_server: RedisServer, app_dir: Path) -> None:
+    client = redis_server.client()
+    client.flushall()
+    spin = _client_engine(redis_server.url)
+    spin.schedule("hold", 1)  # runs until the test says so, which it never does here
+    worker = _start_worker(app_dir, redis_server.url, "--threads", "1", "--shutdown-timeout", "60")
+    try:
+        _wait(lambda: client.llen("holding") == 1)
+        worker.send_signal(signal.SIGTERM)
+        time.sleep(0.2)  # let the first signal be handled before the second one
+        worker.send_signal(signal.SIGTERM)
+        output = worker.communicate(timeout=10)[0].decode()
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert worker.returncode == 1, output
+    assert "Second stop signal" in output

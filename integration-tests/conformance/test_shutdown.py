@@ -97,3 +97,16 @@ def test_workers_can_be_started_again_after_a_stop(spin: Engine, ledger: Ledger)
         spin.stop_workers()
     assert ledger.entries == [0, 1, 2]
     assert not [t for t in threading.enumerate() if t.name.startswith(spin.namespace)]
+
+
+def test_the_last_successful_fetch_and_ack_are_observable(spin: Engine, ledger: Ledger) -> None:
+    tasks = Tasks()
+    tasks.add(lambda: ledger.add("ran"), name="job")
+    spin.attach_tasks(tasks)
+    spin.start_workers(number=1, block=False)
+    runtime = spin._runtime
+    assert runtime is not None
+    spin.schedule("job")
+    ledger.wait_for_count(1)
+    wait_for(lambda: runtime.last_ack is not None, message="the ack")
+    assert runtime.last_fetch is not None and runtime.last_fetch <= runtime.last_ack

@@ -1,0 +1,92 @@
+"""A worker application for the fault-injection tests, run as a real process.
+
+Every task writes to a ledger list in Redis when it starts and ends, and failures reported
+through job_failed are written there too, so the tests can check the delivery guarantees after
+killing, pausing and disconnecting workers. Settings come from the environment.
+"""
+
+import os
+import sys
+import time
+
+# Scenario 7 runs this worker with its wall clock far off; patch it before Spinach is imported.
+CLOCK_OFFSET = float(os.environ.get("CLOCK_OFFSET", "0"))
+if CLOCK_OFFSET:
+    import datetime as _datetime
+
+    _real_time = time.time
+    time.time = lambda: _real_time() + CLOCK_OFFSET  # type: ignore[assignment]
+    time.time_ns = lambda: int(time.time() * 1e9)  # type: ignore[assignment]
+
+    class _SkewedDatetime(_datetime.datetime):
+        @classmethod
+        def now(cls, tz=None):  # type: ignore[no-untyped-def,override]
+            return _datetime.datetime.fromtimestamp(time.time(), tz)
+
+    _datetime.datetime = _SkewedDatetime  # type: ignore[misc]
+
+from datetime import timedelta  # noqa: E402
+
+import redis  # noqa: E402
+
+from spinach import Engine, RedisBroker, Tasks, signals  # noqa: E402
+from spinach.retry import ExponentialBackoff  # noqa: E402
+
+URL = os.environ["REDIS_URL"]
+NAMESPACE = os.environ.get("NAMESPACE", "faults")
+ledger = redis.Redis.from_url(URL)
+tasks = Tasks()
+fast = ExponentialBackoff(base=timedelta(milliseconds=50), cap=timedelta(milliseconds=200))
+
+
+def record(event: str, task: str, key: str) -> None:
+    ledger.rpush("ledger", f"{event}:{task}:{key}:{os.getpid()}")
+
+
+@tasks.task(name="again", max_retries=1000, retry_policy=fast)
+def again(key: str, ms: int = 0) -> None:
+    """At least once: retried on any failure."""
+    record("start", "again", key)
+    time.sleep(ms / 1000)  # the job's own work
+    record("end", "again", key)
+
+
+@tasks.task(name="once")
+def once(key: str, ms: int = 0) -> None:
+    """At most once: never retried."""
+    record("start", "once", key)
+    time.sleep(ms / 1000)  # the job's own work
+    record("end", "once", key)
+
+
+@tasks.task(name="stamp")
+def stamp(key: str, due: float) -> None:
+    """Record the Redis time at which a delayed job started, and when it was due."""
+    seconds, micros = ledger.time()
+    ledger.rpush("stamps", f"{key}:{due}:{seconds + micros / 1e6}")
+
+
+@signals.job_failed.connect_via(NAMESPACE)
+def on_failed(namespace: str, job, err) -> None:  # type: ignore[no-untyped-def]
+    key = job.task_args[0] if job.task_args else "?"
+    record("failed", job.task_name, key)
+
+
+ledger.hset("clocks", str(os.getpid()), time.time())  # what this host believes the time is
+spin = Engine(RedisBroker.from_url(URL), namespace=NAMESPACE)
+spin.attach_tasks(tasks)
+
+if __name__ == "__main__":
+    import logging
+
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(process)d %(threadName)s %(levelname)s %(message)s",
+    )
+    spin.start_workers(
+        number=int(os.environ.get("THREADS", "4")),
+        lease_seconds=float(os.environ.get("LEASE", "1.0")),
+        shutdown_timeout=float(os.environ.get("SHUTDOWN_TIMEOUT", "10")),
+        block=True,
+    )
+    sys.exit(0)
