@@ -100,7 +100,7 @@ def test_an_enqueue_call_sent_twice_is_applied_once(spin: Engine, raw: "redis.Re
     keys = queue_keys(spin.namespace, "spinach")
     token = keys.enqueue_token("fixed")
     call_keys = (keys.schema, token, keys.ready, keys.delayed, keys.jobs, keys.wake, keys.budget)
-    args = (60_000, "job-1", 0, 0, 0, b'{"v":"1","id":"job-1","task":"t","queue":"spinach"}')
+    args = (60_000, "job-1", "", b'{"v":"1","id":"job-1","task":"t","queue":"spinach"}')
     first = spin.broker._scripts("enqueue", call_keys, args)
     second = spin.broker._scripts("enqueue", call_keys, args)
     assert first[:2] == [0, 1] and second == [1]
@@ -109,7 +109,7 @@ def test_an_enqueue_call_sent_twice_is_applied_once(spin: Engine, raw: "redis.Re
 
 def test_a_job_id_already_in_the_queue_is_not_enqueued_twice(spin: Engine) -> None:
     keys = queue_keys(spin.namespace, "spinach")
-    args = (60_000, "job-1", 0, 0, 0, b"{}")
+    args = (60_000, "job-1", "", b"{}")
     for token in ("a", "b"):
         call_keys = (
             keys.schema,

@@ -8,6 +8,7 @@ killing, pausing and disconnecting workers. Settings come from the environment.
 import os
 import sys
 import time
+import uuid
 
 # Scenario 7 runs this worker with its wall clock far off; patch it before Spinach is imported.
 CLOCK_OFFSET = float(os.environ.get("CLOCK_OFFSET", "0"))
@@ -40,7 +41,21 @@ fast = ExponentialBackoff(base=timedelta(milliseconds=50), cap=timedelta(millise
 
 
 def record(event: str, task: str, key: str) -> None:
-    ledger.rpush("ledger", f"{event}:{task}:{key}:{os.getpid()}")
+    """Add an event to the ledger, waiting out Redis outages: the ledger must not lose one.
+
+    Each event carries a nonce and the ledger is a set, so a write re-sent after a lost reply
+    is counted once.
+    """
+    entry = f"{event}:{task}:{key}:{os.getpid()}:{uuid.uuid4().hex}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            ledger.sadd("ledger", entry)
+            return
+        except redis.ConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 @tasks.task(name="again", max_retries=1000, retry_policy=fast)

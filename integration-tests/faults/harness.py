@@ -79,8 +79,8 @@ class Ledger:
 
     def __init__(self, client: "redis.Redis") -> None:
         self.events: list[tuple[str, str, str, int]] = []
-        for raw in client.lrange("ledger", 0, -1):
-            event, task, key, pid = raw.decode().split(":")
+        for raw in client.smembers("ledger"):
+            event, task, key, pid, _ = raw.decode().split(":")
             self.events.append((event, task, key, int(pid)))
 
     def count(self, event: str, task: str) -> Counter[str]:
@@ -97,7 +97,10 @@ class Ledger:
         twice = [k for k in once_keys if started_once[k] > 1]
         assert not twice, f"at-most-once jobs started twice: {sorted(twice)[:10]}"
         unaccounted = [k for k in once_keys if not ended_once[k] and not failed_once[k]]
-        assert not unaccounted, f"at-most-once jobs neither done nor reported: {unaccounted[:10]}"
+        assert not unaccounted, (
+            f"at-most-once jobs neither done nor reported: {unaccounted[:10]}, their events: "
+            f"{[e for e in self.events if e[2] in unaccounted[:10]]}"
+        )
         started_again = self.count("start", "again")
         return {
             "again_jobs": len(again_keys),
@@ -110,11 +113,15 @@ class Ledger:
         }
 
 
-def wait_until(predicate, timeout: float, what: str, interval: float = 0.05) -> None:  # type: ignore[no-untyped-def]
+def wait_until(  # type: ignore[no-untyped-def]
+    predicate, timeout: float, what: str, interval: float = 0.05, diagnose=None
+) -> None:
+    """Wait for `predicate` with a deadline; on failure, say what `diagnose()` returns."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+            details = f"\n{diagnose()}" if diagnose else ""
+            pytest.fail(f"timed out after {timeout}s waiting for {what}{details}")
         time.sleep(interval)
 
 

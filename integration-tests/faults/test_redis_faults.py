@@ -39,9 +39,10 @@ def test_every_acknowledged_enqueue_survives_a_redis_crash_and_workers_resume(
 
     fleet.start(THREADS="4", LEASE="1.0")
     fleet.start(THREADS="4", LEASE="1.0")
+    wait_until(lambda: client.hlen("clocks") == 2, 20, "both workers up")
     producer = threading.Thread(target=produce)
     producer.start()
-    wait_until(lambda: len(acknowledged["again"]) >= 100, 20, "jobs enqueued")
+    wait_until(lambda: Ledger(client).count("end", "again"), 20, "jobs processed")
 
     # Redis dies (SIGKILL: AOF with appendfsync always is all that survives) and comes back.
     server.crash()
@@ -49,7 +50,12 @@ def test_every_acknowledged_enqueue_survives_a_redis_crash_and_workers_resume(
     server.start()
     producer.join(60)
     stop.set()
-    wait_until(lambda: drained(client_engine), 60, "the queue to drain after the restart")
+    wait_until(
+        lambda: drained(client_engine),
+        40,
+        "the queue to drain after the restart",
+        diagnose=lambda: f"{client_engine.broker.queue_stats('spinach')}\n{fleet.logs()[-3000:]}",
+    )
 
     figures = Ledger(client).check(acknowledged["again"], acknowledged["once"])
     print(f"\nscenario 4: {figures}")
@@ -70,7 +76,7 @@ def test_workers_survive_their_connections_being_killed_in_a_loop(
     client_engine.schedule_batch(batch)
     fleet.start(THREADS="4", LEASE="1.0")
     fleet.start(THREADS="4", LEASE="1.0")
-    wait_until(lambda: client.llen("ledger") > 0, 20, "processing")
+    wait_until(lambda: client.scard("ledger") > 0, 20, "processing")
 
     killed = 0
     admin = server.client()
@@ -131,6 +137,7 @@ def test_a_worker_host_with_a_wrong_clock_changes_no_outcome(
     client = server.client()
     fleet.start(THREADS="2", LEASE="1.0", CLOCK_OFFSET="3600")
     fleet.start(THREADS="2", LEASE="1.0", CLOCK_OFFSET="-3600")
+    wait_until(lambda: client.hlen("clocks") == 2, 20, "both workers up")
     again_keys = {f"a{i}" for i in range(50)}
     for key in sorted(again_keys):
         client_engine.schedule("again", key, 1)

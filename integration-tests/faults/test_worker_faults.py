@@ -38,7 +38,7 @@ def test_a_killed_workers_jobs_are_recovered_by_another_worker(
     again_keys, once_keys = _schedule(client_engine, again=8, once=8, ms=2000)
     # Given a worker running four slow jobs
     doomed = fleet.start(THREADS="8", LEASE=str(LEASE))
-    wait_until(lambda: client.llen("ledger") >= 8, 20, "eight jobs started")
+    wait_until(lambda: client.scard("ledger") >= 8, 20, "eight jobs started")
 
     # When it is killed and another worker takes over
     doomed.kill()
@@ -83,7 +83,7 @@ def test_sigterm_hands_back_prefetched_jobs_and_finishes_running_ones(
     client = server.client()
     again_keys, once_keys = _schedule(client_engine, again=200, once=200, ms=20)
     worker = fleet.start(THREADS="8", LEASE=str(LEASE))
-    wait_until(lambda: client.llen("ledger") >= 40, 20, "jobs running")
+    wait_until(lambda: client.scard("ledger") >= 40, 20, "jobs running")
     worker.signal(signal.SIGTERM)
     assert worker.process.wait(20) == 0
     stats = client_engine.broker.queue_stats("spinach")
@@ -106,7 +106,7 @@ def test_a_paused_worker_coming_back_changes_nothing(
     again_keys, once_keys = _schedule(client_engine, again=1, once=1, ms=1500)
     # Given a worker running both jobs, paused (SIGSTOP) for longer than its lease
     zombie = fleet.start(THREADS="2", LEASE=str(LEASE))
-    wait_until(lambda: client.llen("ledger") >= 2, 20, "both jobs started")
+    wait_until(lambda: client.scard("ledger") >= 2, 20, "both jobs started")
     zombie.signal(signal.SIGSTOP)
     paused_at = time.monotonic()
     rescuer = fleet.start(THREADS="2", LEASE=str(LEASE))

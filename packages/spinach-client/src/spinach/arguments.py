@@ -5,7 +5,8 @@ from typing import Any
 
 from spinach.exc import InvalidArgumentsError
 
-_SCALARS = (str, int, type(None))
+#: Exact types that need no look inside (subclasses take the slower, complete path).
+_SCALARS = frozenset({str, int, bool, type(None)})
 
 
 def check_arguments(task_name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
@@ -17,14 +18,21 @@ def check_arguments(task_name: str, args: tuple[Any, ...], kwargs: dict[str, Any
     anything reaches Redis.
     """
     for position, value in enumerate(args):
-        _check(task_name, value, f"args[{position}]")
+        if type(value) not in _SCALARS:
+            _check(task_name, value, ("args", position))
     for name, value in kwargs.items():
-        _check(task_name, value, f"kwargs[{name!r}]")
+        if type(value) not in _SCALARS:
+            _check(task_name, value, ("kwargs", name))
 
 
-def _check(task_name: str, value: Any, path: str) -> None:
+#: Where a value sits in the arguments, built up only as deep as the check goes; it is
+#: formatted into text only for an error message.
+Path = tuple[Any, ...]
+
+
+def _check(task_name: str, value: Any, path: Path) -> None:
     kind = type(value)
-    if kind in _SCALARS or kind is bool:
+    if kind in _SCALARS:
         return
     if kind is float:
         if not math.isfinite(value):
@@ -32,13 +40,15 @@ def _check(task_name: str, value: Any, path: str) -> None:
         return
     if isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
-            _check(task_name, item, f"{path}[{index}]")
+            if type(item) not in _SCALARS:
+                _check(task_name, item, (*path, index))
         return
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
                 _refuse(task_name, path, f"dict key {key!r} is {type(key).__name__}, not str")
-            _check(task_name, item, f"{path}[{key!r}]")
+            if type(item) not in _SCALARS:
+                _check(task_name, item, (*path, key))
         return
     if isinstance(value, (str, int)):
         return
@@ -48,9 +58,13 @@ def _check(task_name: str, value: Any, path: str) -> None:
     _refuse(task_name, path, f"{kind.__name__} is not JSON-compatible")
 
 
-def _refuse(task_name: str, path: str, reason: str) -> None:
+def _format(path: Path) -> str:
+    return str(path[0]) + "".join(f"[{step!r}]" for step in path[1:])
+
+
+def _refuse(task_name: str, path: Path, reason: str) -> None:
     raise InvalidArgumentsError(
-        f"Cannot schedule task {task_name!r}: {path}: {reason}. Job arguments must be "
+        f"Cannot schedule task {task_name!r}: {_format(path)}: {reason}. Job arguments must be "
         "JSON-compatible (None, bool, int, float, str, list, dict with str keys); pass an id "
         "and load the object in the task instead."
     )

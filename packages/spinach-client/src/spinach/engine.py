@@ -11,6 +11,7 @@ from spinach.arguments import check_arguments
 from spinach.brokers.base import Broker, PreparedJob
 from spinach.envelope import Envelope, encode
 from spinach.exc import PayloadTooLargeError, WorkerNotInstalledError
+from spinach.ids import new_job_id, new_job_ids
 from spinach.job import Job, JobStatus
 from spinach.task import Batch, Task, Tasks
 from spinach.utils import now_utc, to_epoch_ms, utc, wall_ms
@@ -71,7 +72,7 @@ class Engine:
 
     def schedule(self, task: TaskRef, *args: Any, **kwargs: Any) -> Job:
         """Send a job to run as soon as a worker is free (one Redis round trip)."""
-        job, prepared = self._prepare(task, None, args, kwargs, now_utc(), wall_ms())
+        job, prepared = self._prepare(task, None, args, kwargs, now_utc(), wall_ms(), new_job_id())
         self._broker.enqueue([prepared])
         return job
 
@@ -83,7 +84,7 @@ class Engine:
         """
         if not isinstance(at, datetime):
             raise TypeError(f"schedule_at needs a datetime, got {at!r}")
-        job, prepared = self._prepare(task, at, args, kwargs, now_utc(), wall_ms())
+        job, prepared = self._prepare(task, at, args, kwargs, now_utc(), wall_ms(), new_job_id())
         self._broker.enqueue([prepared])
         return job
 
@@ -91,7 +92,7 @@ class Engine:
         """Send a job to run after `delay`, measured by Redis's clock."""
         if not isinstance(delay, timedelta):
             raise TypeError(f"schedule_in needs a timedelta, got {delay!r}")
-        job, prepared = self._prepare(task, delay, args, kwargs, now_utc(), wall_ms())
+        job, prepared = self._prepare(task, delay, args, kwargs, now_utc(), wall_ms(), new_job_id())
         self._broker.enqueue([prepared])
         return job
 
@@ -103,8 +104,9 @@ class Engine:
         jobs: list[Job] = []
         prepared: list[PreparedJob] = []
         now, created = now_utc(), wall_ms()
-        for task, at, args, kwargs in batch.jobs_to_create:
-            job, ready = self._prepare(task, at, args, kwargs, now, created)
+        ids = new_job_ids(len(batch.jobs_to_create))
+        for (task, at, args, kwargs), job_id in zip(batch.jobs_to_create, ids, strict=True):
+            job, ready = self._prepare(task, at, args, kwargs, now, created, job_id)
             jobs.append(job)
             prepared.append(ready)
         self._broker.enqueue(prepared)
@@ -118,6 +120,7 @@ class Engine:
         kwargs: dict[str, Any],
         now: datetime,
         created_ms: int,
+        job_id: str,
     ) -> tuple[Job, PreparedJob]:
         task = self._tasks.get(task_ref)
         task.checker.check(args, kwargs)
@@ -133,15 +136,17 @@ class Engine:
             at = utc(when)
             at_ms = to_epoch_ms(at)
 
-        job = Job(task.name, task.queue, at, task.max_retries, args, kwargs)
-        job.status = JobStatus.QUEUED if at <= now else JobStatus.WAITING
+        status = JobStatus.QUEUED if at <= now else JobStatus.WAITING
+        job = Job._scheduled(
+            task.name, task.queue, at, task.max_retries, status, args, kwargs, job_id
+        )
         envelope = Envelope(
-            id=str(job.id),
+            id=job.job_id,
             task=task.name,
             queue=task.queue,
-            args=list(args),
+            args=args,
             kwargs=kwargs,
-            max_retries=None if task.max_retries == float("inf") else int(task.max_retries),
+            max_retries=task.wire_max_retries,
             at=at_ms,
             created=created_ms,
         )
@@ -152,8 +157,8 @@ class Engine:
                 f"over the limit of {self.max_payload_bytes} bytes. Store large data elsewhere "
                 "and pass a reference, or raise Engine(max_payload_bytes=...)."
             )
-        budget = -1 if envelope.max_retries is None else envelope.max_retries
-        return job, PreparedJob(task.queue, envelope.id, at_ms, delay_ms, budget, payload)
+        budget = -1 if task.wire_max_retries is None else task.wire_max_retries
+        return job, PreparedJob(task.queue, job.job_id, at_ms, delay_ms, budget, payload)
 
     def start_workers(
         self,

@@ -4,6 +4,7 @@ The format only grows by new fields with defaults, so workers and clients of dif
 can share a queue during a rolling deploy.
 """
 
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -15,7 +16,8 @@ class Envelope(msgspec.Struct, tag="1", tag_field="v", kw_only=True, omit_defaul
     id: str
     task: str
     queue: str
-    args: list[Any] = []
+    #: Decoded as a list; a tuple is accepted when encoding.
+    args: Sequence[Any] = ()
     kwargs: dict[str, Any] = {}
     #: None means retried without limit (max_retries=float('inf') in Spinach 0.0.25).
     max_retries: int | None = 0

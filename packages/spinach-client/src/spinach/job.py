@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from spinach.exc import InvalidJobSignatureError
+from spinach.ids import new_job_id
 from spinach.utils import now_utc, utc
 
 
@@ -30,8 +31,9 @@ class Job:
     """
 
     __slots__ = [
+        "_id",
+        "_uuid",
         "at",
-        "id",
         "max_retries",
         "queue",
         "retries",
@@ -51,7 +53,8 @@ class Job:
         task_args: tuple[Any, ...] | list[Any] | None = None,
         task_kwargs: dict[str, Any] | None = None,
     ) -> None:
-        self.id = uuid.uuid4()
+        self._id = new_job_id()
+        self._uuid: uuid.UUID | None = None
         self.status = JobStatus.NOT_SET
         self.task_name = task_name
         self.queue = queue
@@ -61,6 +64,50 @@ class Job:
         self.task_args: tuple[Any, ...] = tuple(task_args) if task_args else ()
         self.task_kwargs: dict[str, Any] = task_kwargs if task_kwargs is not None else {}
         self.task_func: Callable[..., Any] | None = None
+
+    @classmethod
+    def _scheduled(
+        cls,
+        task_name: str,
+        queue: str,
+        at: datetime,
+        max_retries: int | float,
+        status: JobStatus,
+        task_args: tuple[Any, ...],
+        task_kwargs: dict[str, Any],
+        job_id: str,
+    ) -> "Job":
+        """Build a new job from trusted parts: at aware, args a tuple (the scheduling hot path)."""
+        job = cls.__new__(cls)
+        job._id = job_id
+        job._uuid = None
+        job.status = status
+        job.task_name = task_name
+        job.queue = queue
+        job.at = at
+        job.max_retries = max_retries
+        job.retries = 0
+        job.task_args = task_args
+        job.task_kwargs = task_kwargs
+        job.task_func = None
+        return job
+
+    @property
+    def id(self) -> uuid.UUID:
+        """The job's id (a UUID4, as in Spinach 0.0.25)."""
+        if self._uuid is None:
+            self._uuid = uuid.UUID(self._id)
+        return self._uuid
+
+    @id.setter
+    def id(self, value: uuid.UUID | str) -> None:
+        self._uuid = value if isinstance(value, uuid.UUID) else uuid.UUID(value)
+        self._id = str(self._uuid)
+
+    @property
+    def job_id(self) -> str:
+        """The job's id as text, as stored in Redis; cheaper than ``str(job.id)``."""
+        return self._id
 
     @property
     def should_retry(self) -> bool:
@@ -89,7 +136,11 @@ class Job:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Job):
             return NotImplemented
-        return all(getattr(self, slot) == getattr(other, slot) for slot in self.__slots__)
+        return all(
+            getattr(self, slot) == getattr(other, slot)
+            for slot in self.__slots__
+            if slot != "_uuid"
+        )
 
     __hash__ = None  # type: ignore[assignment]
 

@@ -35,6 +35,7 @@ class Task:
         "periodicity",
         "queue",
         "retry_policy",
+        "wire_max_retries",
     )
 
     def __init__(
@@ -70,6 +71,8 @@ class Task:
         self.max_concurrency = max_concurrency
         self.retry_policy: RetryPolicy = retry_policy or DEFAULT_RETRY_POLICY
         self.checker = SignatureChecker(name, func)
+        #: max_retries as stored with each job: None for unlimited.
+        self.wire_max_retries = None if max_retries == math.inf else int(max_retries)
 
     @property
     def task_name(self) -> str:
@@ -103,7 +106,7 @@ class Task:
         return all(
             getattr(self, slot) == getattr(other, slot)
             for slot in self.__slots__
-            if slot != "checker"
+            if slot not in ("checker", "wire_max_retries")
         )
 
     __hash__ = None  # type: ignore[assignment]

@@ -83,7 +83,7 @@ class AsyncioWorkers(BaseWorkers):
             return execution.finish(job, task, self._namespace, error, started)
         except BaseException:
             logger.exception("Unexpected error while running %s", job)
-            return Outcome("f", str(job.id))
+            return Outcome("f", job.job_id)
 
     def _push(self, job: Job, task: Task) -> None:
         self._pending.append((job, task))

@@ -1,7 +1,6 @@
 """Turn what a fetch returned into a runnable Job, or say why it cannot run."""
 
 import math
-import uuid
 
 import msgspec
 
@@ -27,7 +26,8 @@ def build_job(fetched: FetchedJob, tasks: Tasks) -> tuple[Job, Task]:
         raise CorruptJobError(f"Job {fetched.id} has an undecodable envelope: {e}") from None
 
     job = Job.__new__(Job)
-    job.id = uuid.UUID(envelope.id)
+    job._id = envelope.id
+    job._uuid = None
     job.status = JobStatus.QUEUED
     job.task_name = envelope.task
     job.queue = envelope.queue

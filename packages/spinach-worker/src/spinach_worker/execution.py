@@ -37,7 +37,7 @@ def finish(
     except BaseException:  # a failing policy must not lose the job: fail it visibly
         logger.exception("Could not decide the outcome of %s; marking it failed", job)
         job.status = JobStatus.FAILED
-        outcome = Outcome("f", str(job.id))
+        outcome = Outcome("f", job.job_id)
     signals.job_finished.send(namespace, job=job)
     return outcome
 
@@ -57,7 +57,7 @@ def conclude(
     job: Job, task: Task | None, namespace: str, error: BaseException | None, duration: float = 0.0
 ) -> Outcome:
     """Turn a run's result into an outcome; update `job` and send retry and failure signals."""
-    job_id = str(job.id)
+    job_id = job.job_id
     if error is None:
         job.status = JobStatus.SUCCEEDED
         logger.debug("Finished %s in %.3fs", job, duration)
@@ -102,7 +102,7 @@ def conclude(
 def _retry_outcome(job: Job, task: Task | None, error: BaseException) -> Outcome:
     if isinstance(error, RetryException) and error.at is not None:
         job.at = utc(error.at)
-        return Outcome("R", str(job.id), to_epoch_ms(job.at))
+        return Outcome("R", job.job_id, to_epoch_ms(job.at))
     delay = (task.retry_policy if task else DEFAULT_RETRY_POLICY).delay(job.retries)
     job.at = now_utc() + delay
-    return Outcome("r", str(job.id), max(0, -(-delay // _MS)))
+    return Outcome("r", job.job_id, max(0, -(-delay // _MS)))

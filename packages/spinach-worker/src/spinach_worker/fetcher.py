@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from spinach.brokers.base import TRANSIENT_ERRORS, FetchResult, Outcome
+from spinach.brokers.base import TRANSIENT_ERRORS, FetchResult, Lease, Outcome
 from spinach.exc import UnknownTask
 from spinach.job import Job
 from spinach_worker import execution
@@ -112,8 +112,7 @@ class Fetcher:
                 logger.info("Fetching from Redis again after %d failures", backoff.failures)
             backoff.reset()
             self.last_fetch = self.last_turn = time.monotonic()
-            for fetched in result.jobs:
-                ctx.book.add(fetched.id, fetched.token, retryable=False)
+            ctx.book.add([Lease(fetched.id, fetched.token) for fetched in result.jobs])
             if self._stopping.is_set():
                 self._hand_back(result)
                 return
@@ -158,7 +157,7 @@ class Fetcher:
                 self._workers.out_queue.put((ctx.queue, Outcome("f", fetched.id)))
                 continue
             if job.should_retry:
-                ctx.book.add(fetched.id, fetched.token, retryable=True)
+                ctx.book.mark_retryable(fetched.id)
             self._workers.submit_job(job, task)
 
     def _fail_unrunnable(self, job: Job, error: UnknownTask) -> None:

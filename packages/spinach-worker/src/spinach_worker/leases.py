@@ -17,10 +17,15 @@ class LeaseBook:
         self._tokens: dict[str, str] = {}
         self._retryable: set[str] = set()
 
-    def add(self, job_id: str, token: str, retryable: bool) -> None:
+    def add(self, leases: list[Lease]) -> None:
+        """Record the leases of freshly fetched jobs."""
         with self._lock:
-            self._tokens[job_id] = token
-            if retryable:
+            self._tokens.update(leases)
+
+    def mark_retryable(self, job_id: str) -> None:
+        """Note that `job_id` may run again elsewhere if this worker cannot finish it."""
+        with self._lock:
+            if job_id in self._tokens:
                 self._retryable.add(job_id)
 
     def pop(self, job_id: str) -> Lease | None:

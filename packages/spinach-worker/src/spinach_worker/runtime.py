@@ -157,7 +157,7 @@ class WorkerRuntime:
             self._fetcher.join()
             unstarted = self._workers.take_unstarted()
             if unstarted:
-                self._release(ctx.book.take([str(job.id) for job in unstarted]), "unstarted")
+                self._release(ctx.book.take([job.job_id for job in unstarted]), "unstarted")
             if not self._workers.stop(self._shutdown_timeout):
                 self._abandon_running()
             self._acker.give_up_retrying_after(30.0)

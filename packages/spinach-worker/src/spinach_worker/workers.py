@@ -163,7 +163,7 @@ class ThreadWorkers(BaseWorkers):
                     outcome = execution.run(job, task, self._namespace)
                 except BaseException:
                     logger.exception("Unexpected error while running %s", job)
-                    outcome = Outcome("f", str(job.id))
+                    outcome = Outcome("f", job.job_id)
                 self._done(job, outcome)
         finally:
             signals.worker_terminated.send(self._namespace, worker_name=name)

@@ -129,6 +129,13 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
+def _meta(job: PreparedJob) -> str:
+    """The enqueue script's compact form of a job's due time and retry budget."""
+    if job.at_ms == job.delay_ms == job.max_retries == 0:
+        return ""
+    return f"{job.at_ms}:{job.delay_ms}:{job.max_retries}"
+
+
 def _abandoned(reply: Sequence[Any]) -> list[FetchedJob]:
     ids, payloads, retries = reply
     return [
@@ -195,7 +202,7 @@ class Broker:
             for start in range(0, len(queued), ENQUEUE_CHUNK):
                 args: list[Any] = [const.ENQUEUE_TOKEN_TTL_MS]
                 for job in queued[start : start + ENQUEUE_CHUNK]:
-                    args += (job.id, job.at_ms, job.delay_ms, job.max_retries, job.payload)
+                    args += (job.id, _meta(job), job.payload)
                 token = keys.enqueue_token(uuid.uuid4().hex)
                 call_keys = (
                     keys.schema, token, keys.ready, keys.delayed, keys.jobs, keys.wake, keys.budget,
@@ -287,9 +294,14 @@ class Broker:
         An outcome is rejected when the lease is no longer the caller's (fencing).
         """
         k = queue_keys(self.namespace, queue)
-        args: list[Any] = []
+        done: list[Any] = []
+        retried: list[Any] = []
         for (op, job_id, when), token in outcomes:
-            args += (op, job_id, token, when)
+            if op in ("s", "f"):
+                done += (job_id, token)
+            else:
+                retried += (op, job_id, token, when)
+        args = [len(done) // 2, *done, *retried]
         reply = self._scripts(
             "finish",
             (k.schema, k.running, k.jobs, k.retries, k.delayed, k.wake, k.leases, k.budget),

@@ -11,10 +11,10 @@ KEYS[7] budget      HASH    id -> max_retries of jobs that may run again (-1: no
 
 ARGV[1]             schema version expected by the caller
 ARGV[2]             lifetime of the idempotency marker, in ms
-ARGV[3..]           one group of five per job:
-                      id, at_ms (absolute due time, 0 for none), delay_ms, max_retries, payload
-                    due = at_ms if at_ms > 0 else now + delay_ms; due <= now means ready now.
-                    max_retries: 0 at most once, n > 0 retried up to n times, -1 without limit.
+ARGV[3..]           one group of three per job: id, meta, payload
+                    meta is "" (due now, at most once) or "at_ms:delay_ms:max_retries":
+                      due = at_ms if at_ms > 0 else now + delay_ms; due <= now means ready now;
+                      max_retries: 0 at most once, n > 0 retried up to n times, -1 no limit.
 
 Returns {0, queued, delayed, duplicates}
         {1}                 this call already ran (a retry after a lost reply): nothing done
@@ -39,31 +39,38 @@ local budgets = {}
 local earliest = nil
 local duplicates = 0
 
+-- Jobs of one batch mostly share their meta: parse each distinct one once.
+local metas = {[''] = {0, 0, '0'}}
+local function parse_meta(meta)
+  local parsed = metas[meta]
+  if parsed == nil then
+    local at, delay, budget = string.match(meta, '^(%-?%d+):(%-?%d+):(%-?%d+)$')
+    parsed = {tonumber(at), tonumber(delay), budget}
+    metas[meta] = parsed
+  end
+  return parsed
+end
+
 -- One HMGET and one HSET for the whole batch: a command per job would dominate the cost.
 local ids = {}
-for i = 3, #ARGV, 5 do
+for i = 3, #ARGV, 3 do
   ids[#ids + 1] = ARGV[i]
 end
-local known = {}
-for first = 1, #ids, SLICE do
-  local found = redis.call('HMGET', KEYS[5], unpack(ids, first, math.min(first + SLICE - 1, #ids)))
-  for n = 1, #found do
-    known[first + n - 1] = found[n]
-  end
-end
+local known = hmget_sliced(KEYS[5], ids)
 local envelopes = {}
 local seen = {}
 
 for n = 1, #ids do
-  local i = 3 + (n - 1) * 5
+  local i = 3 + (n - 1) * 3
   local id = ids[n]
   if known[n] == false and not seen[id] then
     seen[id] = true
     envelopes[#envelopes + 1] = id
-    envelopes[#envelopes + 1] = ARGV[i + 4]
-    local due = tonumber(ARGV[i + 1])
+    envelopes[#envelopes + 1] = ARGV[i + 2]
+    local meta = parse_meta(ARGV[i + 1])
+    local due = meta[1]
     if due <= 0 then
-      due = now + tonumber(ARGV[i + 2])
+      due = now + meta[2]
     end
     if due <= now then
       ready_ids[#ready_ids + 1] = id
@@ -74,9 +81,9 @@ for n = 1, #ids do
         earliest = due
       end
     end
-    if ARGV[i + 3] ~= '0' then
+    if meta[3] ~= '0' then
       budgets[#budgets + 1] = id
-      budgets[#budgets + 1] = ARGV[i + 3]
+      budgets[#budgets + 1] = meta[3]
     end
   else
     duplicates = duplicates + 1

@@ -62,8 +62,8 @@ if wanted > 0 then
   ids = redis.call('LPOP', KEYS[2], wanted) or {}
 end
 if #ids > 0 then
-  payloads = redis.call('HMGET', KEYS[5], unpack(ids))
-  retries = redis.call('HMGET', KEYS[6], unpack(ids))
+  payloads = hmget_sliced(KEYS[5], ids)
+  retries = hmget_sliced(KEYS[6], ids)
   local last_token = redis.call('INCRBY', KEYS[10], #ids)
   local deadline = now + tonumber(ARGV[3])
   local leases = {}

@@ -11,8 +11,9 @@ KEYS[7] leases      HASH    id -> fencing token of the lease of a fetched job
 KEYS[8] budget      HASH    id -> max_retries of jobs that may run again
 
 ARGV[1]             schema version expected by the caller
-ARGV[2..]           one group of four per job: op, id, token, when
-                      op 's': succeeded; 'f': failed for good (when is ignored)
+ARGV[2]             how many jobs are done (succeeded or failed for good): n
+ARGV[3..2+2n]       one pair per done job: id, token
+ARGV[3+2n..]        one group of four per job to retry: op, id, token, when
                       op 'r': retry when ms from now; 'R': retry at the absolute time when (ms)
 
 Fencing: an outcome applies only while the job's lease still carries the caller's token. A
@@ -37,20 +38,32 @@ local done = {}
 local retried = {}
 local delayed = {}
 
-local ids = {}
-for i = 3, #ARGV, 4 do
+local done_count = tonumber(ARGV[2])
+local ids, given, ops, whens = {}, {}, {}, {}
+for i = 3, 2 + 2 * done_count, 2 do
   ids[#ids + 1] = ARGV[i]
+  given[#given + 1] = ARGV[i + 1]
+  ops[#ops + 1] = 'd'
 end
-local tokens = redis.call('HMGET', KEYS[7], unpack(ids))
+for i = 3 + 2 * done_count, #ARGV, 4 do
+  ops[#ops + 1] = ARGV[i]
+  ids[#ids + 1] = ARGV[i + 1]
+  given[#given + 1] = ARGV[i + 2]
+  whens[#ids] = ARGV[i + 3]
+end
+if #ids == 0 then
+  return {0, 0, {}}
+end
+local tokens = hmget_sliced(KEYS[7], ids)
 
 for n = 1, #ids do
-  local i = 2 + (n - 1) * 4
-  local op = ARGV[i]
   local id = ids[n]
-  if tokens[n] == ARGV[i + 2] then
-    if op == 'r' or op == 'R' then
-      local due = tonumber(ARGV[i + 3])
-      if op == 'r' then
+  if tokens[n] == given[n] then
+    if ops[n] == 'd' then
+      done[#done + 1] = id
+    else
+      local due = tonumber(whens[n])
+      if ops[n] == 'r' then
         due = now + due
       end
       retried[#retried + 1] = id
@@ -59,8 +72,6 @@ for n = 1, #ids do
       if earliest == nil or due < earliest then
         earliest = due
       end
-    else
-      done[#done + 1] = id
     end
   else
     rejected[#rejected + 1] = id

@@ -30,6 +30,18 @@ local function call_sliced(command, key, items)
   end
 end
 
+-- HMGET of any number of fields, in slices; returns one flat table in the order of `fields`.
+local function hmget_sliced(key, fields)
+  local values = {}
+  for first = 1, #fields, SLICE do
+    local found = redis.call('HMGET', key, unpack(fields, first, math.min(first + SLICE - 1, #fields)))
+    for n = 1, #found do
+      values[first + n - 1] = found[n]
+    end
+  end
+  return values
+end
+
 -- Make sure one wake-up token is waiting for the queue's idle workers. Idle workers block on
 -- this list, so one enqueue wakes one worker of this queue and no worker of any other queue.
 local function ensure_wake_token(key)
