@@ -1,0 +1,373 @@
+"""Benchmark phases shared by the current Spinach and Spinach 0.0.25.
+
+Each version runs in its own virtual environment, so this module imports only the standard
+library and redis-py at top level: the bench script of each version hands in its own `spinach`
+module, and the very same code measures both. One phase runs per process and prints one line of
+JSON on stdout, so a worker's peak RSS is not inflated by what an earlier phase allocated.
+"""
+
+import argparse
+import json
+import platform
+import resource
+import statistics
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import redis
+from redis.connection import AbstractConnection, Connection
+
+QUEUE = "spinach"
+PHASES = ("enqueue_single", "enqueue_batch", "prefill", "process", "latency")
+
+#: Commands that only the measuring side sends (INFO snapshots, CONFIG RESETSTAT).
+_PROBE_COMMANDS = ("cmdstat_info", "cmdstat_config")
+_SCRIPT_CALLS = ("cmdstat_evalsha", "cmdstat_eval", "cmdstat_evalsha_ro", "cmdstat_eval_ro")
+
+
+@dataclass(frozen=True)
+class Flavor:
+    """What differs between the two versions: the package and how a broker is built."""
+
+    name: str
+    version: str
+    spinach: ModuleType
+    make_broker: Callable[[str], Any]
+
+
+# -- client round trips ----------------------------------------------------------------------
+# Redis counts the commands a script runs like any other, so the server cannot tell round trips
+# from script internals. Every request a redis-py connection writes goes through
+# send_packed_command (a pipeline writes once), so counting its calls counts round trips.
+
+
+class _SendCounter:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.value = 0
+
+    def hit(self) -> None:
+        with self._lock:
+            self.value += 1
+
+
+SENDS = _SendCounter()
+_original_send: Callable[..., None] = AbstractConnection.send_packed_command
+
+
+def _counting_send(self: AbstractConnection, command: Any, check_health: bool = True) -> None:
+    SENDS.hit()
+    _original_send(self, command, check_health)
+
+
+setattr(AbstractConnection, "send_packed_command", _counting_send)  # noqa: B010
+
+
+class UncountedConnection(Connection):
+    """The probe's own connection, so its INFO calls are not counted as the bench's."""
+
+    def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        _original_send(self, command, check_health)
+
+
+# -- measurements ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Server and process counters at one instant."""
+
+    calls: dict[str, int]
+    redis_cpu: float
+    sends: int
+    process_cpu: float
+    wall: float
+    usage: resource.struct_rusage
+
+
+class Probe:
+    """Reads Redis's counters around a measured span, on a connection of its own."""
+
+    def __init__(self, url: str) -> None:
+        self._r = redis.Redis.from_url(url, connection_class=UncountedConnection)
+
+    def snapshot(self) -> Snapshot:
+        stats = self._r.info("commandstats")
+        cpu = self._r.info("cpu")
+        return Snapshot(
+            calls={name: int(value["calls"]) for name, value in stats.items()},
+            redis_cpu=float(cpu["used_cpu_sys"]) + float(cpu["used_cpu_user"]),
+            sends=SENDS.value,
+            process_cpu=time.process_time(),
+            wall=time.perf_counter(),
+            usage=resource.getrusage(resource.RUSAGE_SELF),
+        )
+
+    def queue_length(self, key: str) -> int:
+        return int(self._r.llen(key))
+
+    def close(self) -> None:
+        self._r.close()
+
+
+def cost(before: Snapshot, after: Snapshot, jobs: int) -> dict[str, Any]:
+    """Redis commands, round trips and CPU spent between two snapshots, per job."""
+    calls = {
+        name.removeprefix("cmdstat_"): after.calls[name] - before.calls.get(name, 0)
+        for name in after.calls
+        if not name.startswith(_PROBE_COMMANDS) and after.calls[name] != before.calls.get(name, 0)
+    }
+    total = sum(calls.values())
+    scripts = sum(calls.get(name.removeprefix("cmdstat_"), 0) for name in _SCRIPT_CALLS)
+    per = max(jobs, 1)
+    was, now = before.usage, after.usage
+    return {
+        "redis_commands": total,
+        "redis_commands_per_job": total / per,
+        "script_calls": scripts,
+        "script_calls_per_job": scripts / per,
+        "client_round_trips": after.sends - before.sends,
+        "client_round_trips_per_job": (after.sends - before.sends) / per,
+        "redis_cpu_us_per_job": (after.redis_cpu - before.redis_cpu) * 1e6 / per,
+        "process_cpu_us_per_job": (after.process_cpu - before.process_cpu) * 1e6 / per,
+        # The kernel's share and the thread switches tell handoff costs from Python work.
+        "process_user_us_per_job": (now.ru_utime - was.ru_utime) * 1e6 / per,
+        "process_sys_us_per_job": (now.ru_stime - was.ru_stime) * 1e6 / per,
+        "context_switches_per_job": (now.ru_nvcsw - was.ru_nvcsw + now.ru_nivcsw - was.ru_nivcsw)
+        / per,
+        "commands": dict(sorted(calls.items(), key=lambda item: -item[1])),
+    }
+
+
+def ru_maxrss_mib() -> float:
+    """getrusage's peak RSS (KiB on Linux); kept in the JSON for reference only.
+
+    Linux carries ru_maxrss across execve, so a child spawned by a 300 MiB parent reports at
+    least 300 MiB: it measures whoever started the worker as much as the worker.
+    """
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def peak_rss_mib() -> float:
+    """Peak RSS of this process image since it started (VmHWM), or ru_maxrss without /proc."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return ru_maxrss_mib()
+
+
+class Tally:
+    """Counts task executions from any worker thread, and when the last one ended."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.count = 0
+        self.last_done = 0.0
+        self.latencies: list[float] = []
+        self.expected = 0
+        self.all_done = threading.Event()
+
+    def hit(self) -> None:
+        with self._lock:
+            self.count += 1
+            self.last_done = time.perf_counter()
+
+    def record_latency(self, sent: float) -> None:
+        latency = time.time() - sent
+        with self._lock:
+            self.latencies.append(latency)
+            if len(self.latencies) >= self.expected:
+                self.all_done.set()
+
+
+# -- phases ----------------------------------------------------------------------------------
+
+
+class Bench:
+    """One Engine of one version on a fresh namespace, with the tasks every phase uses."""
+
+    def __init__(self, flavor: Flavor, url: str, namespace: str) -> None:
+        self.flavor = flavor
+        self.tally = Tally()
+        sp = flavor.spinach
+        self.engine: Any = sp.Engine(flavor.make_broker(url), namespace=namespace)
+        tasks = sp.Tasks()
+        tally = self.tally
+
+        def noop() -> None:
+            tally.hit()
+
+        def latency(sent: float) -> None:
+            tally.record_latency(sent)
+
+        tasks.task(name="noop")(noop)
+        tasks.task(name="latency")(latency)
+        self.engine.attach_tasks(tasks)
+        self.probe = Probe(url)
+
+    def batch(self, jobs: int) -> Any:
+        batch = self.flavor.spinach.Batch()
+        for _ in range(jobs):
+            batch.schedule("noop")
+        return batch
+
+
+def enqueue_single(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
+    """schedule() one job at a time: what a web request pays per job."""
+    for _ in range(args.warmup):
+        bench.engine.schedule("noop")
+    before = bench.probe.snapshot()
+    for _ in range(args.jobs):
+        bench.engine.schedule("noop")
+    after = bench.probe.snapshot()
+    seconds = after.wall - before.wall
+    return {"jobs": args.jobs, "seconds": seconds, "rate": args.jobs / seconds} | cost(
+        before, after, args.jobs
+    )
+
+
+def enqueue_batch(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
+    """One schedule_batch() of many jobs: what a fan-out pays per job."""
+    bench.engine.schedule_batch(bench.batch(args.warmup))
+    batch = bench.batch(args.jobs)
+    before = bench.probe.snapshot()
+    bench.engine.schedule_batch(batch)
+    after = bench.probe.snapshot()
+    seconds = after.wall - before.wall
+    return {"jobs": args.jobs, "seconds": seconds, "rate": args.jobs / seconds} | cost(
+        before, after, args.jobs
+    )
+
+
+def prefill(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
+    """Enqueue the jobs of the processing phase, in another process than the worker's."""
+    started = time.perf_counter()
+    bench.engine.schedule_batch(bench.batch(args.jobs))
+    return {"jobs": args.jobs, "seconds": time.perf_counter() - started}
+
+
+def process(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
+    """Drain pre-enqueued no-op jobs with one worker process, until the queue is empty."""
+    rss_before = peak_rss_mib()
+    before = bench.probe.snapshot()
+    bench.engine.start_workers(
+        number=args.threads, queue=QUEUE, block=True, stop_when_queue_empty=True
+    )
+    after = bench.probe.snapshot()
+    tally = bench.tally
+    to_last = tally.last_done - before.wall if tally.count else float("nan")
+    return {
+        "jobs": args.jobs,
+        "executions": tally.count,
+        "executions_ok": tally.count == args.jobs,
+        "seconds_to_last_job": to_last,
+        "seconds_with_stop": after.wall - before.wall,
+        "rate": args.jobs / to_last,
+        "rate_with_stop": args.jobs / (after.wall - before.wall),
+        "rss_before_mib": rss_before,
+        "rss_mib": peak_rss_mib(),
+        "ru_maxrss_mib": ru_maxrss_mib(),
+    } | cost(before, after, args.jobs)
+
+
+def latency(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
+    """Time from schedule() to the task starting, on an idle worker, one job at a time."""
+    tally = bench.tally
+    tally.expected = args.jobs
+    bench.engine.start_workers(number=args.threads, queue=QUEUE, block=False)
+    time.sleep(args.settle)  # let the worker go idle: the first jobs must wake it
+    before = bench.probe.snapshot()
+    interval = args.interval_ms / 1000
+    start = time.perf_counter()
+    for i in range(args.jobs):
+        pause = start + i * interval - time.perf_counter()
+        if pause > 0:
+            time.sleep(pause)
+        bench.engine.schedule("latency", time.time())
+    completed = tally.all_done.wait(args.wait)
+    after = bench.probe.snapshot()
+    stop_started = time.perf_counter()
+    bench.engine.stop_workers()
+    stop_seconds = time.perf_counter() - stop_started
+    samples = sorted(x * 1000 for x in tally.latencies)
+    if len(samples) >= 2:
+        centiles = statistics.quantiles(samples, n=100, method="inclusive")
+        p50, p90, p99 = centiles[49], centiles[89], centiles[98]
+    else:
+        p50 = p90 = p99 = samples[0] if samples else float("nan")
+    return {
+        "jobs": args.jobs,
+        "received": len(samples),
+        "completed": completed,
+        "interval_ms": args.interval_ms,
+        "p50_ms": p50,
+        "p90_ms": p90,
+        "p99_ms": p99,
+        "max_ms": samples[-1] if samples else float("nan"),
+        "mean_ms": statistics.fmean(samples) if samples else float("nan"),
+        "stop_workers_seconds": stop_seconds,
+    } | cost(before, after, args.jobs)
+
+
+_RUNNERS: dict[str, Callable[[Bench, argparse.Namespace], dict[str, Any]]] = {
+    "enqueue_single": enqueue_single,
+    "enqueue_batch": enqueue_batch,
+    "prefill": prefill,
+    "process": process,
+    "latency": latency,
+}
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Run one benchmark phase; print JSON.")
+    parser.add_argument("--redis-url", required=True)
+    parser.add_argument("--phase", required=True, choices=PHASES)
+    parser.add_argument("--namespace", default=f"bench-{uuid.uuid4().hex[:8]}")
+    parser.add_argument("--jobs", type=int, required=True)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--warmup", type=int, default=20, help="jobs sent before measuring")
+    parser.add_argument("--interval-ms", type=float, default=10.0)
+    parser.add_argument("--settle", type=float, default=0.5, help="idle seconds before sending")
+    parser.add_argument("--wait", type=float, default=30.0, help="most seconds to wait for jobs")
+    return parser.parse_args(argv)
+
+
+def _hiredis_in_use() -> bool:
+    """Whether redis-py parses and packs with hiredis here (it changes per-job client CPU)."""
+    from redis.utils import HIREDIS_AVAILABLE
+
+    return bool(HIREDIS_AVAILABLE)
+
+
+def main(flavor: Flavor, argv: Sequence[str]) -> int:
+    """Run the phase named on the command line and print its result as one JSON line."""
+    args = parse_args(argv)
+    bench = Bench(flavor, args.redis_url, args.namespace)
+    try:
+        result = _RUNNERS[args.phase](bench, args)
+    finally:
+        bench.probe.close()
+    result |= {
+        "phase": args.phase,
+        "flavor": flavor.name,
+        "spinach_version": flavor.version,
+        "spinach_path": str(getattr(flavor.spinach, "__file__", "?")),
+        "python": platform.python_version(),
+        "redis_py": redis.__version__,
+        "hiredis": _hiredis_in_use(),
+        "namespace": args.namespace,
+        "threads": args.threads,
+    }
+    sys.stdout.write(json.dumps(result) + "\n")
+    sys.stdout.flush()
+    return 0
