@@ -81,6 +81,15 @@ def stamp(key: str, due: float) -> None:
     ledger.rpush("stamps", f"{key}:{due}:{seconds + micros / 1e6}")
 
 
+if os.environ.get("PERIODIC_MS"):
+
+    @tasks.task(name="beat", periodicity=timedelta(milliseconds=int(os.environ["PERIODIC_MS"])))
+    def beat() -> None:
+        """A periodic task: records the Redis time of each run."""
+        seconds, micros = ledger.time()
+        ledger.sadd("beats", f"{seconds + micros / 1e6}:{os.getpid()}")
+
+
 @signals.job_failed.connect_via(NAMESPACE)
 def on_failed(namespace: str, job, err) -> None:  # type: ignore[no-untyped-def]
     key = job.task_args[0] if job.task_args else "?"

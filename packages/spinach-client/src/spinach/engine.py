@@ -158,7 +158,25 @@ class Engine:
                 "and pass a reference, or raise Engine(max_payload_bytes=...)."
             )
         budget = -1 if task.wire_max_retries is None else task.wire_max_retries
-        return job, PreparedJob(task.queue, job.job_id, at_ms, delay_ms, budget, payload)
+        return job, PreparedJob(task.name, task.queue, job.job_id, at_ms, delay_ms, budget, payload)
+
+    def periodic_job(self, task: Task) -> PreparedJob:
+        """The job a tick of periodic `task` creates (no arguments, as in Spinach 0.0.25)."""
+        return self._prepare(task, None, (), {}, now_utc(), wall_ms(), new_job_id())[1]
+
+    def remove_periodic_task(self, task: TaskRef) -> bool:
+        """Take a periodic task off the schedule, even while live workers still declare it.
+
+        It stays off until `resume_periodic_task`; remove it from the code as well so that a
+        later resume does not bring it back. Returns whether it was scheduled.
+        """
+        resolved = self._tasks.get(task)
+        return bool(self._broker.periodic_control(resolved.queue, "remove", [resolved.name]))
+
+    def resume_periodic_task(self, task: TaskRef) -> bool:
+        """Let live workers that declare a removed periodic task schedule it again."""
+        resolved = self._tasks.get(task)
+        return bool(self._broker.periodic_control(resolved.queue, "resume", [resolved.name]))
 
     def start_workers(
         self,

@@ -53,6 +53,10 @@ class QueueKeys:
     leases: str
     budget: str
     lease_seq: str
+    periodic: str
+    periodic_every: str
+    periodic_alive: str
+    periodic_paused: str
     _base: str
 
     def enqueue_token(self, token: str) -> str:
@@ -79,6 +83,10 @@ def queue_keys(namespace: str, queue: str) -> QueueKeys:
         leases=f"{base}:leases",
         budget=f"{base}:budget",
         lease_seq=f"{base}:lease_seq",
+        periodic=f"{base}:periodic",
+        periodic_every=f"{base}:periodic:every",
+        periodic_alive=f"{base}:periodic:alive",
+        periodic_paused=f"{base}:periodic:paused",
         _base=base,
     )
 

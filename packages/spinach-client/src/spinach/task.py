@@ -59,8 +59,11 @@ class Task:
                 raise ValueError("max_retries must be set if max_concurrency is set")
             if max_concurrency < 1:
                 raise ValueError("max_concurrency must be greater than zero")
-        if periodicity is not None and not isinstance(periodicity, timedelta):
-            raise TypeError(f"Task {name!r}: periodicity must be a timedelta")
+        if periodicity is not None:
+            if not isinstance(periodicity, timedelta):
+                raise TypeError(f"Task {name!r}: periodicity must be a timedelta")
+            if periodicity < timedelta(milliseconds=1):
+                raise ValueError(f"Task {name!r}: periodicity must be at least one millisecond")
         if retry_policy is not None and not isinstance(retry_policy, RetryPolicy):
             raise TypeError(f"Task {name!r}: retry_policy needs a delay(attempt) method")
         self.func = func

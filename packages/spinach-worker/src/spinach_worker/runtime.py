@@ -26,6 +26,7 @@ from spinach_worker.context import WorkerContext
 from spinach_worker.fetcher import Fetcher
 from spinach_worker.heartbeat import Heartbeat
 from spinach_worker.leases import LeaseBook
+from spinach_worker.periodic import PeriodicScheduler
 from spinach_worker.workers import BaseWorkers, ThreadWorkers
 
 if TYPE_CHECKING:
@@ -126,9 +127,13 @@ class WorkerRuntime:
             on_stuck=self._on_fatal,
             name=f"{ns}-heartbeat",
         )
+        self._scheduler = PeriodicScheduler(
+            ctx, self._engine, refresh=ctx.lease_ms / 3000, name=f"{ns}-periodic"
+        )
         self._acker.start()
         self._heartbeat.start()
         self._fetcher.start()
+        self._scheduler.start()
         logger.info(
             "Started %d workers on queue %s of namespace %s (lease %.1fs)",
             self._number, ctx.queue, ns, ctx.lease_ms / 1000,
@@ -136,10 +141,10 @@ class WorkerRuntime:
 
     def _warn_unsupported(self) -> None:
         for task in self._engine.tasks:
-            if task.periodicity is not None or task.max_concurrency is not None:
+            if task.max_concurrency is not None:
                 logger.warning(
-                    "Task %s declares periodicity or max_concurrency, which this version of "
-                    "Spinach does not enforce yet: it runs as a plain task",
+                    "Task %s declares max_concurrency, which this version of Spinach does not "
+                    "enforce yet: it runs without a limit",
                     task.name,
                 )
 
@@ -154,6 +159,7 @@ class WorkerRuntime:
             if self._stopped.is_set():
                 return
             ctx = self.ctx
+            self._scheduler.stop()
             self._fetcher.join()
             unstarted = self._workers.take_unstarted()
             if unstarted:

@@ -50,6 +50,7 @@ RECOVER_LIMIT = 100
 class PreparedJob(NamedTuple):
     """A job ready to send: its queue, id, due time, retry budget and encoded envelope."""
 
+    task: str
     queue: str
     id: str
     at_ms: int
@@ -334,6 +335,58 @@ class Broker:
         return RenewResult(
             lost=[_text(job_id) for job_id in reply[1]], abandoned=_abandoned(reply[2])
         )
+
+    def register_periodic(
+        self, queue: str, periods: Sequence[tuple[str, int]], alive_ms: int
+    ) -> int | None:
+        """Vouch for periodic tasks (name, period in ms) of `queue` for `alive_ms`.
+
+        Returns the time in ms to the earliest tick of the queue, or None if none is scheduled.
+        """
+        k = queue_keys(self.namespace, queue)
+        args: list[Any] = [alive_ms]
+        for name, period_ms in periods:
+            args += (name, period_ms)
+        reply = self._scripts(
+            "register_periodic",
+            (k.schema, k.periodic, k.periodic_every, k.periodic_alive, k.periodic_paused),
+            args,
+        )
+        return None if int(reply[1]) < 0 else int(reply[1])
+
+    def tick(self, queue: str, candidates: Sequence[PreparedJob]) -> tuple[int, int | None]:
+        """Create the job of each periodic task of `candidates` whose tick is due.
+
+        Each candidate is the job to create for its task if the task is due: its envelope
+        names the task. Returns how many were created and the time in ms to the next tick.
+        """
+        k = queue_keys(self.namespace, queue)
+        args: list[Any] = []
+        for job in candidates:
+            args += (job.task, job.id, job.max_retries, job.payload)
+        reply = self._scripts(
+            "tick",
+            (k.schema, k.periodic, k.periodic_every, k.periodic_alive, k.ready, k.jobs, k.wake,
+             k.budget),
+            args,
+        )  # fmt: skip
+        return int(reply[1]), None if int(reply[2]) < 0 else int(reply[2])
+
+    def periodic_control(self, queue: str, action: str, names: Sequence[str]) -> int:
+        """Remove periodic tasks of `queue` from the schedule ('remove') or allow them back."""
+        k = queue_keys(self.namespace, queue)
+        reply = self._scripts(
+            "periodic_control",
+            (k.schema, k.periodic, k.periodic_every, k.periodic_alive, k.periodic_paused),
+            (action, *names),
+        )
+        return int(reply[1])
+
+    def periodic_schedule(self, queue: str) -> dict[str, int]:
+        """Each scheduled periodic task of `queue` and its next tick, in ms since the epoch."""
+        k = queue_keys(self.namespace, queue)
+        entries = self._r.zrange(k.periodic, 0, -1, withscores=True)
+        return {_text(entry[0]): int(entry[1]) for entry in entries}  # type: ignore[arg-type]
 
     def wait_for_wake(self, queue: str, worker_id: str, timeout: float) -> bool:
         """Block until `queue` or this worker gets a wake-up token, or `timeout` seconds pass."""

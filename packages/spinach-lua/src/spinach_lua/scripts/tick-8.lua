@@ -1,0 +1,73 @@
+--[[
+Create the job of every periodic task whose tick is due: exactly one job per tick, whoever asks.
+
+KEYS[1] schema      STRING  schema version of this queue's data
+KEYS[2] periodic    ZSET    task -> next due time of its tick (ms, Redis time)
+KEYS[3] every       HASH    task -> period in ms
+KEYS[4] alive       ZSET    task -> until when a live worker vouches for it (ms)
+KEYS[5] ready       LIST    ids of jobs ready to run
+KEYS[6] jobs        HASH    id -> encoded job envelope
+KEYS[7] wake        LIST    wake-up token for idle workers of this queue
+KEYS[8] budget      HASH    id -> max_retries of jobs that may run again
+
+ARGV[1]             schema version expected by the caller
+ARGV[2..]           one group of four per periodic task the caller knows:
+                      task, id, max_retries, payload (the job to create if the task is due)
+
+Claiming a tick moves the task's next due time forward in the same atomic call, so workers
+racing for a tick create one job. After downtime the task runs once, not once per missed tick:
+the next tick is one period after the due one, or one period from now if that is past already.
+Tasks no live worker vouches for any more are dropped from the schedule.
+
+Returns {0, created, next_due_in_ms}: next_due_in_ms is the time to the earliest tick, -1 if
+none.
+        {-1, stored}        schema mismatch: nothing done
+]]
+--- @include "prelude"
+
+local err = schema_error(KEYS[1], ARGV[1])
+if err then
+  return err
+end
+
+local now = now_ms()
+
+-- Forget the tasks whose last worker is gone (each deployment vouches for its own).
+local orphans = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now)
+if #orphans > 0 then
+  call_sliced('ZREM', KEYS[2], orphans)
+  call_sliced('HDEL', KEYS[3], orphans)
+  call_sliced('ZREM', KEYS[4], orphans)
+end
+
+local created = {}
+for i = 2, #ARGV, 4 do
+  local task = ARGV[i]
+  local due = tonumber(redis.call('ZSCORE', KEYS[2], task))
+  if due and due <= now then
+    local period = tonumber(redis.call('HGET', KEYS[3], task))
+    local next_tick = due + period
+    if next_tick <= now then
+      next_tick = now + period
+    end
+    redis.call('ZADD', KEYS[2], next_tick, task)
+    local id = ARGV[i + 1]
+    if redis.call('HSETNX', KEYS[6], id, ARGV[i + 3]) == 1 then
+      created[#created + 1] = id
+      if ARGV[i + 2] ~= '0' then
+        redis.call('HSET', KEYS[8], id, ARGV[i + 2])
+      end
+    end
+  end
+end
+if #created > 0 then
+  call_sliced('RPUSH', KEYS[5], created)
+  ensure_wake_token(KEYS[7])
+end
+
+local next_due = earliest_due(KEYS[2])
+local next_due_in = -1
+if next_due then
+  next_due_in = math.max(0, next_due - now)
+end
+return {0, #created, next_due_in}
