@@ -33,11 +33,11 @@ integration *args: (_integration "-m redis " + args)
 _integration args: _require-redis
     uv run --locked --all-packages pytest integration-tests {{args}}
 
-# ruff and mypy --strict over every package.
+# ruff and mypy --strict over every package and the tools.
 lint:
     uv run --locked --all-packages ruff check .
     uv run --locked --all-packages ruff format --check .
-    uv run --locked --all-packages mypy packages
+    uv run --locked --all-packages mypy packages tools
 
 # Side-by-side benchmark against Spinach 0.0.25 from PyPI, on a throwaway redis-server.
 bench *args: _require-redis

@@ -19,21 +19,28 @@ INSTALL_HINT = (
     "(Debian/Ubuntu) or `brew install redis` (macOS)"
 )
 
+#: The port of a Redis that may already run on the machine: never handed out.
+SHARED_REDIS_PORT = 6379
+
 
 def free_port() -> int:
-    """Return a TCP port that is free on 127.0.0.1 right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """Return a TCP port that is free on 127.0.0.1 right now (never the shared instance's)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port != SHARED_REDIS_PORT:
+            return port
 
 
 class RedisServer:
-    """One redis-server bound to 127.0.0.1, started and stopped by the tests."""
+    """One redis-server bound to 127.0.0.1, started and stopped by the tests or the benchmark."""
 
     def __init__(self, extra_args: Sequence[str] = ()) -> None:
-        self.executable = shutil.which("redis-server")
-        if self.executable is None:
+        executable = shutil.which("redis-server")
+        if executable is None:
             raise RuntimeError(INSTALL_HINT)
+        self.executable = executable
         self.port = free_port()
         self.directory = tempfile.mkdtemp(prefix="spinach-redis-")
         self.extra_args = list(extra_args)
@@ -46,9 +53,26 @@ class RedisServer:
     def client(self) -> redis.Redis:
         return redis.Redis(host="127.0.0.1", port=self.port)
 
-    def start(self, timeout: float = 10.0) -> None:
+    def start(self, timeout: float = 10.0, attempts: int = 1) -> None:
+        """Start the server and wait until it answers PING; stop it if it does not.
+
+        With `attempts` above 1, a server that does not come up is tried again on another free
+        port, as another process may take the port between free_port() and the bind. Only for a
+        first start: a restart must keep its port.
+        """
+        for attempt in range(1, attempts + 1):
+            try:
+                self._start(timeout)
+                return
+            except RuntimeError:
+                self.stop()
+                if attempt == attempts:
+                    raise
+                self.port = free_port()
+
+    def _start(self, timeout: float) -> None:
         args = [
-            self.executable or "redis-server",
+            self.executable,
             "--port", str(self.port),
             "--bind", "127.0.0.1",
             "--dir", self.directory,
@@ -59,7 +83,9 @@ class RedisServer:
         ]  # fmt: skip
         log_path = os.path.join(self.directory, "redis.log")
         with open(log_path, "ab") as log:
-            self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+            )
         deadline = time.monotonic() + timeout
         client = self.client()
         while True:

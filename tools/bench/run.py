@@ -10,35 +10,32 @@ CONFIG RESETSTAT. The table goes to stdout and the raw numbers to .bench/results
 import argparse
 import hashlib
 import json
-import math
 import os
 import platform
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
+sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # tools/, for redis_server.py
+
 import redis
+from redis_server import RedisServer
+from report import describe, notes, render, spread, table
+from sides import DEFAULTS, PRIMARY, Side
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 BENCH_DIR = ROOT / ".bench"
 LEGACY_VERSION = "0.0.25"
-REDIS_SERVER = "/usr/bin/redis-server"
-SHARED_REDIS_PORT = 6379
-
-DEFAULTS = {"enqueue_jobs": 5_000, "batch_jobs": 20_000, "jobs": 20_000, "latency_jobs": 200}
 
 
 def parse_args() -> argparse.Namespace:
@@ -125,75 +122,20 @@ def parse_args() -> argparse.Namespace:
 # -- the throwaway Redis -----------------------------------------------------------------------
 
 
-def free_port() -> int:
-    """A loopback TCP port free right now (never the shared instance's)."""
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
-        if port != SHARED_REDIS_PORT:
-            return port
-
-
 @contextmanager
-def throwaway_redis() -> Iterator[tuple[str, redis.Redis]]:
-    """A redis-server of our own on 127.0.0.1, without persistence, removed on exit."""
-    if not os.access(REDIS_SERVER, os.X_OK):
-        raise SystemExit(f"{REDIS_SERVER} not found: install redis-server (apt-get install it)")
-    directory = tempfile.mkdtemp(prefix="spinach-bench-redis-")
-    process: subprocess.Popen[bytes] | None = None
-    client: redis.Redis | None = None
+def throwaway_redis() -> Iterator[tuple[RedisServer, redis.Redis]]:
+    """A RedisServer of tools/redis_server.py and a client of it; both go on exit and SIGTERM."""
     try:
-        for _attempt in range(3):  # another process may grab the port between probe and bind
-            port = free_port()
-            process = subprocess.Popen(
-                [
-                    REDIS_SERVER,
-                    "--port", str(port),
-                    "--bind", "127.0.0.1",
-                    "--protected-mode", "yes",
-                    "--dir", directory,
-                    "--save", "",
-                    "--appendonly", "no",
-                    "--logfile", os.path.join(directory, "redis.log"),
-                ],
-                stdin=subprocess.DEVNULL,
-            )  # fmt: skip
-            client = redis.Redis(host="127.0.0.1", port=port)
-            if _wait_for_ping(client, process):
-                break
-            client.close()
-            client = None
-            _stop(process)
-        if client is None:
-            raise SystemExit(f"redis-server did not start; see {directory}/redis.log")
-        yield f"redis://127.0.0.1:{port}/0", client
+        server = RedisServer()
+        server.start(attempts=3)  # another process may grab the port between probe and bind
+    except RuntimeError as e:  # redis-server is missing, or did not start
+        raise SystemExit(str(e)) from None
+    client = server.client()
+    try:
+        yield server, client
     finally:
-        if client is not None:
-            client.close()
-        if process is not None:
-            _stop(process)
-        shutil.rmtree(directory, ignore_errors=True)
-
-
-def _wait_for_ping(client: redis.Redis, process: subprocess.Popen[bytes]) -> bool:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            return bool(client.ping())
-        except redis.ConnectionError:
-            time.sleep(0.02)
-    return False
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        client.close()
+        server.cleanup()
 
 
 def reset(client: redis.Redis, flush: bool = True) -> None:
@@ -239,22 +181,6 @@ def _spinach_version(python: Path) -> str | None:
     probe = "import importlib.metadata as m; print(m.version('spinach'))"
     done = subprocess.run([str(python), "-c", probe], capture_output=True, text=True)
     return done.stdout.strip() if done.returncode == 0 else None
-
-
-@dataclass
-class Side:
-    """One version under test: how to run its bench script, and the job counts it gets."""
-
-    key: str
-    label: str
-    python: str
-    script: Path
-    env: dict[str, str]
-    jobs: dict[str, int]
-    #: Every run of each phase, and the per-metric medians that the table shows.
-    runs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    results: dict[str, Any] = field(default_factory=dict)
-    errors: dict[str, str] = field(default_factory=dict)
 
 
 def make_sides(args: argparse.Namespace) -> list[Side]:
@@ -334,15 +260,6 @@ def run_phase(
     return result
 
 
-#: Per phase, the metric that picks the median run, whose details (command counts) are kept.
-PRIMARY = {
-    "enqueue_single": "rate",
-    "enqueue_batch": "rate",
-    "process": "rate",
-    "latency": "p50_ms",
-}
-
-
 def measure(sides: list[Side], args: argparse.Namespace, url: str, client: redis.Redis) -> None:
     """Run every phase `repeat` times, the versions alternating, each from a clean Redis."""
     for phase in PRIMARY:
@@ -405,140 +322,7 @@ def _queued(client: redis.Redis, side: Side, namespace: str) -> int:
     return int(client.llen(key))
 
 
-# -- reporting -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Row:
-    """One line of the table: where the value is, how to print it, which way is better."""
-
-    label: str
-    phase: str
-    key: str
-    fmt: Callable[[float], str]
-    better: str  # "up", "down" or "" (no ratio)
-
-
-def _rate(x: float) -> str:
-    return f"{x:,.0f}"
-
-
-def _dec(n: int) -> Callable[[float], str]:
-    return lambda x: f"{x:,.{n}f}"
-
-
-ROWS = [
-    Row("enqueue one by one, schedule() (jobs/s)", "enqueue_single", "rate", _rate, "up"),
-    Row("enqueue in one schedule_batch() (jobs/s)", "enqueue_batch", "rate", _rate, "up"),
-    Row("processing, start to last job done (jobs/s)", "process", "rate", _rate, "up"),
-    Row("processing, start to workers stopped (jobs/s)", "process", "rate_with_stop", _rate, "up"),
-    Row("latency enqueue -> start, p50 (ms)", "latency", "p50_ms", _dec(2), "down"),
-    Row("latency enqueue -> start, p99 (ms)", "latency", "p99_ms", _dec(2), "down"),
-    Row("stop_workers() on an idle worker (s)", "latency", "stop_workers_seconds", _dec(2), "down"),
-    Row("processing: Redis commands/job (incl. in Lua)", "process", "redis_commands_per_job",
-        _dec(2), "down"),
-    Row("processing: EVALSHA+EVAL calls/job", "process", "script_calls_per_job", _dec(3), "down"),
-    Row("processing: client round trips/job (redis-py)", "process", "client_round_trips_per_job",
-        _dec(3), "down"),
-    Row("processing: Redis CPU us/job", "process", "redis_cpu_us_per_job", _dec(1), "down"),
-    Row("processing: worker CPU us/job (user+sys)", "process", "process_cpu_us_per_job",
-        _dec(1), "down"),
-    Row("processing: worker kernel (sys) CPU us/job", "process", "process_sys_us_per_job",
-        _dec(1), "down"),
-    Row("processing: worker context switches/job", "process", "context_switches_per_job",
-        _dec(2), "down"),
-    Row("worker peak RSS after processing (VmHWM, MiB)", "process", "rss_mib", _dec(1), "down"),
-    Row("worker peak RSS before start_workers (MiB)", "process", "rss_before_mib", _dec(1), ""),
-    Row("schedule(): Redis commands/job", "enqueue_single", "redis_commands_per_job",
-        _dec(2), "down"),
-    Row("schedule(): Redis CPU us/job", "enqueue_single", "redis_cpu_us_per_job", _dec(1), "down"),
-    Row("schedule(): client CPU us/job", "enqueue_single", "process_cpu_us_per_job",
-        _dec(1), "down"),
-    Row("schedule_batch(): Redis CPU us/job", "enqueue_batch", "redis_cpu_us_per_job",
-        _dec(2), "down"),
-    Row("schedule_batch(): client CPU us/job", "enqueue_batch", "process_cpu_us_per_job",
-        _dec(2), "down"),
-]  # fmt: skip
-
-
-def _value(side: Side, row: Row) -> float | None:
-    value = side.results.get(row.phase, {}).get(row.key)
-    return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
-
-
-def table(sides: list[Side]) -> list[list[str]]:
-    by_key = {side.key: side for side in sides}
-    legacy, current = by_key.get("legacy"), by_key.get("current")
-    header = ["metric", "spinach 0.0.25", "spinach (this repo)", "ratio new/old"]
-    lines = [header]
-    for row in ROWS:
-        old = _value(legacy, row) if legacy else None
-        new = _value(current, row) if current else None
-        ratio = "-"
-        if row.better and old and new is not None:
-            arrow = " ↑" if row.better == "up" else " ↓"
-            ratio = f"{new / old:.2f}x{arrow}"
-        lines.append(
-            [
-                row.label,
-                _cell(legacy, row, old),
-                _cell(current, row, new),
-                ratio,
-            ]
-        )
-    lines.append(["processing: executions / jobs", _executions(legacy), _executions(current), "-"])
-    return lines
-
-
-def _cell(side: Side | None, row: Row, value: float | None) -> str:
-    if side is None:
-        return "-"
-    if row.phase not in side.results and any(e.startswith(row.phase) for e in side.errors):
-        return "FAILED"
-    return row.fmt(value) if value is not None else "n/a"
-
-
-def _executions(side: Side | None) -> str:
-    if side is None or "process" not in side.results:
-        return "-" if side is None else "FAILED"
-    runs = side.runs["process"]
-    bad = [run for run in runs if not run["executions_ok"]]
-    if bad:
-        return f"{bad[0]['executions']:,}/{bad[0]['jobs']:,} MISMATCH"
-    return f"{runs[0]['jobs']:,}/{runs[0]['jobs']:,} x{len(runs)} runs"
-
-
-def spread(sides: list[Side]) -> list[str]:
-    """Min-max of each phase's deciding metric over the runs: how far to trust one ratio."""
-    labels = {
-        "enqueue_single": "enqueue one by one (jobs/s)",
-        "enqueue_batch": "enqueue batch (jobs/s)",
-        "process": "processing to last job (jobs/s)",
-        "latency": "latency p50 (ms)",
-    }
-    out = []
-    for phase, key in PRIMARY.items():
-        parts = []
-        for side in sides:
-            values = sorted(float(run[key]) for run in side.runs.get(phase, []))
-            if values:
-                digits = 2 if key.endswith("_ms") else 0
-                parts.append(f"{side.label} {values[0]:,.{digits}f} .. {values[-1]:,.{digits}f}")
-        if parts:
-            out.append(f"{labels[phase]}: " + "; ".join(parts))
-    return out
-
-
-def render(lines: list[list[str]]) -> str:
-    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
-
-    def fmt(line: list[str]) -> str:
-        cells = [line[0].ljust(widths[0])]
-        cells += [cell.rjust(width) for cell, width in zip(line[1:], widths[1:], strict=True)]
-        return "| " + " | ".join(cells) + " |"
-
-    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
-    return "\n".join([fmt(lines[0]), rule, *(fmt(line) for line in lines[1:])])
+# -- the machine and the code measured -------------------------------------------------------
 
 
 def source_digest() -> str:
@@ -562,14 +346,14 @@ def repo_state() -> dict[str, Any]:
     return {"commit": git("rev-parse", "--short", "HEAD"), "dirty_packages": dirty}
 
 
-def machine_info(client: redis.Redis, sides: list[Side]) -> dict[str, Any]:
+def machine_info(server: RedisServer, client: redis.Redis, sides: list[Side]) -> dict[str, Any]:
     cpu_model = "?"
     with open("/proc/cpuinfo") as cpuinfo:
         for line in cpuinfo:
             if line.startswith("model name"):
                 cpu_model = line.split(":", 1)[1].strip()
                 break
-    server = subprocess.run([REDIS_SERVER, "--version"], capture_output=True, text=True)
+    version = subprocess.run([server.executable, "--version"], capture_output=True, text=True)
     versions = {
         side.key: {
             k: next((r[k] for r in side.results.values() if k in r), "?")
@@ -583,67 +367,10 @@ def machine_info(client: redis.Redis, sides: list[Side]) -> dict[str, Any]:
         "cpu_model": cpu_model,
         "platform": platform.platform(),
         "python": f"{platform.python_implementation()} {platform.python_version()}",
-        "redis_server": server.stdout.strip(),
+        "redis_server": version.stdout.strip(),
         "redis_version": client.info("server")["redis_version"],
         "versions": versions,
     }
-
-
-def describe(args: argparse.Namespace, sides: list[Side], url: str) -> list[str]:
-    by_key = {side.key: side for side in sides}
-    jobs = next(iter(by_key.values())).jobs
-
-    def count(phase: str) -> str:
-        counts = {side.jobs[phase] for side in sides}
-        if len(counts) == 1:
-            return f"{jobs[phase]:,}"
-        return " / ".join(f"{side.jobs[phase]:,} ({side.label})" for side in sides)
-
-    return [
-        f"enqueue one by one: {count('enqueue_single')} schedule() calls of a no-op task, "
-        "after 20 warm-up calls",
-        f"enqueue batch: {count('enqueue_batch')} jobs in one schedule_batch() "
-        "(Batch built before timing)",
-        f"processing: {count('process')} no-op jobs enqueued beforehand by another process; "
-        f"1 worker process, start_workers(number={args.threads}, block=True, "
-        "stop_when_queue_empty=True); every execution counted under a lock",
-        f"latency: {count('latency')} jobs sent one at a time every {args.interval_ms:g} ms to "
-        f"an idle worker (start_workers(number={args.threads}, block=False), 0.5 s to settle), "
-        "each passing time.time(); then stop_workers()",
-        "each phase: fresh subprocess, fresh namespace, FLUSHALL + CONFIG RESETSTAT before it "
-        "(and RESETSTAT again between prefill and processing); versions alternate; "
-        f"{args.repeat} runs per phase and version, the table shows each metric's median",
-        f"redis: throwaway redis-server at {url} (--save '' --appendonly no), "
-        "its INFO commandstats and INFO cpu read around the measured span",
-    ]
-
-
-def notes(args: argparse.Namespace, sides: list[Side]) -> list[str]:
-    out: list[str] = []
-    for side in sides:
-        for phase, error in side.errors.items():
-            out.append(f"{side.label}: phase {phase} FAILED: {error}")
-        changed = {
-            "enqueue_single": "enqueue_jobs",
-            "enqueue_batch": "batch_jobs",
-            "process": "jobs",
-            "latency": "latency_jobs",
-        }
-        for phase, option in changed.items():
-            if side.jobs[phase] != DEFAULTS[option]:
-                out.append(
-                    f"{side.label}: {phase} ran with {side.jobs[phase]:,} jobs instead of the "
-                    f"default {DEFAULTS[option]:,} (set by options): per-job numbers stay "
-                    "comparable, totals do not"
-                )
-        if (result := side.results.get("process")) and not result["executions_ok"]:
-            out.append(f"{side.label}: {result['executions']} executions for {result['jobs']} jobs")
-        if (result := side.results.get("latency")) and not result["completed"]:
-            out.append(
-                f"{side.label}: only {result['received']} of {result['jobs']} latency jobs "
-                "started in time"
-            )
-    return out
 
 
 # -- main ------------------------------------------------------------------------------------
@@ -663,10 +390,11 @@ def main() -> int:
     sides = make_sides(args)
     repo = repo_state()
     digest_before = source_digest()
-    with throwaway_redis() as (url, client):
+    with throwaway_redis() as (server, client):
+        url = server.url
         print(f"Benchmarking against {url}", file=sys.stderr)
         measure(sides, args, url, client)
-        machine = machine_info(client, sides) | {"loadavg_at_start": load}
+        machine = machine_info(server, client, sides) | {"loadavg_at_start": load}
     repo |= {"sources_before": digest_before, "sources_after": source_digest()}
     elapsed = time.perf_counter() - started
 

@@ -1,0 +1,32 @@
+"""The versions under test: the job counts each gets by default, and what its runs measured."""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: Default job counts per option; the report notes any side that ran with others.
+DEFAULTS = {"enqueue_jobs": 5_000, "batch_jobs": 20_000, "jobs": 20_000, "latency_jobs": 200}
+
+#: Per phase, the metric that picks the median run, whose details (command counts) are kept.
+PRIMARY = {
+    "enqueue_single": "rate",
+    "enqueue_batch": "rate",
+    "process": "rate",
+    "latency": "p50_ms",
+}
+
+
+@dataclass
+class Side:
+    """One version under test: how to run its bench script, and the job counts it gets."""
+
+    key: str
+    label: str
+    python: str
+    script: Path
+    env: dict[str, str]
+    jobs: dict[str, int]
+    #: Every run of each phase, and the per-metric medians that the table shows.
+    runs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    results: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
