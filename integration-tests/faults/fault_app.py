@@ -81,6 +81,15 @@ def stamp(key: str, due: float) -> None:
     ledger.rpush("stamps", f"{key}:{due}:{seconds + micros / 1e6}")
 
 
+@tasks.task(name="limited", max_retries=10, max_concurrency=int(os.environ.get("LIMIT", "2")))
+def limited(key: str, ms: int = 0) -> None:
+    """A task with a concurrency limit: records the Redis time at its start and end."""
+    start, micros = ledger.time()
+    time.sleep(ms / 1000)  # the job's own work
+    end, end_micros = ledger.time()
+    ledger.sadd("spans", f"{key}:{start + micros / 1e6}:{end + end_micros / 1e6}:{os.getpid()}")
+
+
 if os.environ.get("PERIODIC_MS"):
 
     @tasks.task(name="beat", periodicity=timedelta(milliseconds=int(os.environ["PERIODIC_MS"])))

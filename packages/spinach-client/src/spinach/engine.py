@@ -178,6 +178,18 @@ class Engine:
         resolved = self._tasks.get(task)
         return bool(self._broker.periodic_control(resolved.queue, "resume", [resolved.name]))
 
+    def set_concurrency_limit(self, task: TaskRef, limit: int | None) -> int | None:
+        """Override, at runtime, how many jobs of `task` may run at once across all workers.
+
+        The override outlives worker restarts (a worker start applies the limits declared in
+        code, never over an override). None lifts the override: the code's limit, if any,
+        applies again. Returns the limit now in force.
+        """
+        resolved = self._tasks.get(task)
+        if limit is not None and (not isinstance(limit, int) or limit < 1):
+            raise ValueError("A concurrency limit must be a positive int, or None to lift it")
+        return self._broker.set_limits(resolved.queue, "override", [(resolved.name, limit)])[0]
+
     def start_workers(
         self,
         number: int = const.DEFAULT_WORKER_NUMBER,
@@ -212,8 +224,8 @@ class Engine:
             lease_seconds=lease_seconds,
             shutdown_timeout=shutdown_timeout,
         )
-        self._runtime = runtime
         runtime.start()
+        self._runtime = runtime
         if block:
             try:
                 runtime.run_until_stopped()

@@ -57,11 +57,20 @@ class QueueKeys:
     periodic_every: str
     periodic_alive: str
     periodic_paused: str
+    tasks: str
+    limits: str
+    limits_code: str
+    limits_override: str
+    limited_running: str
     _base: str
 
     def enqueue_token(self, token: str) -> str:
         """Key of the idempotency marker of one enqueue call."""
         return f"{self._base}:token:{token}"
+
+    def parked(self, task: str) -> str:
+        """List of the jobs of a limited task held back by its limit."""
+        return f"{self._base}:parked:{task}"
 
     def worker_wake(self, worker_id: str) -> str:
         """Private wake-up list of one worker, beside the queue's own (same slot for BLPOP)."""
@@ -87,6 +96,11 @@ def queue_keys(namespace: str, queue: str) -> QueueKeys:
         periodic_every=f"{base}:periodic:every",
         periodic_alive=f"{base}:periodic:alive",
         periodic_paused=f"{base}:periodic:paused",
+        tasks=f"{base}:tasks",
+        limits=f"{base}:limits",
+        limits_code=f"{base}:limits:code",
+        limits_override=f"{base}:limits:override",
+        limited_running=f"{base}:limits:running",
         _base=base,
     )
 

@@ -19,3 +19,5 @@ class WorkerContext:
     worker_id: str
     lease_ms: int
     book: LeaseBook
+    #: The tasks of the queue this worker knows: their concurrency limits are enforced.
+    task_names: tuple[str, ...] = ()

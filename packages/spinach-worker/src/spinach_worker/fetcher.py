@@ -102,7 +102,7 @@ class Fetcher:
                 continue
             settled = self._stop_when_queue_empty and self._settled()
             try:
-                result = ctx.broker.fetch(ctx.queue, free, ctx.lease_ms)
+                result = ctx.broker.fetch(ctx.queue, free, ctx.lease_ms, ctx.task_names)
             except TRANSIENT_ERRORS as e:
                 delay = backoff.next_delay()
                 logger.warning("Could not fetch jobs, retrying in %.1fs: %s", delay, e)

@@ -62,7 +62,7 @@ class Heartbeat:
         """Renew every lease held now, report lost ones and jobs abandoned by dead workers."""
         ctx = self._ctx
         try:
-            result = ctx.broker.renew(ctx.queue, ctx.book.snapshot(), ctx.lease_ms)
+            result = ctx.broker.renew(ctx.queue, ctx.book.snapshot(), ctx.lease_ms, ctx.task_names)
         except TRANSIENT_ERRORS as e:
             logger.warning("Could not renew leases (%s); trying again in %.1fs", e, self._interval)
             return

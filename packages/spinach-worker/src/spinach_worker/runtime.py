@@ -81,6 +81,7 @@ class WorkerRuntime:
             worker_id=uuid.uuid4().hex,
             lease_ms=int(lease_seconds * 1000),
             book=LeaseBook(),
+            task_names=tuple(task.name for task in engine.tasks if task.queue == queue),
         )
         self._stop_requested = threading.Event()
         self._stopped = threading.Event()
@@ -103,7 +104,7 @@ class WorkerRuntime:
         return self._acker.last_ack
 
     def start(self) -> None:
-        self._warn_unsupported()
+        self._apply_code_limits()
         ctx = self.ctx
         ns = ctx.namespace
         self._workers: BaseWorkers = self._workers_class(self._number, ns)
@@ -139,14 +140,18 @@ class WorkerRuntime:
             self._number, ctx.queue, ns, ctx.lease_ms / 1000,
         )  # fmt: skip
 
-    def _warn_unsupported(self) -> None:
-        for task in self._engine.tasks:
-            if task.max_concurrency is not None:
-                logger.warning(
-                    "Task %s declares max_concurrency, which this version of Spinach does not "
-                    "enforce yet: it runs without a limit",
-                    task.name,
-                )
+    def _apply_code_limits(self) -> None:
+        """Publish the concurrency limits this deployment's code declares for its tasks.
+
+        Only this deployment's tasks are written, and an operator's override stays in force.
+        """
+        limits = [
+            (task.name, task.max_concurrency)
+            for task in self._engine.tasks
+            if task.queue == self.ctx.queue
+        ]
+        if limits:
+            self.ctx.broker.set_limits(self.ctx.queue, "code", limits)
 
     def stop(self) -> None:
         """Ask for a graceful stop; returns at once (see join)."""

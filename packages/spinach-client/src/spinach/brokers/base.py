@@ -130,11 +130,11 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def _meta(job: PreparedJob) -> str:
-    """The enqueue script's compact form of a job's due time and retry budget."""
+def _meta(job: PreparedJob, task_number: int) -> str:
+    """The enqueue script's compact form of a job's task, due time and retry budget."""
     if job.at_ms == job.delay_ms == job.max_retries == 0:
-        return ""
-    return f"{job.at_ms}:{job.delay_ms}:{job.max_retries}"
+        return str(task_number)
+    return f"{task_number}:{job.at_ms}:{job.delay_ms}:{job.max_retries}"
 
 
 def _abandoned(reply: Sequence[Any]) -> list[FetchedJob]:
@@ -201,12 +201,17 @@ class Broker:
         for queue, queued in by_queue.items():
             keys = queue_keys(self.namespace, queue)
             for start in range(0, len(queued), ENQUEUE_CHUNK):
-                args: list[Any] = [const.ENQUEUE_TOKEN_TTL_MS]
-                for job in queued[start : start + ENQUEUE_CHUNK]:
-                    args += (job.id, _meta(job), job.payload)
+                chunk = queued[start : start + ENQUEUE_CHUNK]
+                numbers: dict[str, int] = {}
+                for job in chunk:
+                    numbers.setdefault(job.task, len(numbers) + 1)
+                args: list[Any] = [const.ENQUEUE_TOKEN_TTL_MS, len(numbers), *numbers]
+                for job in chunk:
+                    args += (job.id, _meta(job, numbers[job.task]), job.payload)
                 token = keys.enqueue_token(uuid.uuid4().hex)
                 call_keys = (
                     keys.schema, token, keys.ready, keys.delayed, keys.jobs, keys.wake, keys.budget,
+                    keys.tasks, keys.limits, *(keys.parked(name) for name in numbers),
                 )  # fmt: skip
                 calls.append(("enqueue", call_keys, args))
         if calls:
@@ -260,18 +265,26 @@ class Broker:
     # -- worker side -------------------------------------------------------------------------
 
     def fetch(
-        self, queue: str, max_jobs: int, lease_ms: int, promote_limit: int = 1000
+        self,
+        queue: str,
+        max_jobs: int,
+        lease_ms: int,
+        task_names: Sequence[str] = (),
+        promote_limit: int = 1000,
     ) -> FetchResult:
         """Take up to `max_jobs` ready jobs of `queue` under leases of `lease_ms`.
 
-        The same call promotes due delayed jobs and takes back expired leases.
+        `task_names` are the tasks of the queue the caller knows: the concurrency limits of
+        those are enforced. The same call promotes due delayed jobs and takes back expired
+        leases.
         """
         k = queue_keys(self.namespace, queue)
         reply = self._scripts(
             "fetch",
             (k.schema, k.ready, k.delayed, k.running, k.jobs, k.retries, k.wake, k.leases,
-             k.budget, k.lease_seq),
-            (max_jobs, lease_ms, promote_limit, RECOVER_LIMIT),
+             k.budget, k.lease_seq, k.tasks, k.limits, k.limited_running,
+             *(k.parked(name) for name in task_names)),
+            (max_jobs, lease_ms, promote_limit, RECOVER_LIMIT, len(task_names), *task_names),
         )  # fmt: skip
         ids, payloads, retries, tokens = reply[1], reply[2], reply[3], reply[4]
         jobs = [
@@ -305,9 +318,10 @@ class Broker:
         args = [len(done) // 2, *done, *retried]
         reply = self._scripts(
             "finish",
-            (k.schema, k.running, k.jobs, k.retries, k.delayed, k.wake, k.leases, k.budget),
+            (k.schema, k.running, k.jobs, k.retries, k.delayed, k.wake, k.leases, k.budget,
+             k.tasks, k.limited_running),
             args,
-        )
+        )  # fmt: skip
         return int(reply[1]), [_text(job_id) for job_id in reply[2]]
 
     def release(self, queue: str, leases: Sequence[Lease]) -> int:
@@ -318,20 +332,27 @@ class Broker:
         args: list[Any] = []
         for lease in leases:
             args += lease
-        reply = self._scripts("release", (k.schema, k.running, k.ready, k.wake, k.leases), args)
+        reply = self._scripts(
+            "release",
+            (k.schema, k.running, k.ready, k.wake, k.leases, k.tasks, k.limited_running),
+            args,
+        )
         return int(reply[1])
 
-    def renew(self, queue: str, leases: Sequence[Lease], lease_ms: int) -> RenewResult:
+    def renew(
+        self, queue: str, leases: Sequence[Lease], lease_ms: int, task_names: Sequence[str] = ()
+    ) -> RenewResult:
         """Extend the caller's leases on `queue` and take back expired ones (a heartbeat)."""
         k = queue_keys(self.namespace, queue)
-        args: list[Any] = [lease_ms, RECOVER_LIMIT]
+        args: list[Any] = [lease_ms, RECOVER_LIMIT, len(task_names), *task_names]
         for lease in leases:
             args += lease
         reply = self._scripts(
             "renew",
-            (k.schema, k.running, k.leases, k.budget, k.retries, k.jobs, k.ready, k.wake),
+            (k.schema, k.running, k.leases, k.budget, k.retries, k.jobs, k.ready, k.wake,
+             k.tasks, k.limits, k.limited_running, *(k.parked(name) for name in task_names)),
             args,
-        )
+        )  # fmt: skip
         return RenewResult(
             lost=[_text(job_id) for job_id in reply[1]], abandoned=_abandoned(reply[2])
         )
@@ -367,7 +388,7 @@ class Broker:
         reply = self._scripts(
             "tick",
             (k.schema, k.periodic, k.periodic_every, k.periodic_alive, k.ready, k.jobs, k.wake,
-             k.budget),
+             k.budget, k.tasks),
             args,
         )  # fmt: skip
         return int(reply[1]), None if int(reply[2]) < 0 else int(reply[2])
@@ -381,6 +402,35 @@ class Broker:
             (action, *names),
         )
         return int(reply[1])
+
+    def set_limits(
+        self, queue: str, source: str, limits: Sequence[tuple[str, int | None]]
+    ) -> list[int | None]:
+        """Set concurrency limits of tasks of `queue`: the code's ('code') or an operator's
+        ('override'; None lifts the override). Returns the limit in force of each task.
+        """
+        k = queue_keys(self.namespace, queue)
+        args: list[Any] = [source]
+        for name, limit in limits:
+            args += (name, limit or 0)
+        reply = self._scripts(
+            "set_limits",
+            (k.schema, k.limits, k.limits_code, k.limits_override, k.ready, k.wake,
+             *(k.parked(name) for name, _ in limits)),
+            args,
+        )  # fmt: skip
+        return [int(limit) or None for limit in reply[1]]
+
+    def concurrency(self, queue: str, task: str) -> tuple[int | None, int, int]:
+        """(limit in force, jobs running, jobs held back) of a task of `queue`."""
+        k = queue_keys(self.namespace, queue)
+        limit = self._r.hget(k.limits, task)
+        running = self._r.zlexcount(k.limited_running, f"[{task}\0", f"({task}\1")
+        return (
+            (None if limit is None else int(limit)),
+            int(running),
+            int(self._r.llen(k.parked(task))),
+        )
 
     def periodic_schedule(self, queue: str) -> dict[str, int]:
         """Each scheduled periodic task of `queue` and its next tick, in ms since the epoch."""

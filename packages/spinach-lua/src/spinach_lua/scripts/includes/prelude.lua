@@ -58,36 +58,3 @@ local function earliest_due(key)
   end
   return tonumber(head[2])
 end
-
--- Take back the jobs of `running` whose lease expired: their worker died, hung or lost Redis.
--- keys: running, leases, budget, retries, jobs, ready, wake.
--- A job with retries left (its `budget` entry) goes back to the ready list, the lost run counted
--- as an attempt; any other job (at most once, or out of retries) is deleted and returned so
--- that the caller reports it failed. Returns {failed_ids, failed_payloads, failed_retries}.
-local function recover_expired(keys, now, limit)
-  local expired = redis.call('ZRANGEBYSCORE', keys.running, '-inf', now, 'LIMIT', 0, limit)
-  local failed_ids, failed_payloads, failed_retries = {}, {}, {}
-  local requeued = {}
-  for _, id in ipairs(expired) do
-    redis.call('ZREM', keys.running, id)
-    redis.call('HDEL', keys.leases, id)
-    local budget = tonumber(redis.call('HGET', keys.budget, id))
-    local retries = tonumber(redis.call('HGET', keys.retries, id)) or 0
-    if budget and (budget < 0 or retries < budget) then
-      redis.call('HSET', keys.retries, id, retries + 1)
-      requeued[#requeued + 1] = id
-    else
-      failed_ids[#failed_ids + 1] = id
-      failed_payloads[#failed_payloads + 1] = redis.call('HGET', keys.jobs, id)
-      failed_retries[#failed_retries + 1] = retries
-      redis.call('HDEL', keys.jobs, id)
-      redis.call('HDEL', keys.retries, id)
-      redis.call('HDEL', keys.budget, id)
-    end
-  end
-  if #requeued > 0 then
-    call_sliced('RPUSH', keys.ready, requeued)
-    ensure_wake_token(keys.wake)
-  end
-  return {failed_ids, failed_payloads, failed_retries}
-end

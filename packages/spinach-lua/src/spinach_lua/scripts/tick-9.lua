@@ -9,6 +9,7 @@ KEYS[5] ready       LIST    ids of jobs ready to run
 KEYS[6] jobs        HASH    id -> encoded job envelope
 KEYS[7] wake        LIST    wake-up token for idle workers of this queue
 KEYS[8] budget      HASH    id -> max_retries of jobs that may run again
+KEYS[9] tasks       HASH    id -> task name
 
 ARGV[1]             schema version expected by the caller
 ARGV[2..]           one group of four per periodic task the caller knows:
@@ -54,6 +55,7 @@ for i = 2, #ARGV, 4 do
     local id = ARGV[i + 1]
     if redis.call('HSETNX', KEYS[6], id, ARGV[i + 3]) == 1 then
       created[#created + 1] = id
+      redis.call('HSET', KEYS[9], id, task)
       if ARGV[i + 2] ~= '0' then
         redis.call('HSET', KEYS[8], id, ARGV[i + 2])
       end

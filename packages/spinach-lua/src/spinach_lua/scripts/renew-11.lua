@@ -9,11 +9,17 @@ KEYS[5] retries     HASH    id -> number of retries already scheduled
 KEYS[6] jobs        HASH    id -> encoded job envelope
 KEYS[7] ready       LIST    ids of jobs ready to run
 KEYS[8] wake        LIST    wake-up token for idle workers of this queue
+KEYS[9] tasks       HASH    id -> task name
+KEYS[10] limits     HASH    task -> how many of its jobs may run at once
+KEYS[11] limited_running ZSET "<task>\0<id>" of running jobs of limited tasks
+KEYS[12..] parked   LIST    one per task of ARGV[5..]: its jobs held back by its limit
 
 ARGV[1]             schema version expected by the caller
 ARGV[2]             lease duration in ms
 ARGV[3]             how many expired leases to take back at most in this call
-ARGV[4..]           one pair per job the caller runs: id, token
+ARGV[4]             how many task names follow: T
+ARGV[5..4+T]        the tasks of this queue the caller knows (their parked lists: KEYS[12..])
+ARGV[5+T..]         one pair per job the caller runs: id, token
 
 Expired leases are taken back first, so a worker that missed its renewals cannot extend a lease
 that is no longer its own.
@@ -24,6 +30,7 @@ run again, for the caller to report.
         {-1, stored}        schema mismatch: nothing done
 ]]
 --- @include "prelude"
+--- @include "limits"
 
 local err = schema_error(KEYS[1], ARGV[1])
 if err then
@@ -31,14 +38,22 @@ if err then
 end
 
 local now = now_ms()
-local failed = recover_expired({
+local q = {
   running = KEYS[2], leases = KEYS[3], budget = KEYS[4], retries = KEYS[5], jobs = KEYS[6],
-  ready = KEYS[7], wake = KEYS[8],
-}, now, tonumber(ARGV[3]))
+  ready = KEYS[7], wake = KEYS[8], tasks = KEYS[9], limited_running = KEYS[11], parked = {},
+}
+local names = {}
+local task_count = tonumber(ARGV[4])
+for n = 1, task_count do
+  names[n] = ARGV[4 + n]
+  q.parked[names[n]] = KEYS[11 + n]
+end
+load_limits(q, KEYS[10], names)
+local failed = recover_expired(q, now, tonumber(ARGV[3]))
 
 local deadline = now + tonumber(ARGV[2])
 local lost = {}
-for i = 4, #ARGV, 2 do
+for i = 5 + task_count, #ARGV, 2 do
   local id = ARGV[i]
   if redis.call('HGET', KEYS[3], id) == ARGV[i + 1] then
     redis.call('ZADD', KEYS[2], 'XX', deadline, id)

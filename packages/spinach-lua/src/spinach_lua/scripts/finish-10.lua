@@ -9,6 +9,8 @@ KEYS[5] delayed     ZSET    ids of jobs waiting for their due time (score: due m
 KEYS[6] wake        LIST    wake-up token for idle workers of this queue
 KEYS[7] leases      HASH    id -> fencing token of the lease of a fetched job
 KEYS[8] budget      HASH    id -> max_retries of jobs that may run again
+KEYS[9] tasks       HASH    id -> task name
+KEYS[10] limited_running ZSET "<task>\0<id>" of running jobs of limited tasks
 
 ARGV[1]             schema version expected by the caller
 ARGV[2]             how many jobs are done (succeeded or failed for good): n
@@ -24,6 +26,7 @@ Returns {0, applied, rejected_ids}
         {-1, stored}        schema mismatch: nothing done
 ]]
 --- @include "prelude"
+--- @include "limits"
 
 local err = schema_error(KEYS[1], ARGV[1])
 if err then
@@ -79,6 +82,7 @@ for n = 1, #ids do
 end
 
 -- One command per structure for the whole batch: under load this is most of the script's cost.
+local q = {tasks = KEYS[9], limited_running = KEYS[10]}
 local applied = {}
 for _, id in ipairs(done) do
   applied[#applied + 1] = id
@@ -87,11 +91,15 @@ for _, id in ipairs(retried) do
   applied[#applied + 1] = id
   redis.call('HINCRBY', KEYS[4], id, 1)
 end
+if free_slots(q, applied) > 0 then
+  ensure_wake_token(KEYS[6])  -- a limited task has a free slot: a parked job may start
+end
 call_sliced('HDEL', KEYS[7], applied)
 call_sliced('ZREM', KEYS[2], applied)
 call_sliced('HDEL', KEYS[3], done)
 call_sliced('HDEL', KEYS[4], done)
 call_sliced('HDEL', KEYS[8], done)
+call_sliced('HDEL', KEYS[9], done)
 call_sliced('ZADD', KEYS[5], delayed)
 
 if earliest and (earliest_before == nil or earliest < earliest_before) then

@@ -8,13 +8,20 @@ KEYS[4] delayed     ZSET    ids of jobs waiting for their due time (score: due m
 KEYS[5] jobs        HASH    id -> encoded job envelope (never decoded here)
 KEYS[6] wake        LIST    wake-up token for idle workers of this queue
 KEYS[7] budget      HASH    id -> max_retries of jobs that may run again (-1: no limit)
+KEYS[8] tasks       HASH    id -> task name
+KEYS[9] limits      HASH    task -> how many of its jobs may run at once
+KEYS[10..] parked   LIST    one per task of ARGV[4..]: its jobs held back by its limit
 
 ARGV[1]             schema version expected by the caller
 ARGV[2]             lifetime of the idempotency marker, in ms
-ARGV[3..]           one group of three per job: id, meta, payload
-                    meta is "" (due now, at most once) or "at_ms:delay_ms:max_retries":
+ARGV[3]             how many task names follow: T
+ARGV[4..3+T]        the tasks of the jobs below (their parked lists: KEYS[10..])
+ARGV[4+T..]         one group of three per job: id, meta, payload
+                    meta is "t" or "t:at_ms:delay_ms:max_retries", t the job's task number
+                    (1 for the first of ARGV[4..]); the short form means due now, at most once:
                       due = at_ms if at_ms > 0 else now + delay_ms; due <= now means ready now;
                       max_retries: 0 at most once, n > 0 retried up to n times, -1 no limit.
+                    A job ready now whose task has a limit waits in the task's parked list.
 
 Returns {0, queued, delayed, duplicates}
         {1}                 this call already ran (a retry after a lost reply): nothing done
@@ -22,6 +29,7 @@ Returns {0, queued, delayed, duplicates}
 A job whose id is already known to the queue is skipped and counted as a duplicate.
 ]]
 --- @include "prelude"
+--- @include "limits"
 
 local err = schema_error(KEYS[1], ARGV[1])
 if err then
@@ -33,44 +41,56 @@ end
 
 local now = now_ms()
 local earliest_before = earliest_due(KEYS[4])
-local ready_ids = {}
-local delayed_args = {}
-local budgets = {}
-local earliest = nil
-local duplicates = 0
+local names = {}
+local q = {ready = KEYS[3], tasks = KEYS[8], parked = {}}
+local task_count = tonumber(ARGV[3])
+for n = 1, task_count do
+  names[n] = ARGV[3 + n]
+  q.parked[names[n]] = KEYS[9 + n]
+end
+load_limits(q, KEYS[9], names)
 
 -- Jobs of one batch mostly share their meta: parse each distinct one once.
-local metas = {[''] = {0, 0, '0'}}
+local metas = {}
 local function parse_meta(meta)
   local parsed = metas[meta]
   if parsed == nil then
-    local at, delay, budget = string.match(meta, '^(%-?%d+):(%-?%d+):(%-?%d+)$')
-    parsed = {tonumber(at), tonumber(delay), budget}
+    local t, at, delay, budget = string.match(meta, '^(%d+):(%-?%d+):(%-?%d+):(%-?%d+)$')
+    if t then
+      parsed = {names[tonumber(t)], tonumber(at), tonumber(delay), budget}
+    else
+      parsed = {names[tonumber(meta)], 0, 0, '0'}
+    end
     metas[meta] = parsed
   end
   return parsed
 end
 
 -- One HMGET and one HSET for the whole batch: a command per job would dominate the cost.
+local first_job = 4 + task_count
 local ids = {}
-for i = 3, #ARGV, 3 do
+for i = first_job, #ARGV, 3 do
   ids[#ids + 1] = ARGV[i]
 end
 local known = hmget_sliced(KEYS[5], ids)
-local envelopes = {}
+local envelopes, job_tasks, ready_ids, delayed_args, budgets = {}, {}, {}, {}, {}
 local seen = {}
+local earliest = nil
+local duplicates = 0
 
 for n = 1, #ids do
-  local i = 3 + (n - 1) * 3
+  local i = first_job + (n - 1) * 3
   local id = ids[n]
   if known[n] == false and not seen[id] then
     seen[id] = true
+    local meta = parse_meta(ARGV[i + 1])
     envelopes[#envelopes + 1] = id
     envelopes[#envelopes + 1] = ARGV[i + 2]
-    local meta = parse_meta(ARGV[i + 1])
-    local due = meta[1]
+    job_tasks[#job_tasks + 1] = id
+    job_tasks[#job_tasks + 1] = meta[1]
+    local due = meta[2]
     if due <= 0 then
-      due = now + meta[2]
+      due = now + meta[3]
     end
     if due <= now then
       ready_ids[#ready_ids + 1] = id
@@ -81,9 +101,9 @@ for n = 1, #ids do
         earliest = due
       end
     end
-    if meta[3] ~= '0' then
+    if meta[4] ~= '0' then
       budgets[#budgets + 1] = id
-      budgets[#budgets + 1] = meta[3]
+      budgets[#budgets + 1] = meta[4]
     end
   else
     duplicates = duplicates + 1
@@ -91,9 +111,14 @@ for n = 1, #ids do
 end
 
 call_sliced('HSET', KEYS[5], envelopes)
-call_sliced('RPUSH', KEYS[3], ready_ids)
+call_sliced('HSET', KEYS[8], job_tasks)
 call_sliced('ZADD', KEYS[4], delayed_args)
 call_sliced('HSET', KEYS[7], budgets)
+if next(q.limits) == nil then
+  call_sliced('RPUSH', KEYS[3], ready_ids)
+else
+  route(q, ready_ids)
+end
 
 -- Wake one idle worker when there is work now, or when the next due time moved earlier (its
 -- sleeping workers must shorten their wait).

@@ -1,0 +1,113 @@
+-- Concurrency limits and where jobs wait. Needs the prelude.
+--
+-- The queue description `q` every helper takes:
+--   q.ready, q.tasks (id -> task), q.limited_running, q.limits (task -> limit, from the
+--   `limits` hash, or nil), q.parked (task -> key of its parked list, for the tasks the caller
+--   knows). A job of a task at its limit waits in the task's parked list, out of the way of the
+--   other jobs of the queue, so that no fetch ever scans behind it.
+
+-- Running jobs of limited tasks are members "<task>\0<id>" of one sorted set, so a task's
+-- running count is a ZLEXCOUNT: derived from the leases themselves, never a counter that a
+-- lost acknowledgement or a crash could leave wrong.
+local function limited_member(task, id)
+  return task .. '\0' .. id
+end
+
+local function running_of(q, task)
+  return redis.call('ZLEXCOUNT', q.limited_running, '[' .. task .. '\0', '(' .. task .. '\1')
+end
+
+-- Read the limits of the tasks the caller knows into q.limits.
+local function load_limits(q, limits_key, names)
+  q.limits = {}
+  if #names == 0 then
+    return
+  end
+  local values = redis.call('HMGET', limits_key, unpack(names))
+  for n, name in ipairs(names) do
+    if values[n] then
+      q.limits[name] = tonumber(values[n])
+    end
+  end
+end
+
+-- Queue `ids` at the tail of the ready list, or of their task's parked list when the task has
+-- a limit (and the caller knows its list).
+local function route(q, ids)
+  if #ids == 0 then
+    return
+  end
+  local tasks = hmget_sliced(q.tasks, ids)
+  local ready, parked = {}, {}
+  for n, id in ipairs(ids) do
+    local task = tasks[n]
+    if task and q.limits[task] and q.parked[task] then
+      parked[task] = parked[task] or {}
+      parked[task][#parked[task] + 1] = id
+    else
+      ready[#ready + 1] = id
+    end
+  end
+  call_sliced('RPUSH', q.ready, ready)
+  for task, waiting in pairs(parked) do
+    call_sliced('RPUSH', q.parked[task], waiting)
+  end
+end
+
+-- Free the limit slots of jobs that stopped running; returns how many were freed.
+local function free_slots(q, ids)
+  if #ids == 0 then
+    return 0
+  end
+  local tasks = hmget_sliced(q.tasks, ids)
+  local members = {}
+  for n, id in ipairs(ids) do
+    if tasks[n] then
+      members[#members + 1] = limited_member(tasks[n], id)
+    end
+  end
+  local freed = 0
+  for first = 1, #members, SLICE do
+    freed = freed + redis.call('ZREM', q.limited_running, unpack(members, first, math.min(first + SLICE - 1, #members)))
+  end
+  return freed
+end
+
+-- Take back the jobs whose lease expired: their worker died, hung or lost Redis.
+-- Extra keys in q: running, leases, budget, retries, jobs, wake.
+-- A job with retries left (its `budget` entry) is queued again, the lost run counted as an
+-- attempt; any other job (at most once, or out of retries) is deleted and returned so that the
+-- caller reports it failed. Its limit slot is freed either way.
+-- Returns {failed_ids, failed_payloads, failed_retries}.
+local function recover_expired(q, now, limit)
+  local expired = redis.call('ZRANGEBYSCORE', q.running, '-inf', now, 'LIMIT', 0, limit)
+  local failed_ids, failed_payloads, failed_retries = {}, {}, {}
+  if #expired == 0 then
+    return {failed_ids, failed_payloads, failed_retries}
+  end
+  free_slots(q, expired)
+  call_sliced('ZREM', q.running, expired)
+  call_sliced('HDEL', q.leases, expired)
+  local requeued = {}
+  for _, id in ipairs(expired) do
+    local budget = tonumber(redis.call('HGET', q.budget, id))
+    local retries = tonumber(redis.call('HGET', q.retries, id)) or 0
+    if budget and (budget < 0 or retries < budget) then
+      redis.call('HSET', q.retries, id, retries + 1)
+      requeued[#requeued + 1] = id
+    else
+      failed_ids[#failed_ids + 1] = id
+      failed_payloads[#failed_payloads + 1] = redis.call('HGET', q.jobs, id)
+      failed_retries[#failed_retries + 1] = retries
+      redis.call('HDEL', q.jobs, id)
+      redis.call('HDEL', q.retries, id)
+      redis.call('HDEL', q.budget, id)
+      redis.call('HDEL', q.tasks, id)
+    end
+  end
+  if #requeued > 0 then
+    route(q, requeued)
+    ensure_wake_token(q.wake)
+  end
+  return {failed_ids, failed_payloads, failed_retries}
+end
