@@ -128,20 +128,20 @@ class Engine:
 
         at_ms = delay_ms = 0
         if when is None:
-            at = now
-        elif isinstance(when, timedelta):
-            delay_ms = max(0, -(-when // timedelta(milliseconds=1)))
-            at = now + when
+            at, status = now, JobStatus.QUEUED
         else:
-            at = utc(when)
-            at_ms = to_epoch_ms(at)
-
-        status = JobStatus.QUEUED if at <= now else JobStatus.WAITING
+            if isinstance(when, timedelta):
+                delay_ms = max(0, -(-when // timedelta(milliseconds=1)))
+                at = now + when
+            else:
+                at = utc(when)
+                at_ms = to_epoch_ms(at)
+            status = JobStatus.QUEUED if at <= now else JobStatus.WAITING
         job = Job._scheduled(
             task.name, task.queue, at, task.max_retries, status, args, kwargs, job_id
         )
         envelope = Envelope(
-            id=job.job_id,
+            id=job_id,
             task=task.name,
             queue=task.queue,
             args=args,
@@ -158,7 +158,7 @@ class Engine:
                 "and pass a reference, or raise Engine(max_payload_bytes=...)."
             )
         budget = -1 if task.wire_max_retries is None else task.wire_max_retries
-        return job, PreparedJob(task.name, task.queue, job.job_id, at_ms, delay_ms, budget, payload)
+        return job, PreparedJob(task.name, task.queue, job_id, at_ms, delay_ms, budget, payload)
 
     def periodic_job(self, task: Task) -> PreparedJob:
         """The job a tick of periodic `task` creates (no arguments, as in Spinach 0.0.25)."""

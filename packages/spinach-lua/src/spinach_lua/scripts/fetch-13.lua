@@ -102,7 +102,8 @@ while #ids < wanted and moved < 1000 do
   if #popped == 0 then
     break
   end
-  local popped_tasks = hmget_sliced(q.tasks, popped)
+  -- Only a queue with limited tasks needs to know whose jobs these are.
+  local popped_tasks = next(spare) and hmget_sliced(q.tasks, popped) or {}
   local held = {}
   for n, id in ipairs(popped) do
     local name = popped_tasks[n]
