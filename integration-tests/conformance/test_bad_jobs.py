@@ -118,3 +118,36 @@ def test_a_job_id_already_in_the_queue_is_not_enqueued_twice(spin: Engine) -> No
     for token in ("a", "b"):
         _enqueue_call(spin, token, "job-1", b"{}")
     assert spin.broker.queue_stats("spinach").ready == 1
+
+
+def test_a_job_whose_arguments_no_longer_fit_its_task_fails_and_others_still_run(
+    make_broker, namespace: str, ledger: Ledger
+) -> None:
+    # Given a job sent by an older version of the app, with the task's old signature
+    old = Engine(make_broker(), namespace=namespace)
+    old_tasks = Tasks()
+    old_tasks.add(lambda a, b: None, name="change")
+    old_tasks.add(lambda i: None, name="steady")
+    old.attach_tasks(old_tasks)
+    old.schedule("change", 1, 2)
+    old.schedule("steady", 7)
+
+    # When the worker runs the new version, where the task takes one argument
+    new = Engine(make_broker(), namespace=namespace)
+    new_tasks = Tasks()
+    new_tasks.add(lambda a: ledger.add(("change", a)), name="change")
+    new_tasks.add(lambda i: ledger.add(("steady", i)), name="steady")
+    new.attach_tasks(new_tasks)
+    failed: list[str] = []
+
+    @signals.job_failed.connect_via(namespace)
+    def on_failed(sender: str, job, err) -> None:  # type: ignore[no-untyped-def]
+        failed.append(f"{job.task_name}: {type(err).__name__}: {err}")
+
+    new.start_workers(number=1, block=True, stop_when_queue_empty=True)
+
+    # Then that job fails with the reason, and the other job runs
+    assert ledger.entries == [("steady", 7)]
+    assert (
+        len(failed) == 1 and failed[0].startswith("change: TypeError") and "argument" in failed[0]
+    )

@@ -1,5 +1,6 @@
 """Redis restarted, disconnected, full, and hosts with a wrong clock."""
 
+import itertools
 import threading
 import time
 from datetime import timedelta
@@ -135,8 +136,8 @@ def test_a_worker_host_with_a_wrong_clock_changes_no_outcome(
     server: RedisServer, fleet: Fleet, client_engine: Engine
 ) -> None:
     client = server.client()
-    fleet.start(THREADS="2", LEASE="1.0", CLOCK_OFFSET="3600")
-    fleet.start(THREADS="2", LEASE="1.0", CLOCK_OFFSET="-3600")
+    fleet.start(THREADS="2", LEASE="1.0", CLOCK_OFFSET="3600", PERIODIC_MS="200")
+    fleet.start(THREADS="2", LEASE="1.0", CLOCK_OFFSET="-3600", PERIODIC_MS="200")
     wait_until(lambda: client.hlen("clocks") == 2, 20, "both workers up")
     again_keys = {f"a{i}" for i in range(50)}
     for key in sorted(again_keys):
@@ -162,9 +163,41 @@ def test_a_worker_host_with_a_wrong_clock_changes_no_outcome(
           f"{min(lateness) * 1000:.1f} to {max(lateness) * 1000:.1f} ms")  # fmt: skip
     assert min(lateness) >= 0 and max(lateness) < 0.2
     assert figures["again_reruns"] == 0
+    # The periodic task ticks every 200 ms of Redis time, once per tick, whatever the clocks.
+    beats = sorted(float(raw.decode().split(":")[0]) for raw in client.smembers("beats"))
+    gaps = [b - a for a, b in itertools.pairwise(beats)]
+    assert len(beats) >= 3 and all(0.15 < gap < 0.3 for gap in gaps), gaps
 
 
 def test_no_redis_client_call_blocks_a_worker_forever(server: RedisServer) -> None:
     # A client whose timeout is shorter than the idle wait is clamped, never stuck.
     broker = RedisBroker(redis.Redis.from_url(server.url, socket_timeout=1.5))
     assert broker.max_block_seconds == pytest.approx(0.5)
+
+
+class ReplyLosingRedis(redis.Redis):
+    """A real client whose first EVALSHA reply is lost after Redis executed the call."""
+
+    lost = 0
+
+    def parse_response(self, connection, command_name, **options):  # type: ignore[no-untyped-def]
+        response = super().parse_response(connection, command_name, **options)
+        if command_name == "EVALSHA" and not ReplyLosingRedis.lost:
+            ReplyLosingRedis.lost += 1
+            connection.disconnect()
+            raise redis.ConnectionError("reply lost (injected)")
+        return response
+
+
+def test_an_enqueue_whose_reply_was_lost_is_applied_once(server: RedisServer) -> None:
+    client = ReplyLosingRedis(host="127.0.0.1", port=server.port, retry=None)
+    spin = Engine(RedisBroker(client), namespace="lost-reply")
+    tasks = Tasks()
+    tasks.add(lambda i: None, name="job")
+    spin.attach_tasks(tasks)
+    batch = Batch()
+    for i in range(100):
+        batch.schedule("job", i)
+    spin.schedule_batch(batch)  # executed, reply lost, sent again with the same token
+    assert ReplyLosingRedis.lost == 1
+    assert spin.broker.queue_stats("spinach").ready == 100
