@@ -41,7 +41,15 @@ def test_a_job_for_a_task_this_worker_does_not_know_fails_and_others_still_run(
     assert any("only_in_web" in r.getMessage() for r in caplog.records)
 
 
-@pytest.mark.parametrize("garbage", [b"not json", b'{"v":"1","id":3}', b'{"v":"9","id":"x"}'])
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        b"not json",
+        b'{"v":"1","id":3}',
+        b'{"v":"9","id":"x"}',
+        b'{"v":"1","id":"x","task":"item","queue":"spinach","at":99999999999999999}',
+    ],
+)
 def test_a_corrupt_payload_is_removed_with_an_error_and_others_still_run(
     spin: Engine,
     raw: "redis.Redis",

@@ -110,3 +110,18 @@ def test_the_last_successful_fetch_and_ack_are_observable(spin: Engine, ledger: 
     ledger.wait_for_count(1)
     wait_for(lambda: runtime.last_ack is not None, message="the ack")
     assert runtime.last_fetch is not None and runtime.last_fetch <= runtime.last_ack
+
+
+def test_workers_that_stopped_on_their_own_can_be_started_again(
+    spin: Engine, ledger: Ledger
+) -> None:
+    tasks = Tasks()
+    tasks.add(lambda i: ledger.add(i), name="item")
+    spin.attach_tasks(tasks)
+    spin.schedule("item", 1)
+    spin.start_workers(number=1, block=False, stop_when_queue_empty=True)
+    ledger.wait_for_count(1)
+    wait_for(lambda: spin._runtime is not None and spin._runtime.stopped, message="the auto-stop")
+    spin.schedule("item", 2)
+    spin.start_workers(number=1, block=True, stop_when_queue_empty=True)
+    assert ledger.entries == [1, 2]

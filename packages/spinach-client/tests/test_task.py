@@ -114,3 +114,9 @@ def test_batch_collects_jobs_until_scheduled() -> None:
 def test_retry_exception_refuses_a_non_datetime_time() -> None:
     with pytest.raises(TypeError, match="datetime"):
         RetryException("later", at=5)  # type: ignore[arg-type]
+
+
+def test_a_periodic_task_must_be_callable_without_arguments() -> None:
+    with pytest.raises(ValueError, match="without arguments"):
+        Tasks().add(lambda user_id: None, name="t", periodicity=timedelta(seconds=1))
+    Tasks().add(lambda user_id=1: None, name="t", periodicity=timedelta(seconds=1))

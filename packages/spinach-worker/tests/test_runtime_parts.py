@@ -91,3 +91,16 @@ def test_the_watchdog_reports_a_fetch_loop_that_stopped_turning() -> None:
     finally:
         stuck.set()
         alive.join()
+
+
+def test_a_lease_is_forgotten_only_with_its_own_token() -> None:
+    from spinach.brokers.base import Lease
+    from spinach_worker.leases import LeaseBook
+
+    book = LeaseBook()
+    book.add([Lease("job", "1")])
+    book.add([Lease("job", "2")])  # fetched again after the first lease expired
+    assert not book.pop(Lease("job", "1"))  # the older run's outcome must not touch it
+    assert book.holds(Lease("job", "2"))
+    assert book.take([Lease("job", "1"), Lease("job", "2")]) == [Lease("job", "2")]
+    assert len(book) == 0

@@ -212,7 +212,7 @@ class Engine:
         running jobs (None: until they finish); jobs still running then are handed back if they
         may run again, or left to lease recovery (reported failed) if they run at most once.
         """
-        if self._runtime is not None:
+        if self._runtime is not None and not self._runtime.stopped:
             raise RuntimeError("Workers are already running")
         runtime_module = _import_worker("spinach_worker.runtime")
         runtime = runtime_module.WorkerRuntime(

@@ -32,6 +32,7 @@ class Job:
 
     __slots__ = [
         "_id",
+        "_lease_token",
         "_uuid",
         "at",
         "max_retries",
@@ -55,6 +56,8 @@ class Job:
     ) -> None:
         self._id = new_job_id()
         self._uuid: uuid.UUID | None = None
+        #: Fencing token of the lease a worker fetched this job under ("" outside workers).
+        self._lease_token = ""
         self.status = JobStatus.NOT_SET
         self.task_name = task_name
         self.queue = queue
@@ -81,6 +84,7 @@ class Job:
         job = cls.__new__(cls)
         job._id = job_id
         job._uuid = None
+        job._lease_token = ""
         job.status = status
         job.task_name = task_name
         job.queue = queue
@@ -139,7 +143,7 @@ class Job:
         return all(
             getattr(self, slot) == getattr(other, slot)
             for slot in self.__slots__
-            if slot != "_uuid"
+            if slot not in ("_uuid", "_lease_token")
         )
 
     __hash__ = None  # type: ignore[assignment]

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from spinach import const
-from spinach.exc import UnknownTask
+from spinach.exc import SpinachError, UnknownTask
 from spinach.job import SignatureChecker
 from spinach.keys import validate_queue
 from spinach.retry import DEFAULT_RETRY_POLICY, RetryPolicy
@@ -74,6 +74,13 @@ class Task:
         self.max_concurrency = max_concurrency
         self.retry_policy: RetryPolicy = retry_policy or DEFAULT_RETRY_POLICY
         self.checker = SignatureChecker(name, func)
+        if periodicity is not None:
+            try:
+                self.checker.check((), {})
+            except SpinachError:
+                raise ValueError(
+                    f"Periodic task {name!r} must be callable without arguments: its jobs get none"
+                ) from None
         #: max_retries as stored with each job: None for unlimited.
         self.wire_max_retries = None if max_retries == math.inf else int(max_retries)
 

@@ -11,7 +11,8 @@ import queue
 import threading
 import time
 
-from spinach.brokers.base import TRANSIENT_ERRORS, Broker, Outcome
+from spinach.brokers.base import Broker, Lease, Outcome
+from spinach.exc import SchemaMismatchError
 from spinach_worker.backoff import Backoff
 from spinach_worker.leases import LeaseBook
 from spinach_worker.workers import Result
@@ -76,16 +77,14 @@ class Acker:
             batch: dict[str, list[tuple[Outcome, str]]] = {}
             count = 0
             while item is not None:
-                queue_name, outcome = item
-                lease = self._book.pop(outcome.id)
-                if lease is None:
-                    logger.warning(
-                        "Outcome %r of job %s discarded: this worker no longer holds its lease",
-                        outcome.op,
-                        outcome.id,
-                    )
+                queue_name, outcome, token = item
+                if self._book.holds(Lease(outcome.id, token)):
+                    batch.setdefault(queue_name, []).append((outcome, token))
                 else:
-                    batch.setdefault(queue_name, []).append((outcome, lease.token))
+                    logger.warning(
+                        "Outcome %r of job %s discarded: this worker no longer holds its lease "
+                        "(it expired and the job was handed on)", outcome.op, outcome.id,
+                    )  # fmt: skip
                 count += 1
                 if count >= MAX_BATCH:
                     break
@@ -102,40 +101,42 @@ class Acker:
                 self._idle.notify_all()
 
     def _record(self, queue_name: str, outcomes: list[tuple[Outcome, str]]) -> None:
+        rejected = self._send(queue_name, outcomes)
+        for outcome, token in outcomes:
+            self._book.pop(Lease(outcome.id, token))
+        if rejected is None:
+            return
+        self.last_ack = time.monotonic()
+        for job_id in rejected:
+            logger.warning(
+                "Outcome of job %s rejected: its lease was taken over while this worker was "
+                "paused or cut off from Redis; the job's new owner decides its fate",
+                job_id,
+            )
+
+    def _send(self, queue_name: str, outcomes: list[tuple[Outcome, str]]) -> list[str] | None:
+        """Send `outcomes` until Redis takes them; return the rejected ids, None if given up.
+
+        Until an outcome is recorded its lease stays in the book, so the heartbeat keeps
+        renewing it and no other worker takes the job over.
+        """
         backoff = Backoff()
         while True:
             try:
-                _, rejected = self._broker.finish(queue_name, outcomes)
-            except TRANSIENT_ERRORS as e:
+                return self._broker.finish(queue_name, outcomes)[1]
+            except SchemaMismatchError:
+                logger.exception("Could not record %d job outcomes", len(outcomes))
+                return None  # recovery takes the jobs over once their leases expire
+            except Exception as e:  # noqa: BLE001 - lost connection, Redis full, ...: try again
                 if self._give_up_after is not None and time.monotonic() > self._give_up_after:
                     logger.error(
-                        "Redis unreachable while stopping: %d job outcomes not recorded (%s); "
-                        "their leases will expire and recovery will take the jobs over",
-                        len(outcomes),
-                        e,
-                    )
-                    return
+                        "Could not record %d job outcomes while stopping (%s); their leases "
+                        "will expire and recovery will take the jobs over", len(outcomes), e,
+                    )  # fmt: skip
+                    return None
                 delay = backoff.next_delay()
                 logger.warning(
                     "Could not record %d job outcomes, retrying in %.1fs: %s",
-                    len(outcomes),
-                    delay,
-                    e,
-                )
+                    len(outcomes), delay, e,
+                )  # fmt: skip
                 time.sleep(delay)
-                continue
-            except Exception:
-                logger.exception(
-                    "Could not record %d job outcomes; their leases will expire and recovery "
-                    "will take the jobs over",
-                    len(outcomes),
-                )
-                return
-            self.last_ack = time.monotonic()
-            for job_id in rejected:
-                logger.warning(
-                    "Outcome of job %s rejected: its lease was taken over while this worker was "
-                    "paused or cut off from Redis; the job's new owner decides its fate",
-                    job_id,
-                )
-            return

@@ -22,21 +22,23 @@ def build_job(fetched: FetchedJob, tasks: Tasks) -> tuple[Job, Task]:
         raise CorruptJobError(f"Job {fetched.id} has no stored envelope")
     try:
         envelope = decode(fetched.payload)
+        job = Job.__new__(Job)
+        job._id = fetched.id  # the id Redis knows it by, whatever the envelope says
+        job._uuid = None
+        job._lease_token = fetched.token
+        job.status = JobStatus.QUEUED
+        job.task_name = envelope.task
+        job.queue = envelope.queue
+        job.at = from_epoch_ms(envelope.at or envelope.created)
+        job.max_retries = math.inf if envelope.max_retries is None else envelope.max_retries
+        job.retries = fetched.retries
+        job.task_args = tuple(envelope.args)
+        job.task_kwargs = envelope.kwargs
+        job.task_func = None
     except (msgspec.DecodeError, msgspec.ValidationError) as e:
         raise CorruptJobError(f"Job {fetched.id} has an undecodable envelope: {e}") from None
-
-    job = Job.__new__(Job)
-    job._id = envelope.id
-    job._uuid = None
-    job.status = JobStatus.QUEUED
-    job.task_name = envelope.task
-    job.queue = envelope.queue
-    job.at = from_epoch_ms(envelope.at or envelope.created)
-    job.max_retries = math.inf if envelope.max_retries is None else envelope.max_retries
-    job.retries = fetched.retries
-    job.task_args = tuple(envelope.args)
-    job.task_kwargs = envelope.kwargs
-    job.task_func = None
+    except (ValueError, OverflowError, OSError, TypeError) as e:
+        raise CorruptJobError(f"Job {fetched.id} has an envelope with bad values: {e}") from None
     try:
         task = tasks.get(envelope.task)
     except UnknownTask as e:

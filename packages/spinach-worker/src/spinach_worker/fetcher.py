@@ -53,7 +53,7 @@ class Fetcher:
         self._stopping = threading.Event()
         self._alarm = Alarm(self._wake, name=f"{name}-alarm")
         self._batch_threshold = max(1, workers.num_workers // 2)
-        self.thread = threading.Thread(target=self._run, name=name)
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
         #: time.monotonic() of the last successful fetch (None before the first).
         self.last_fetch: float | None = None
         #: time.monotonic() of the last turn of the loop, for the watchdog.
@@ -68,11 +68,15 @@ class Fetcher:
         self._workers.release_waiters()
         self._wake()
 
-    def join(self) -> None:
-        self.thread.join()
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the fetch loop to end; return False if it is still stuck after `timeout`."""
+        self.thread.join(timeout)
+        if self.thread.is_alive():
+            return False
         self._alarm.close()
         with contextlib.suppress(*TRANSIENT_ERRORS):  # the private list expires by itself
             self._ctx.broker.clear_worker_wake(self._ctx.queue, self._ctx.worker_id)
+        return True
 
     def _wake(self) -> None:
         try:
@@ -113,11 +117,11 @@ class Fetcher:
             backoff.reset()
             self.last_fetch = self.last_turn = time.monotonic()
             ctx.book.add([Lease(fetched.id, fetched.token) for fetched in result.jobs])
+            if result.abandoned:
+                report_abandoned(result.abandoned, ctx.tasks, ctx.namespace, ctx.queue)
             if self._stopping.is_set():
                 self._hand_back(result)
                 return
-            if result.abandoned:
-                report_abandoned(result.abandoned, ctx.tasks, ctx.namespace, ctx.queue)
             self._dispatch(result)
             busy = result.ready_left > 0
             if len(result.jobs) == free and busy:
@@ -127,7 +131,11 @@ class Fetcher:
                     self._on_drained()  # nothing anywhere, nothing here when we looked
                     return
                 if not self._settled():
-                    self._wait_settled()  # a local job may still schedule a retry
+                    # A local job may still schedule a retry: wait for it, turning the loop so
+                    # that the watchdog sees a live fetcher however long the job runs.
+                    while not self._settled() and not self._stopping.is_set():
+                        self.last_turn = time.monotonic()
+                        self._wait_settled()
                     continue
             self._sleep(result)
 
@@ -154,7 +162,7 @@ class Fetcher:
                 continue
             except CorruptJobError as e:
                 logger.error("%s; it is removed from queue %s", e, ctx.queue)
-                self._workers.out_queue.put((ctx.queue, Outcome("f", fetched.id)))
+                self._workers.out_queue.put((ctx.queue, Outcome("f", fetched.id), fetched.token))
                 continue
             if job.should_retry:
                 ctx.book.mark_retryable(fetched.id)
@@ -163,14 +171,20 @@ class Fetcher:
     def _fail_unrunnable(self, job: Job, error: UnknownTask) -> None:
         logger.error("%s", error)
         outcome = execution.conclude(job, None, self._ctx.namespace, error)
-        self._workers.out_queue.put((job.queue, outcome))
+        self._workers.out_queue.put((job.queue, outcome, job._lease_token))
 
     def _hand_back(self, result: FetchResult) -> None:
-        leases = self._ctx.book.take([fetched.id for fetched in result.jobs])
-        if leases:
+        leases = self._ctx.book.take([Lease(fetched.id, fetched.token) for fetched in result.jobs])
+        if not leases:
+            return
+        try:
             self._ctx.broker.release(self._ctx.queue, leases)
-            logger.info(
-                "Handed %d fetched jobs back to queue %s while stopping",
-                len(leases),
-                self._ctx.queue,
-            )
+        except TRANSIENT_ERRORS as e:
+            logger.warning(
+                "Could not hand %d fetched jobs back while stopping (%s): recovery will take "
+                "them over when their leases expire", len(leases), e,
+            )  # fmt: skip
+            return
+        logger.info(
+            "Handed %d fetched jobs back to queue %s while stopping", len(leases), self._ctx.queue
+        )

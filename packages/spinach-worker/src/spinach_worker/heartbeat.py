@@ -12,7 +12,7 @@ import time
 import traceback
 from collections.abc import Callable
 
-from spinach.brokers.base import TRANSIENT_ERRORS
+from spinach.brokers.base import TRANSIENT_ERRORS, Lease
 from spinach_worker.abandoned import report_abandoned
 from spinach_worker.context import WorkerContext
 
@@ -39,6 +39,7 @@ class Heartbeat:
         self._stuck_after = stuck_after
         self._on_stuck = on_stuck
         self._stopping = threading.Event()
+        self._reported_stuck = False
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         #: time.monotonic() of the last successful renewal (None before the first).
         self.last_renewal: float | None = None
@@ -61,14 +62,16 @@ class Heartbeat:
     def beat(self) -> None:
         """Renew every lease held now, report lost ones and jobs abandoned by dead workers."""
         ctx = self._ctx
+        held = ctx.book.snapshot()
         try:
-            result = ctx.broker.renew(ctx.queue, ctx.book.snapshot(), ctx.lease_ms, ctx.task_names)
+            result = ctx.broker.renew(ctx.queue, held, ctx.lease_ms, ctx.task_names)
         except TRANSIENT_ERRORS as e:
             logger.warning("Could not renew leases (%s); trying again in %.1fs", e, self._interval)
             return
         self.last_renewal = time.monotonic()
+        tokens = dict(held)
         for job_id in result.lost:
-            if ctx.book.pop(job_id) is not None:
+            if ctx.book.pop(Lease(job_id, tokens[job_id])):
                 logger.warning(
                     "Lost the lease of job %s (this worker was paused or cut off from Redis for "
                     "longer than the lease): recovery handed it on, its outcome here is discarded",
@@ -82,6 +85,9 @@ class Heartbeat:
         thread = self._fetcher_thread()
         if silent < self._stuck_after or thread is None or not thread.is_alive():
             return
+        if self._reported_stuck:
+            return
+        self._reported_stuck = True
         frame = sys._current_frames().get(thread.ident or -1)
         stack = "".join(traceback.format_stack(frame)) if frame else "(no stack)"
         error = RuntimeError(f"The fetch loop made no progress for {silent:.0f}s")

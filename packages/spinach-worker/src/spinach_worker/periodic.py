@@ -10,9 +10,7 @@ import logging
 import threading
 import time
 
-from spinach.brokers.base import TRANSIENT_ERRORS
 from spinach.engine import Engine
-from spinach.exc import SpinachError
 from spinach_worker.backoff import Backoff
 from spinach_worker.context import WorkerContext
 
@@ -58,16 +56,11 @@ class PeriodicScheduler:
                     self._register()
                     renew_at = time.monotonic() + self._refresh
                 next_tick_ms = self._tick()
-            except TRANSIENT_ERRORS as e:
+            except Exception as e:  # noqa: BLE001 - Redis away or full: never stop ticking for good
                 delay = backoff.next_delay()
-                logger.warning(
-                    "Periodic tasks: Redis unavailable (%s), retrying in %.1fs", e, delay
-                )
+                logger.warning("Periodic tasks: %s; retrying in %.1fs", e, delay)
                 self._stopping.wait(delay)
                 continue
-            except SpinachError:
-                logger.exception("Periodic tasks of queue %s stopped", self._ctx.queue)
-                return
             backoff.reset()
             wait = renew_at - time.monotonic()
             if next_tick_ms is not None:

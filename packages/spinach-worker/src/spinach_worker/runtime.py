@@ -165,10 +165,14 @@ class WorkerRuntime:
                 return
             ctx = self.ctx
             self._scheduler.stop()
-            self._fetcher.join()
+            if not self._fetcher.join(timeout=2 * ctx.broker.max_block_seconds + 30):
+                logger.error(
+                    "The fetch loop is stuck (see the watchdog's report): stopping without it"
+                )
             unstarted = self._workers.take_unstarted()
             if unstarted:
-                self._release(ctx.book.take([job.job_id for job in unstarted]), "unstarted")
+                leases = [Lease(job.job_id, job._lease_token) for job in unstarted]
+                self._release(ctx.book.take(leases), "unstarted")
             if not self._workers.stop(self._shutdown_timeout):
                 self._abandon_running()
             self._acker.give_up_retrying_after(30.0)
@@ -179,6 +183,8 @@ class WorkerRuntime:
 
     def _abandon_running(self) -> None:
         """At the shutdown timeout: hand back running jobs that may run again elsewhere."""
+        # Outcomes of jobs that did finish are recorded first: those jobs must not run again.
+        self._acker.wait_idle(5.0)
         retryable = self.ctx.book.take_retryable()
         held = len(self.ctx.book)
         logger.warning(
@@ -207,9 +213,8 @@ class WorkerRuntime:
                 time.sleep(backoff.next_delay())
 
     def _wait_settled(self) -> None:
-        """Wait until local jobs finished and their outcomes are recorded (or a stop)."""
-        while not self._settled() and not self._stop_requested.is_set():
-            self._acker.wait_idle(0.05)
+        """Wait a moment for local jobs to finish and their outcomes to be recorded."""
+        self._acker.wait_idle(0.05)
 
     def _settled(self) -> bool:
         """Whether no job is running here and every outcome was recorded."""

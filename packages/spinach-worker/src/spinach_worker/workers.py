@@ -16,8 +16,8 @@ from spinach_worker import execution
 
 logger = logging.getLogger("spinach.worker")
 
-#: What the executor hands to the acker: the job's queue and its outcome.
-Result = tuple[str, Outcome]
+#: What the executor hands to the acker: the job's queue, its outcome and its lease token.
+Result = tuple[str, Outcome, str]
 
 
 class BaseWorkers:
@@ -28,7 +28,7 @@ class BaseWorkers:
             raise ValueError("num_workers must be at least one")
         self._num_workers = num_workers
         self._namespace = namespace
-        #: (queue, outcome) of every job run, in completion order; read by the runtime's acker.
+        #: (queue, outcome, lease token) of every job run, in completion order, for the acker.
         self.out_queue: queue.SimpleQueue[Result | None] = queue.SimpleQueue()
         self._in_flight = 0
         self._slots = threading.Condition()
@@ -84,7 +84,7 @@ class BaseWorkers:
         self._push(job, task)
 
     def _done(self, job: Job, outcome: Outcome) -> None:
-        self.out_queue.put((job.queue, outcome))
+        self.out_queue.put((job.queue, outcome, job._lease_token))
         with self._slots:
             self._in_flight -= 1
             if self._num_workers - self._in_flight >= self._wanted:

@@ -10,7 +10,7 @@ import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import redis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -157,7 +157,8 @@ class Broker:
         self._scripts = ScriptRunner(client)
         self._namespace: str | None = None
         self.enqueue_job_max_retries = enqueue_job_max_retries
-        socket_timeout = client.connection_pool.connection_kwargs.get("socket_timeout")
+        pool = getattr(client, "connection_pool", None)
+        socket_timeout = pool.connection_kwargs.get("socket_timeout") if pool else None
         # A blocking pop must return before the socket gives up on it.
         self.max_block_seconds = (
             MAX_BLOCK_SECONDS
@@ -433,10 +434,18 @@ class Broker:
         )
 
     def periodic_schedule(self, queue: str) -> dict[str, int]:
-        """Each scheduled periodic task of `queue` and its next tick, in ms since the epoch."""
+        """Each periodic task of `queue` a live worker vouches for, and its next tick (ms)."""
         k = queue_keys(self.namespace, queue)
-        entries = self._r.zrange(k.periodic, 0, -1, withscores=True)
-        return {_text(entry[0]): int(entry[1]) for entry in entries}  # type: ignore[arg-type]
+        seconds, micros = self._r.time()
+        now_ms = int(seconds) * 1000 + int(micros) // 1000
+        alive_names = cast(
+            "list[bytes | str]", self._r.zrangebyscore(k.periodic_alive, now_ms, "+inf")
+        )
+        alive = {_text(name) for name in alive_names}
+        entries = cast(
+            "list[tuple[bytes | str, float]]", self._r.zrange(k.periodic, 0, -1, withscores=True)
+        )
+        return {_text(name): int(due) for name, due in entries if _text(name) in alive}
 
     def wait_for_wake(self, queue: str, worker_id: str, timeout: float) -> bool:
         """Block until `queue` or this worker gets a wake-up token, or `timeout` seconds pass."""

@@ -82,6 +82,8 @@ for n = 1, #ids do
 end
 
 -- One command per structure for the whole batch: under load this is most of the script's cost.
+-- Deletions come first: Redis at maxmemory refuses a script whose first write may grow memory,
+-- so a batch with a retry in it must start with writes that only free memory.
 local q = {tasks = KEYS[9], limited_running = KEYS[10]}
 local applied = {}
 for _, id in ipairs(done) do
@@ -89,7 +91,6 @@ for _, id in ipairs(done) do
 end
 for _, id in ipairs(retried) do
   applied[#applied + 1] = id
-  redis.call('HINCRBY', KEYS[4], id, 1)
 end
 if free_slots(q, applied) > 0 then
   ensure_wake_token(KEYS[6])  -- a limited task has a free slot: a parked job may start
@@ -100,6 +101,9 @@ call_sliced('HDEL', KEYS[3], done)
 call_sliced('HDEL', KEYS[4], done)
 call_sliced('HDEL', KEYS[8], done)
 call_sliced('HDEL', KEYS[9], done)
+for _, id in ipairs(retried) do
+  redis.call('HINCRBY', KEYS[4], id, 1)
+end
 call_sliced('ZADD', KEYS[5], delayed)
 
 if earliest and (earliest_before == nil or earliest < earliest_before) then

@@ -11,8 +11,8 @@ ARGV[1]             schema version expected by the caller
 ARGV[2]             how long this registration lasts without renewal, in ms
 ARGV[3..]           one pair per periodic task: name, period_ms
 
-A new task, or one whose period changed, is first due one period from now (as in Spinach
-0.0.25); a known one keeps its next due time. Registrations of other deployments are never
+A new task is first due one period from now (as in Spinach 0.0.25); a known one keeps its
+next due time (or gets one period from now, if that comes earlier, when its period changed). Registrations of other deployments are never
 touched: a task stops ticking only when no live worker renews it, or when removed explicitly.
 
 Returns {0, next_due_in_ms}: the time to the earliest tick of a live task, -1 if none.
@@ -32,8 +32,10 @@ for i = 3, #ARGV, 2 do
   if redis.call('SISMEMBER', KEYS[5], task) == 1 then
     -- removed by an operator: stays out of the schedule
   elseif redis.call('HGET', KEYS[3], task) ~= period then
+    -- A new task, or a new period (a rolling deploy may declare both periods for a while):
+    -- keep an earlier due time, so that alternating registrations never postpone the tick.
     redis.call('HSET', KEYS[3], task, period)
-    redis.call('ZADD', KEYS[2], now + tonumber(period), task)
+    redis.call('ZADD', KEYS[2], 'LT', now + tonumber(period), task)
   else
     redis.call('ZADD', KEYS[2], 'NX', now + tonumber(period), task)
   end

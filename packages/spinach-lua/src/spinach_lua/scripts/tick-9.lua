@@ -18,7 +18,7 @@ ARGV[2..]           one group of four per periodic task the caller knows:
 Claiming a tick moves the task's next due time forward in the same atomic call, so workers
 racing for a tick create one job. After downtime the task runs once, not once per missed tick:
 the next tick is one period after the due one, or one period from now if that is past already.
-Tasks no live worker vouches for any more are dropped from the schedule.
+A task no live worker vouches for does not tick (its schedule is kept for a day, then dropped).
 
 Returns {0, created, next_due_in_ms}: next_due_in_ms is the time to the earliest tick, -1 if
 none.
@@ -33,8 +33,9 @@ end
 
 local now = now_ms()
 
--- Forget the tasks whose last worker is gone (each deployment vouches for its own).
-local orphans = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now)
+-- Forget the tasks no live worker has vouched for in a day (each deployment vouches for its own).
+-- A task whose workers are away for less keeps its schedule, and runs once when they return.
+local orphans = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now - 86400000, 'LIMIT', 0, 100)
 if #orphans > 0 then
   call_sliced('ZREM', KEYS[2], orphans)
   call_sliced('HDEL', KEYS[3], orphans)
@@ -45,7 +46,8 @@ local created = {}
 for i = 2, #ARGV, 4 do
   local task = ARGV[i]
   local due = tonumber(redis.call('ZSCORE', KEYS[2], task))
-  if due and due <= now then
+  local alive = tonumber(redis.call('ZSCORE', KEYS[4], task))
+  if due and due <= now and alive and alive > now then
     local period = tonumber(redis.call('HGET', KEYS[3], task))
     local next_tick = due + period
     if next_tick <= now then
