@@ -41,14 +41,9 @@ end
 
 local now = now_ms()
 local earliest_before = earliest_due(KEYS[4])
-local names = {}
-local q = {ready = KEYS[3], tasks = KEYS[8], parked = {}}
-local task_count = tonumber(ARGV[3])
-for n = 1, task_count do
-  names[n] = ARGV[3 + n]
-  q.parked[names[n]] = KEYS[9 + n]
-end
-load_limits(q, KEYS[9], names)
+local q = {ready = KEYS[3], tasks = KEYS[8]}
+local names = load_tasks(q, 3, 9, KEYS[9])
+local task_count = #names
 
 -- Jobs of one batch mostly share their meta: parse each distinct one once.
 local metas = {}

@@ -53,16 +53,12 @@ end
 
 local now = now_ms()
 local wanted = tonumber(ARGV[2])
-local names = {}
+local names
 local q = {
   ready = KEYS[2], running = KEYS[4], jobs = KEYS[5], retries = KEYS[6], wake = KEYS[7],
   leases = KEYS[8], budget = KEYS[9], tasks = KEYS[11], limited_running = KEYS[13], parked = {},
 }
-for n = 1, tonumber(ARGV[6]) do
-  names[n] = ARGV[6 + n]
-  q.parked[names[n]] = KEYS[13 + n]
-end
-load_limits(q, KEYS[12], names)
+names = load_tasks(q, 6, 13, KEYS[12])
 
 local failed = recover_expired(q, now, tonumber(ARGV[5]))
 

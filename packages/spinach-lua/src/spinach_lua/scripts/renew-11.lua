@@ -42,13 +42,7 @@ local q = {
   running = KEYS[2], leases = KEYS[3], budget = KEYS[4], retries = KEYS[5], jobs = KEYS[6],
   ready = KEYS[7], wake = KEYS[8], tasks = KEYS[9], limited_running = KEYS[11], parked = {},
 }
-local names = {}
-local task_count = tonumber(ARGV[4])
-for n = 1, task_count do
-  names[n] = ARGV[4 + n]
-  q.parked[names[n]] = KEYS[11 + n]
-end
-load_limits(q, KEYS[10], names)
+local task_count = #load_tasks(q, 4, 11, KEYS[10])
 local failed = recover_expired(q, now, tonumber(ARGV[3]))
 
 local deadline = now + tonumber(ARGV[2])

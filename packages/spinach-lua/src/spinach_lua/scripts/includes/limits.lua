@@ -31,6 +31,20 @@ local function load_limits(q, limits_key, names)
   end
 end
 
+-- Read the task names the caller passed (ARGV[count_at] of them, right after it) and their parked
+-- lists (the KEYS right after KEYS[last_fixed_key]) into q, then their limits.
+-- Returns the list of names.
+local function load_tasks(q, count_at, last_fixed_key, limits_key)
+  local names = {}
+  q.parked = {}
+  for n = 1, tonumber(ARGV[count_at]) do
+    names[n] = ARGV[count_at + n]
+    q.parked[names[n]] = KEYS[last_fixed_key + n]
+  end
+  load_limits(q, limits_key, names)
+  return names
+end
+
 -- Queue `ids` at the tail of the ready list, or of their task's parked list when the task has
 -- a limit (and the caller knows its list).
 local function route(q, ids)
