@@ -16,7 +16,7 @@ sync:
 
 # Schedule and run a few jobs on the embedded broker (no Redis needed).
 demo:
-    uv run --locked --all-packages python tools/demo.py
+    uv run --locked --all-packages --no-dev python tools/demo.py
 
 # Everything CI runs: lint, the unit tests of each package, the conformance and integration suites.
 test: lint unit (_integration "")

@@ -12,18 +12,24 @@ from spinach.retry import ExponentialBackoff
 
 logging.basicConfig(level=logging.ERROR, format="  log: %(levelname)s %(message)s")
 
+
+def say(line: str) -> None:
+    """Print a whole line in one write: jobs run on several threads at once."""
+    print(line + "\n", end="", flush=True)
+
+
 tasks = Tasks()
 attempts: dict[str, int] = {}
 
 
 @tasks.task(name="compute")
 def compute(a: int, b: int) -> None:
-    print(f"  compute({a}, {b}) = {a + b}")
+    say(f"  compute({a}, {b}) = {a + b}")
 
 
 @tasks.task(name="reminder")
 def reminder(text: str) -> None:
-    print(f"  reminder: {text}")
+    say(f"  reminder: {text}")
 
 
 @tasks.task(
@@ -35,12 +41,12 @@ def flaky_call(url: str) -> None:
     attempts[url] = attempts.get(url, 0) + 1
     if attempts[url] < 3:
         raise ConnectionError(f"{url} did not answer (attempt {attempts[url]})")
-    print(f"  flaky_call({url!r}) succeeded on attempt {attempts[url]}")
+    say(f"  flaky_call({url!r}) succeeded on attempt {attempts[url]}")
 
 
 @signals.job_schedule_retry.connect_via("demo")
 def on_retry(namespace: str, job, err) -> None:  # type: ignore[no-untyped-def]
-    print(f"  retrying {job.task_name} ({job.retries}/{job.max_retries}) after: {err}")
+    say(f"  retrying {job.task_name} ({job.retries}/{job.max_retries}) after: {err}")
 
 
 def main() -> None:
