@@ -203,3 +203,29 @@ def test_at_the_shutdown_timeout_an_at_most_once_running_job_is_left_to_recovery
     [(task, error, _)] = reported.wait_for_count(1)
     assert (task, error) == ("once_slow", "JobAbandonedError")
     assert ledger.entries == ["start"]
+
+
+def test_the_report_of_an_abandoned_job_survives_the_death_of_its_reporter(
+    spin: Engine, ledger: Ledger, reported: Ledger
+) -> None:
+    spin.attach_tasks(_tasks(ledger))
+    spin.schedule("once", "e")
+    # The job's worker dies mid-run; then the worker that fetches it to report it dies too.
+    assert len(spin.broker.fetch("spinach", 1, lease_ms=100).jobs) == 1
+    reporter: list[bool] = []
+    wait_for(
+        lambda: (
+            reporter.extend(j.abandoned for j in spin.broker.fetch("spinach", 1, 100).jobs)
+            or reporter
+        ),
+        message="the abandoned job, fetched to be reported",
+    )
+    assert reporter == [True]
+
+    # A third worker still reports it, once, and never runs it.
+    spin.start_workers(number=1, block=False, lease_seconds=1)
+    [(task, error, _)] = reported.wait_for_count(1)
+    wait_for(lambda: spin.broker.queue_stats("spinach").running == 0, message="the record")
+    spin.stop_workers()
+    assert (task, error) == ("once", "JobAbandonedError")
+    assert ledger.entries == [] and len(reported) == 1

@@ -62,6 +62,7 @@ class QueueKeys:
     limits_code: str
     limits_override: str
     limited_running: str
+    abandoned: str
     _base: str
 
     def enqueue_token(self, token: str) -> str:
@@ -101,6 +102,7 @@ def queue_keys(namespace: str, queue: str) -> QueueKeys:
         limits_code=f"{base}:limits:code",
         limits_override=f"{base}:limits:override",
         limited_running=f"{base}:limits:running",
+        abandoned=f"{base}:abandoned",
         _base=base,
     )
 

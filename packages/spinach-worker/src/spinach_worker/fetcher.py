@@ -117,8 +117,6 @@ class Fetcher:
             backoff.reset()
             self.last_fetch = self.last_turn = time.monotonic()
             ctx.book.add([Lease(fetched.id, fetched.token) for fetched in result.jobs])
-            if result.abandoned:
-                report_abandoned(result.abandoned, ctx.tasks, ctx.namespace, ctx.queue)
             if self._stopping.is_set():
                 self._hand_back(result)
                 return
@@ -155,6 +153,10 @@ class Fetcher:
     def _dispatch(self, result: FetchResult) -> None:
         ctx = self._ctx
         for fetched in result.jobs:
+            if fetched.abandoned:
+                report_abandoned(fetched, ctx.tasks, ctx.namespace)
+                self._workers.out_queue.put((ctx.queue, Outcome("f", fetched.id), fetched.token))
+                continue
             try:
                 job, task = build_job(fetched, ctx.tasks)
             except UnknownJobTask as e:

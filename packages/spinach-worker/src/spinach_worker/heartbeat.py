@@ -13,7 +13,6 @@ import traceback
 from collections.abc import Callable
 
 from spinach.brokers.base import TRANSIENT_ERRORS, Lease
-from spinach_worker.abandoned import report_abandoned
 from spinach_worker.context import WorkerContext
 
 logger = logging.getLogger("spinach.worker")
@@ -77,8 +76,6 @@ class Heartbeat:
                     "longer than the lease): recovery handed it on, its outcome here is discarded",
                     job_id,
                 )
-        if result.abandoned:
-            report_abandoned(result.abandoned, ctx.tasks, ctx.namespace, ctx.queue)
 
     def _watch_fetcher(self) -> None:
         silent = time.monotonic() - self._fetcher_turn()

@@ -67,6 +67,8 @@ class FetchedJob(NamedTuple):
     payload: bytes | None
     retries: int
     token: str = ""
+    #: Its worker died mid-run and it may not run again: report it failed, do not run it.
+    abandoned: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +82,6 @@ class FetchResult:
     delayed_left: int
     #: Milliseconds until the earliest delayed job is due (Redis time), or None if none is.
     next_due_ms: int | None
-    #: Jobs whose worker died and that may not run again: to report failed.
-    abandoned: list[FetchedJob]
     #: Jobs of the queue running anywhere (this fetch's included).
     running_left: int = 0
     #: Milliseconds until the earliest lease deadline of a running job, or None if none runs.
@@ -96,10 +96,9 @@ class FetchResult:
 
 @dataclass(frozen=True, slots=True)
 class RenewResult:
-    """What a lease renewal found: leases lost by the caller, and abandoned jobs to report."""
+    """What a lease renewal found: the leases the caller no longer holds."""
 
     lost: list[str]
-    abandoned: list[FetchedJob]
 
 
 class Outcome(NamedTuple):
@@ -135,14 +134,6 @@ def _meta(job: PreparedJob, task_number: int) -> str:
     if job.at_ms == job.delay_ms == job.max_retries == 0:
         return str(task_number)
     return f"{task_number}:{job.at_ms}:{job.delay_ms}:{job.max_retries}"
-
-
-def _abandoned(reply: Sequence[Any]) -> list[FetchedJob]:
-    ids, payloads, retries = reply
-    return [
-        FetchedJob(_text(job_id), payload or None, int(retry))
-        for job_id, payload, retry in zip(ids, payloads, retries, strict=True)
-    ]
 
 
 class Broker:
@@ -283,14 +274,18 @@ class Broker:
         reply = self._scripts(
             "fetch",
             (k.schema, k.ready, k.delayed, k.running, k.jobs, k.retries, k.wake, k.leases,
-             k.budget, k.lease_seq, k.tasks, k.limits, k.limited_running,
+             k.budget, k.lease_seq, k.tasks, k.limits, k.limited_running, k.abandoned,
              *(k.parked(name) for name in task_names)),
             (max_jobs, lease_ms, promote_limit, RECOVER_LIMIT, len(task_names), *task_names),
         )  # fmt: skip
-        ids, payloads, retries, tokens = reply[1], reply[2], reply[3], reply[4]
+        ids, payloads, retries, tokens, abandoned = (
+            reply[1], reply[2], reply[3], reply[4], reply[8],
+        )  # fmt: skip
         jobs = [
-            FetchedJob(_text(job_id), payload or None, int(retry), str(token))
-            for job_id, payload, retry, token in zip(ids, payloads, retries, tokens, strict=True)
+            FetchedJob(_text(job_id), payload or None, int(retry), str(token), flag == 1)
+            for job_id, payload, retry, token, flag in zip(
+                ids, payloads, retries, tokens, abandoned, strict=True
+            )
         ]
         next_due, next_expiry = int(reply[7]), int(reply[10])
         return FetchResult(
@@ -298,7 +293,6 @@ class Broker:
             ready_left=int(reply[5]),
             delayed_left=int(reply[6]),
             next_due_ms=None if next_due < 0 else next_due,
-            abandoned=_abandoned(reply[8]),
             running_left=int(reply[9]),
             next_expiry_ms=None if next_expiry < 0 else next_expiry,
         )
@@ -320,7 +314,7 @@ class Broker:
         reply = self._scripts(
             "finish",
             (k.schema, k.running, k.jobs, k.retries, k.delayed, k.wake, k.leases, k.budget,
-             k.tasks, k.limited_running),
+             k.tasks, k.limited_running, k.abandoned),
             args,
         )  # fmt: skip
         return int(reply[1]), [_text(job_id) for job_id in reply[2]]
@@ -351,12 +345,11 @@ class Broker:
         reply = self._scripts(
             "renew",
             (k.schema, k.running, k.leases, k.budget, k.retries, k.jobs, k.ready, k.wake,
-             k.tasks, k.limits, k.limited_running, *(k.parked(name) for name in task_names)),
+             k.tasks, k.limits, k.limited_running, k.abandoned,
+             *(k.parked(name) for name in task_names)),
             args,
         )  # fmt: skip
-        return RenewResult(
-            lost=[_text(job_id) for job_id in reply[1]], abandoned=_abandoned(reply[2])
-        )
+        return RenewResult(lost=[_text(job_id) for job_id in reply[1]])
 
     def register_periodic(
         self, queue: str, periods: Sequence[tuple[str, int]], alive_ms: int

@@ -88,40 +88,28 @@ local function free_slots(q, ids)
 end
 
 -- Take back the jobs whose lease expired: their worker died, hung or lost Redis.
--- Extra keys in q: running, leases, budget, retries, jobs, wake.
+-- Extra keys in q: running, leases, budget, retries, wake, abandoned.
 -- A job with retries left (its `budget` entry) is queued again, the lost run counted as an
--- attempt; any other job (at most once, or out of retries) is deleted and returned so that the
--- caller reports it failed. Its limit slot is freed either way.
--- Returns {failed_ids, failed_payloads, failed_retries}.
+-- attempt. Any other job (at most once, or out of retries) is queued too, but marked abandoned:
+-- the worker that fetches it reports it failed instead of running it. Going through a lease
+-- like any job, the report survives a lost reply or a dying worker. Limit slots are freed.
 local function recover_expired(q, now, limit)
   local expired = redis.call('ZRANGEBYSCORE', q.running, '-inf', now, 'LIMIT', 0, limit)
-  local failed_ids, failed_payloads, failed_retries = {}, {}, {}
   if #expired == 0 then
-    return {failed_ids, failed_payloads, failed_retries}
+    return
   end
   free_slots(q, expired)
   call_sliced('ZREM', q.running, expired)
   call_sliced('HDEL', q.leases, expired)
-  local requeued = {}
   for _, id in ipairs(expired) do
     local budget = tonumber(redis.call('HGET', q.budget, id))
     local retries = tonumber(redis.call('HGET', q.retries, id)) or 0
     if budget and (budget < 0 or retries < budget) then
       redis.call('HSET', q.retries, id, retries + 1)
-      requeued[#requeued + 1] = id
     else
-      failed_ids[#failed_ids + 1] = id
-      failed_payloads[#failed_payloads + 1] = redis.call('HGET', q.jobs, id)
-      failed_retries[#failed_retries + 1] = retries
-      redis.call('HDEL', q.jobs, id)
-      redis.call('HDEL', q.retries, id)
-      redis.call('HDEL', q.budget, id)
-      redis.call('HDEL', q.tasks, id)
+      redis.call('HSET', q.abandoned, id, '1')
     end
   end
-  if #requeued > 0 then
-    route(q, requeued)
-    ensure_wake_token(q.wake)
-  end
-  return {failed_ids, failed_payloads, failed_retries}
+  route(q, expired)
+  ensure_wake_token(q.wake)
 end

@@ -11,6 +11,7 @@ KEYS[7] leases      HASH    id -> fencing token of the lease of a fetched job
 KEYS[8] budget      HASH    id -> max_retries of jobs that may run again
 KEYS[9] tasks       HASH    id -> task name
 KEYS[10] limited_running ZSET "<task>\0<id>" of running jobs of limited tasks
+KEYS[11] abandoned  HASH    id -> 1 for jobs whose worker died and that may not run again
 
 ARGV[1]             schema version expected by the caller
 ARGV[2]             how many jobs are done (succeeded or failed for good): n
@@ -101,6 +102,7 @@ call_sliced('HDEL', KEYS[3], done)
 call_sliced('HDEL', KEYS[4], done)
 call_sliced('HDEL', KEYS[8], done)
 call_sliced('HDEL', KEYS[9], done)
+call_sliced('HDEL', KEYS[11], done)
 for _, id in ipairs(retried) do
   redis.call('HINCRBY', KEYS[4], id, 1)
 end

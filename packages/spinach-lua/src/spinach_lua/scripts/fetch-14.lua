@@ -17,7 +17,8 @@ KEYS[10] lease_seq  STRING  last fencing token handed out in this queue
 KEYS[11] tasks      HASH    id -> task name
 KEYS[12] limits     HASH    task -> how many of its jobs may run at once
 KEYS[13] limited_running ZSET "<task>\0<id>" of running jobs of limited tasks
-KEYS[14..] parked   LIST    one per task of ARGV[7..]: its jobs held back by its limit
+KEYS[14] abandoned  HASH    id -> 1 for jobs whose worker died and that may not run again
+KEYS[15..] parked   LIST    one per task of ARGV[7..]: its jobs held back by its limit
 
 ARGV[1]             schema version expected by the caller
 ARGV[2]             how many jobs the caller can start now (may be 0: maintenance only)
@@ -25,18 +26,18 @@ ARGV[3]             lease duration in ms
 ARGV[4]             how many due jobs to promote at most in this call
 ARGV[5]             how many expired leases to take back at most in this call
 ARGV[6]             how many task names follow
-ARGV[7..]           the tasks of this queue the caller knows (their parked lists: KEYS[14..])
+ARGV[7..]           the tasks of this queue the caller knows (their parked lists: KEYS[15..])
 
 Jobs of a limited task are taken from its parked list first while it has free slots; a job
 of a task at its limit met in the ready list is moved to its parked list, once, so no fetch
 scans the same blocked job twice and the jobs of a task keep their order.
 
-Returns {0, ids, payloads, retries, tokens, ready_left, delayed_left, next_due_in_ms, failed,
+Returns {0, ids, payloads, retries, tokens, ready_left, delayed_left, next_due_in_ms, abandoned,
          running_left, next_expiry_in_ms}
         payloads[i] is false when the envelope of ids[i] is missing (a corrupt job);
         ready_left counts the jobs that could start now (ready, or parked with a free slot);
-        next_due_in_ms is -1 when no job is delayed; failed is {ids, payloads, retries} of jobs
-        whose lease expired and that may not run again: the caller reports them failed;
+        next_due_in_ms is -1 when no job is delayed; abandoned[i] is 1 when ids[i] lost its
+        worker mid-run and may not run again: the caller reports it failed instead of running it;
         next_expiry_in_ms is -1 when no job is running, else the time to the earliest lease
         deadline (when a sleeping worker should look for an abandoned job).
         When ready_left > 0, delayed_left, next_due_in_ms, running_left and next_expiry_in_ms
@@ -56,11 +57,12 @@ local wanted = tonumber(ARGV[2])
 local names
 local q = {
   ready = KEYS[2], running = KEYS[4], jobs = KEYS[5], retries = KEYS[6], wake = KEYS[7],
-  leases = KEYS[8], budget = KEYS[9], tasks = KEYS[11], limited_running = KEYS[13], parked = {},
+  leases = KEYS[8], budget = KEYS[9], tasks = KEYS[11], limited_running = KEYS[13],
+  abandoned = KEYS[14],
 }
-names = load_tasks(q, 6, 13, KEYS[12])
+names = load_tasks(q, 6, 14, KEYS[12])
 
-local failed = recover_expired(q, now, tonumber(ARGV[5]))
+recover_expired(q, now, tonumber(ARGV[5]))
 
 -- Promotion uses Redis time, so no job is taken before its due time whatever the workers' clocks.
 local due = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, tonumber(ARGV[4]))
@@ -123,9 +125,11 @@ end
 local payloads = {}
 local retries = {}
 local tokens = {}
+local abandoned = {}
 if #ids > 0 then
   payloads = hmget_sliced(KEYS[5], ids)
   retries = hmget_sliced(KEYS[6], ids)
+  abandoned = hmget_sliced(KEYS[14], ids)
   local last_token = redis.call('INCRBY', KEYS[10], #ids)
   local deadline = now + tonumber(ARGV[3])
   local leases, deadlines, limited = {}, {}, {}
@@ -139,6 +143,7 @@ if #ids > 0 then
     if retries[i] == false then
       retries[i] = 0
     end
+    abandoned[i] = abandoned[i] and 1 or 0
     local name = id_tasks[i]
     if name and q.limits[name] then
       limited[#limited + 1] = 0
@@ -160,7 +165,7 @@ if ready_left > 0 then
   -- More work than this worker took: pass the wake-up on to another idle worker. The caller
   -- fetches again without sleeping, so the figures below are not needed: skip their cost.
   ensure_wake_token(KEYS[7])
-  return {0, ids, payloads, retries, tokens, ready_left, -1, -1, failed, -1, -1}
+  return {0, ids, payloads, retries, tokens, ready_left, -1, -1, abandoned, -1, -1}
 end
 
 local next_due = earliest_due(KEYS[3])
@@ -174,6 +179,6 @@ if next_expiry then
   next_expiry_in = math.max(0, next_expiry - now)
 end
 return {
-  0, ids, payloads, retries, tokens, ready_left, redis.call('ZCARD', KEYS[3]), next_due_in, failed,
+  0, ids, payloads, retries, tokens, ready_left, redis.call('ZCARD', KEYS[3]), next_due_in, abandoned,
   redis.call('ZCARD', KEYS[4]), next_expiry_in,
 }

@@ -12,21 +12,21 @@ KEYS[8] wake        LIST    wake-up token for idle workers of this queue
 KEYS[9] tasks       HASH    id -> task name
 KEYS[10] limits     HASH    task -> how many of its jobs may run at once
 KEYS[11] limited_running ZSET "<task>\0<id>" of running jobs of limited tasks
-KEYS[12..] parked   LIST    one per task of ARGV[5..]: its jobs held back by its limit
+KEYS[12] abandoned  HASH    id -> 1 for jobs whose worker died and that may not run again
+KEYS[13..] parked   LIST    one per task of ARGV[5..]: its jobs held back by its limit
 
 ARGV[1]             schema version expected by the caller
 ARGV[2]             lease duration in ms
 ARGV[3]             how many expired leases to take back at most in this call
 ARGV[4]             how many task names follow: T
-ARGV[5..4+T]        the tasks of this queue the caller knows (their parked lists: KEYS[12..])
+ARGV[5..4+T]        the tasks of this queue the caller knows (their parked lists: KEYS[13..])
 ARGV[5+T..]         one pair per job the caller runs: id, token
 
 Expired leases are taken back first, so a worker that missed its renewals cannot extend a lease
 that is no longer its own.
 
-Returns {0, lost_ids, failed}: lost_ids are jobs whose lease the caller no longer holds (their
-outcome will be rejected); failed is {ids, payloads, retries} of taken-back jobs that may not
-run again, for the caller to report.
+Returns {0, lost_ids}: jobs whose lease the caller no longer holds (their outcome will be
+rejected).
         {-1, stored}        schema mismatch: nothing done
 ]]
 --- @include "prelude"
@@ -40,10 +40,11 @@ end
 local now = now_ms()
 local q = {
   running = KEYS[2], leases = KEYS[3], budget = KEYS[4], retries = KEYS[5], jobs = KEYS[6],
-  ready = KEYS[7], wake = KEYS[8], tasks = KEYS[9], limited_running = KEYS[11], parked = {},
+  ready = KEYS[7], wake = KEYS[8], tasks = KEYS[9], limited_running = KEYS[11],
+  abandoned = KEYS[12],
 }
-local task_count = #load_tasks(q, 4, 11, KEYS[10])
-local failed = recover_expired(q, now, tonumber(ARGV[3]))
+local task_count = #load_tasks(q, 4, 12, KEYS[10])
+recover_expired(q, now, tonumber(ARGV[3]))
 
 local deadline = now + tonumber(ARGV[2])
 local lost = {}
@@ -55,4 +56,4 @@ for i = 5 + task_count, #ARGV, 2 do
     lost[#lost + 1] = id
   end
 end
-return {0, lost, failed}
+return {0, lost}
