@@ -8,6 +8,7 @@ import pytest
 import redis
 from helpers import Ledger
 from redis_server import INSTALL_HINT, RedisServer
+from redis_topologies import RedisClusterSet
 
 from spinach import Engine, MemoryBroker, RedisBroker
 from spinach.brokers.base import Broker
@@ -27,7 +28,29 @@ def redis_server() -> Iterator[RedisServer]:
     server.cleanup()
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisClusterSet]:
+    """One throwaway Redis Cluster of three primaries for the whole session."""
+    try:
+        cluster = RedisClusterSet(primaries=3)
+    except RuntimeError:
+        if os.environ.get("CI"):
+            pytest.fail(INSTALL_HINT)
+        pytest.skip(INSTALL_HINT)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.cleanup()
+
+
+@pytest.fixture(
+    params=[
+        "memory",
+        pytest.param("redis", marks=pytest.mark.redis),
+        pytest.param("cluster", marks=pytest.mark.cluster),
+    ]
+)
 def broker_kind(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
@@ -36,11 +59,13 @@ def broker_kind(request: pytest.FixtureRequest) -> str:
 def make_broker(broker_kind: str, request: pytest.FixtureRequest) -> Iterator[Callable[[], Broker]]:
     """Return a factory of brokers that all share one store (one Redis, or one embedded one)."""
     made: list[Broker] = []
-    if broker_kind == "redis":
-        server: RedisServer = request.getfixturevalue("redis_server")
+    if broker_kind in ("redis", "cluster"):
+        url = request.getfixturevalue(
+            f"redis_{'server' if broker_kind == 'redis' else 'cluster'}"
+        ).url
 
         def factory() -> Broker:
-            broker = RedisBroker.from_url(server.url)
+            broker = RedisBroker.from_url(url)
             made.append(broker)
             return broker
     else:

@@ -12,6 +12,8 @@ import tempfile
 import time
 from collections.abc import Sequence
 
+from typing import Any
+
 import redis
 
 INSTALL_HINT = (
@@ -44,6 +46,10 @@ class RedisServer:
         self.port = free_port()
         self.directory = tempfile.mkdtemp(prefix="spinach-redis-")
         self.extra_args = list(extra_args)
+        #: A config file to start from (Sentinel needs one it can rewrite).
+        self.config_file: str | None = None
+        #: Extra options for the clients of this server (TLS settings, a password).
+        self.client_options: dict[str, Any] = {}
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -51,7 +57,7 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def client(self) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=self.port)
+        return redis.Redis(host="127.0.0.1", port=self.port, **self.client_options)
 
     def start(self, timeout: float = 10.0, attempts: int = 1) -> None:
         """Start the server and wait until it answers PING; stop it if it does not.
@@ -73,6 +79,7 @@ class RedisServer:
     def _start(self, timeout: float) -> None:
         args = [
             self.executable,
+            *([self.config_file] if self.config_file else []),
             "--port", str(self.port),
             "--bind", "127.0.0.1",
             "--dir", self.directory,

@@ -7,23 +7,41 @@ from collections.abc import Sequence
 from typing import Any
 
 import redis
+from redis.cluster import RedisCluster
 from redis.exceptions import NoScriptError
 
-from spinach.exc import SchemaMismatchError
+from spinach.exc import SchemaMismatchError, SpinachError
 from spinach_lua import SCHEMA_VERSION, SCRIPTS, ScriptError
 
 Call = tuple[str, Sequence[str], Sequence[Any]]
+
+
+class ReplicationTimeoutError(SpinachError):
+    """Redis applied an enqueue, but fewer replicas than asked acknowledged it in time."""
 
 
 class ScriptRunner:
     """Call scripts with EVALSHA, loading each into Redis's cache the first time it is missing.
 
     Redis forgets its script cache on restart, failover or SCRIPT FLUSH; a NOSCRIPT reply means
-    the script did not run, so loading it and sending the same call again is always safe.
+    the script did not run, so loading it and sending the same call again is always safe. On a
+    cluster redis-py routes each call to the node of its keys (all of one hash tag) and loads
+    scripts on every primary.
+
+    With `wait_for_replicas`, durable calls (enqueues) are followed on the same connection by a
+    WAIT, so that they return only once that many replicas have the jobs.
     """
 
-    def __init__(self, client: redis.Redis) -> None:
-        self._client = client
+    def __init__(
+        self,
+        client: "redis.Redis | RedisCluster",
+        wait_for_replicas: int = 0,
+        wait_timeout_ms: int = 1000,
+    ) -> None:
+        self._client: Any = client
+        self._cluster = isinstance(client, RedisCluster)
+        self._wait_for_replicas = wait_for_replicas
+        self._wait_timeout_ms = wait_timeout_ms
 
     def __call__(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> list[Any]:
         """Run one script and return its reply after its status code was checked."""
@@ -35,17 +53,22 @@ class ScriptRunner:
             reply = self._client.evalsha(script.sha1, len(keys), *keys, SCHEMA_VERSION, *args)
         return _checked(name, keys, reply)
 
-    def many(self, calls: Sequence[Call]) -> list[list[Any]]:
-        """Run several script calls in one round trip (a non-transactional pipeline)."""
-        if len(calls) == 1:
-            name, keys, args = calls[0]
-            return [self(name, keys, args)]
-        replies = self._send(calls)
+    def many(self, calls: Sequence[Call], durable: bool = False) -> list[list[Any]]:
+        """Run several script calls, in one round trip where the topology allows it.
+
+        A cluster refuses EVALSHA in pipelines, and the calls may target different nodes: there
+        they are sent one by one (each is atomic on its own either way).
+        """
+        waiting = durable and self._wait_for_replicas > 0
+        if self._cluster or (len(calls) == 1 and not waiting):
+            return [self(name, keys, args) for name, keys, args in calls]
+        replies = self._send(calls, waiting)
         missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
         if missing:
             for name in {calls[i][0] for i in missing}:
                 self._client.script_load(SCRIPTS[name].source)
-            for i, reply in zip(missing, self._send([calls[i] for i in missing]), strict=True):
+            retried = self._send([calls[i] for i in missing], waiting)
+            for i, reply in zip(missing, retried, strict=True):
                 replies[i] = reply
         results = []
         for (name, keys, _), reply in zip(calls, replies, strict=True):
@@ -54,12 +77,23 @@ class ScriptRunner:
             results.append(_checked(name, keys, reply))
         return results
 
-    def _send(self, calls: Sequence[Call]) -> list[Any]:
+    def _send(self, calls: Sequence[Call], waiting: bool) -> list[Any]:
         pipe = self._client.pipeline(transaction=False)
         for name, keys, args in calls:
             script = SCRIPTS[name]
             pipe.evalsha(script.sha1, len(keys), *keys, SCHEMA_VERSION, *args)
-        return pipe.execute(raise_on_error=False)
+        if waiting:
+            pipe.execute_command("WAIT", self._wait_for_replicas, self._wait_timeout_ms)
+        replies: list[Any] = pipe.execute(raise_on_error=False)
+        if waiting:
+            acknowledged = replies.pop()
+            if isinstance(acknowledged, int) and acknowledged < self._wait_for_replicas:
+                raise ReplicationTimeoutError(
+                    f"The jobs are enqueued on the primary, but only {acknowledged} of "
+                    f"{self._wait_for_replicas} replicas confirmed them within "
+                    f"{self._wait_timeout_ms} ms: a failover now could lose them"
+                )
+        return replies
 
 
 def _checked(name: str, keys: Sequence[str], reply: Any) -> list[Any]:

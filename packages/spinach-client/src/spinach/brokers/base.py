@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, cast
 
 import redis
+from redis.cluster import RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import OutOfMemoryError, ReadOnlyError, TryAgainError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -141,15 +142,18 @@ class Broker:
 
     def __init__(
         self,
-        client: redis.Redis,
+        client: "redis.Redis | RedisCluster",
         enqueue_job_max_retries: int = const.DEFAULT_ENQUEUE_JOB_RETRIES,
+        wait_for_replicas: int = 0,
+        wait_timeout_ms: int = 1000,
     ) -> None:
-        self._r = client
-        self._scripts = ScriptRunner(client)
+        if wait_for_replicas and isinstance(client, RedisCluster):
+            raise ValueError("wait_for_replicas is not available on Redis Cluster")
+        self._r: Any = client
+        self._scripts = ScriptRunner(client, wait_for_replicas, wait_timeout_ms)
         self._namespace: str | None = None
         self.enqueue_job_max_retries = enqueue_job_max_retries
-        pool = getattr(client, "connection_pool", None)
-        socket_timeout = pool.connection_kwargs.get("socket_timeout") if pool else None
+        socket_timeout = client.get_connection_kwargs().get("socket_timeout")
         # A blocking pop must return before the socket gives up on it.
         self.max_block_seconds = (
             MAX_BLOCK_SECONDS
@@ -208,7 +212,7 @@ class Broker:
                 calls.append(("enqueue", call_keys, args))
         if calls:
             try:
-                self._with_retries("enqueue", lambda: self._scripts.many(calls))
+                self._with_retries("enqueue", lambda: self._scripts.many(calls, durable=True))
             except OutOfMemoryError as e:
                 raise BrokerFullError(
                     f"Redis is out of memory and refuses new jobs ({e}); nothing was enqueued. "
@@ -245,14 +249,9 @@ class Broker:
     def flush(self) -> None:
         """Delete every key of this namespace (tests and admin only: it scans the keyspace)."""
         for pattern in namespace_patterns(self.namespace):
-            batch = []
-            for key in self._r.scan_iter(match=pattern, count=1000):
-                batch.append(key)
-                if len(batch) >= 1000:
-                    self._r.delete(*batch)
-                    batch = []
-            if batch:
-                self._r.delete(*batch)
+            # One key per DEL: on a cluster the keys of a namespace live on several nodes.
+            for key in list(self._r.scan_iter(match=pattern, count=1000)):
+                self._r.delete(key)
 
     # -- worker side -------------------------------------------------------------------------
 

@@ -1,8 +1,11 @@
-"""The broker for production: a Redis server (or a Redis-compatible one)."""
+"""The broker for production: a Redis server, a Redis Cluster, or Redis behind Sentinel."""
 
 from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import redis
+from redis.cluster import RedisCluster
+from redis.sentinel import Sentinel
 
 from spinach import const
 from spinach.brokers.base import Broker
@@ -21,27 +24,104 @@ DEFAULT_CLIENT_OPTIONS: dict[str, Any] = {
 class RedisBroker(Broker):
     """Jobs kept in Redis, shared by every client and worker of the namespace.
 
-    Without a client it connects to localhost:6379, as Spinach 0.0.25 did; production code
-    passes its own client or uses ``RedisBroker.from_url``.
+    `redis` is a redis-py client: `redis.Redis` (also the one a `Sentinel` hands out with
+    `master_for`) or `redis.cluster.RedisCluster`. Without one it connects to localhost:6379,
+    as Spinach 0.0.25 did; production code passes its own client or uses `from_url`.
+
+    `wait_for_replicas`: an enqueue returns only once that many replicas acknowledged it (Redis
+    WAIT, up to `wait_timeout_ms`), so that a failover right after cannot lose it; it costs a
+    replication round trip per enqueue. Not available on Redis Cluster.
     """
 
     def __init__(
         self,
-        redis: "redis.Redis | None" = None,
+        redis: "redis.Redis | RedisCluster | None" = None,
         enqueue_job_max_retries: int = const.DEFAULT_ENQUEUE_JOB_RETRIES,
+        *,
+        wait_for_replicas: int = 0,
+        wait_timeout_ms: int = 1000,
     ) -> None:
         client = redis if redis is not None else _default_client()
-        super().__init__(client, enqueue_job_max_retries=enqueue_job_max_retries)
+        super().__init__(
+            client,
+            enqueue_job_max_retries=enqueue_job_max_retries,
+            wait_for_replicas=wait_for_replicas,
+            wait_timeout_ms=wait_timeout_ms,
+        )
 
     @classmethod
-    def from_url(cls, url: str, **client_options: Any) -> "RedisBroker":
-        """Build a broker from a ``redis://`` or ``rediss://`` URL.
+    def from_url(cls, url: str, **options: Any) -> "RedisBroker":
+        """Build a broker from a URL:
 
-        Keyword arguments are passed to ``redis.Redis.from_url`` and override the defaults in
-        DEFAULT_CLIENT_OPTIONS.
+        - ``redis://[user:password@]host:port/db`` (``rediss://`` for TLS): one Redis server;
+        - ``redis+cluster://[user:password@]host:port`` (``rediss+cluster://``): a Redis Cluster,
+          discovered from that node;
+        - ``redis+sentinel://[user:password@]host:port,host:port/service/db``
+          (``rediss+sentinel://``): the primary that the sentinels name for `service`, followed
+          across failovers.
+
+        Query parameters and keyword arguments go to redis-py's client (TLS files such as
+        ``ssl_ca_certs``, timeouts...), over DEFAULT_CLIENT_OPTIONS. Broker options
+        (`wait_for_replicas`, `wait_timeout_ms`, `enqueue_job_max_retries`) are taken from the
+        keyword arguments.
         """
-        options = {**DEFAULT_CLIENT_OPTIONS, **client_options}
-        return cls(redis.Redis.from_url(url, **options))
+        broker_options = {
+            name: options.pop(name)
+            for name in ("wait_for_replicas", "wait_timeout_ms", "enqueue_job_max_retries")
+            if name in options
+        }
+        client_options = {**DEFAULT_CLIENT_OPTIONS, **options}
+        scheme = url.split("://", 1)[0]
+        client: redis.Redis | RedisCluster
+        if scheme in ("redis+cluster", "rediss+cluster"):
+            client = RedisCluster.from_url(url.replace("+cluster", "", 1), **client_options)
+        elif scheme in ("redis+sentinel", "rediss+sentinel"):
+            client = _sentinel_client(url, client_options)
+        else:
+            client = redis.Redis.from_url(url, **client_options)
+        return cls(client, **broker_options)
+
+
+def _sentinel_client(url: str, options: dict[str, Any]) -> redis.Redis:
+    """The client of the primary that the sentinels of a ``redis+sentinel://`` URL name."""
+    parts = urlsplit(url)
+    hosts = parts.netloc.rsplit("@", 1)[-1]
+    path = [segment for segment in parts.path.split("/") if segment]
+    if not path:
+        raise ValueError(
+            "A Sentinel URL names its service: redis+sentinel://host:port,.../SERVICE/DB, "
+            f"not {_redact(url)}"
+        )
+    service, db = path[0], int(path[1]) if len(path) > 1 else 0
+    addresses = []
+    for host in hosts.split(","):
+        name, _, port = host.rpartition(":")
+        addresses.append((name or host, int(port or 26379)))
+    query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+    sentinel_options: dict[str, Any] = {
+        key: options[key] for key in ("socket_timeout", "socket_connect_timeout") if key in options
+    }
+    if "sentinel_password" in query:
+        sentinel_options["password"] = query.pop("sentinel_password")
+    master_options = {**options, **query, "db": db}
+    if parts.username:
+        master_options["username"] = unquote(parts.username)
+    if parts.password:
+        master_options["password"] = unquote(parts.password)
+    if parts.scheme.startswith("rediss"):
+        master_options["ssl"] = True
+    sentinel = Sentinel(addresses, sentinel_kwargs=sentinel_options, **master_options)  # type: ignore[no-untyped-call]
+    client: redis.Redis = sentinel.master_for(service)  # type: ignore[no-untyped-call]
+    return client
+
+
+def _redact(url: str) -> str:
+    """The URL without its password, for error messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    return url.replace(f"{user}:{parts.password}@", f"{user}:***@", 1)
 
 
 def _default_client() -> redis.Redis:
