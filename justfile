@@ -30,6 +30,10 @@ unit:
 # The real-Redis suite: tests start their own redis-server processes on free loopback ports.
 integration *args: (_integration "-m redis " + args)
 
+# The topologies: the conformance suite on a 3-primary Redis Cluster, slot migration, Sentinel
+# failover, ACL users, TLS (all started by the fixtures on free loopback ports).
+integration-cluster *args: (_integration "-m 'cluster or topology' " + args)
+
 _integration args: _require-redis
     uv run --locked --all-packages pytest integration-tests {{args}}
 

@@ -11,7 +11,6 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Sequence
-
 from typing import Any
 
 import redis

@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import redis
 from redis.cluster import RedisCluster
 from redis_server import SHARED_REDIS_PORT, RedisServer
 
@@ -144,12 +143,13 @@ def make_certificates(directory: str) -> dict[str, str]:
     def openssl(*args: str) -> None:
         subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=out, timeout=60)
 
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=spinach-test-ca",
-            "-keyout", "ca.key", "-out", "ca.crt")  # fmt: skip
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            "-subj", "/CN=spinach-test-ca", "-keyout", "ca.key", "-out", "ca.crt")  # fmt: skip
     (out / "san.ext").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
     for name in ("server", "client"):
         openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN=spinach-{name}",
                 "-keyout", f"{name}.key", "-out", f"{name}.csr")  # fmt: skip
         openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-                "-CAcreateserial", "-days", "2", "-extfile", "san.ext", "-out", f"{name}.crt")  # fmt: skip
+                "-CAcreateserial", "-days", "2", "-extfile", "san.ext",
+                "-out", f"{name}.crt")  # fmt: skip
     return {name: str(out / name) for name in os.listdir(out)}

@@ -62,12 +62,12 @@ class ScriptRunner:
         waiting = durable and self._wait_for_replicas > 0
         if self._cluster or (len(calls) == 1 and not waiting):
             return [self(name, keys, args) for name, keys, args in calls]
-        replies = self._send(calls, waiting)
+        replies, acknowledged = self._send(calls, waiting)
         missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
         if missing:
             for name in {calls[i][0] for i in missing}:
                 self._client.script_load(SCRIPTS[name].source)
-            retried = self._send([calls[i] for i in missing], waiting)
+            retried, acknowledged = self._send([calls[i] for i in missing], waiting)
             for i, reply in zip(missing, retried, strict=True):
                 replies[i] = reply
         results = []
@@ -75,9 +75,16 @@ class ScriptRunner:
             if isinstance(reply, Exception):
                 raise reply
             results.append(_checked(name, keys, reply))
+        if acknowledged is not None and acknowledged < self._wait_for_replicas:
+            raise ReplicationTimeoutError(
+                f"The jobs are enqueued on the primary, but only {acknowledged} of "
+                f"{self._wait_for_replicas} replicas confirmed them within "
+                f"{self._wait_timeout_ms} ms: a failover now could lose them"
+            )
         return results
 
-    def _send(self, calls: Sequence[Call], waiting: bool) -> list[Any]:
+    def _send(self, calls: Sequence[Call], waiting: bool) -> tuple[list[Any], int | None]:
+        """Pipeline `calls` (then a WAIT if `waiting`); return the replies and WAIT's count."""
         pipe = self._client.pipeline(transaction=False)
         for name, keys, args in calls:
             script = SCRIPTS[name]
@@ -85,15 +92,8 @@ class ScriptRunner:
         if waiting:
             pipe.execute_command("WAIT", self._wait_for_replicas, self._wait_timeout_ms)
         replies: list[Any] = pipe.execute(raise_on_error=False)
-        if waiting:
-            acknowledged = replies.pop()
-            if isinstance(acknowledged, int) and acknowledged < self._wait_for_replicas:
-                raise ReplicationTimeoutError(
-                    f"The jobs are enqueued on the primary, but only {acknowledged} of "
-                    f"{self._wait_for_replicas} replicas confirmed them within "
-                    f"{self._wait_timeout_ms} ms: a failover now could lose them"
-                )
-        return replies
+        acknowledged = replies.pop() if waiting else None
+        return replies, acknowledged if isinstance(acknowledged, int) else None
 
 
 def _checked(name: str, keys: Sequence[str], reply: Any) -> list[Any]:

@@ -1,0 +1,30 @@
+"""Redis ACL rules that confine a web app or a worker to one Spinach namespace."""
+
+from spinach.keys import PREFIX, validate_namespace
+
+#: What the scripts run inside Redis (ACLs apply to commands called by scripts too).
+SCRIPT_COMMANDS = (
+    "get", "set", "hget", "hmget", "hset", "hsetnx", "hdel", "hincrby", "incrby",
+    "lpush", "rpush", "lpop", "llen", "lrange", "ltrim",
+    "zadd", "zrem", "zcard", "zscore", "zrange", "zrangebyscore", "zlexcount",
+    "sadd", "srem", "sismember", "time",
+)  # fmt: skip
+
+#: What the client and the worker send themselves, besides the scripts.
+CLIENT_COMMANDS = (
+    "evalsha", "script|load", "ping", "hello", "blpop", "rpush", "pexpire", "del",
+    "hget", "zlexcount", "llen", "zrange", "zrangebyscore", "scan",
+)  # fmt: skip
+
+
+def acl_rules(namespace: str) -> str:
+    """Return the ACL rules of a user that may run Spinach in `namespace` and nothing else.
+
+    Use them as ``ACL SETUSER <user> on ><password> <rules>`` (or in an ACL file). The user can
+    read and write the keys of `namespace` only, with the commands Spinach needs; other
+    namespaces and other keys of the server stay out of its reach.
+    """
+    validate_namespace(namespace)
+    commands = sorted(set(SCRIPT_COMMANDS) | set(CLIENT_COMMANDS))
+    keys = f"~{PREFIX}:{{{namespace}/* ~{PREFIX}:{{{namespace}}}*"
+    return " ".join(["resetkeys", keys, "resetchannels", "-@all", *(f"+{c}" for c in commands)])
