@@ -23,8 +23,8 @@ test: lint unit (_integration "")
 
 # Unit tests of each package, each in an environment holding only that package and its deps.
 unit:
-    UV_PROJECT_ENVIRONMENT=.venv-lua uv run --locked --package spinach-lua --group dev --exact pytest packages/spinach-lua/tests
-    SPINACH_CLIENT_ONLY=1 UV_PROJECT_ENVIRONMENT=.venv-client uv run --locked --package spinach-client --group dev --exact pytest packages/spinach-client/tests
+    UV_PROJECT_ENVIRONMENT=.venv-lua uv run --locked --package spinach-lua --no-default-groups --group dev --exact pytest packages/spinach-lua/tests
+    SPINACH_CLIENT_ONLY=1 UV_PROJECT_ENVIRONMENT=.venv-client uv run --locked --package spinach-client --no-default-groups --group dev --exact pytest packages/spinach-client/tests
     uv run --locked --all-packages pytest packages/spinach-worker/tests
 
 # The real-Redis suite: tests start their own redis-server processes on free loopback ports.

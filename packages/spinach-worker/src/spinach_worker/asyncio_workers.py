@@ -70,6 +70,7 @@ class AsyncioWorkers(BaseWorkers):
             self._done(job, await self._run(job, task))
 
     async def _run(self, job: Job, task: Task) -> Outcome:
+        execution.current_task.set(task)  # for hooks; the next job of this consumer replaces it
         try:
             started = execution.start(job, self._namespace)
             error: BaseException | None = None

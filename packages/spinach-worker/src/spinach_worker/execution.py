@@ -6,6 +6,7 @@ a worker thread never dies because of a job.
 
 import logging
 import time
+from contextvars import ContextVar
 from datetime import timedelta
 
 from spinach import signals
@@ -18,6 +19,10 @@ from spinach.utils import now_utc, to_epoch_ms, utc
 logger = logging.getLogger("spinach.worker")
 
 _MS = timedelta(milliseconds=1)
+
+#: The task whose job runs in this thread (or asyncio task), for hooks that need its settings
+#: (the signals carry the job only, as in Spinach 0.0.25).
+current_task: ContextVar[Task | None] = ContextVar("spinach_current_task", default=None)
 
 
 def start(job: Job, namespace: str) -> float:
@@ -44,13 +49,17 @@ def finish(
 
 def run(job: Job, task: Task, namespace: str) -> Outcome:
     """Run `job` synchronously in this thread and return its outcome."""
-    started = start(job, namespace)
-    error: BaseException | None = None
+    context = current_task.set(task)
     try:
-        task.func(*job.task_args, **job.task_kwargs)
-    except BaseException as e:  # noqa: BLE001 - a task must never kill its thread
-        error = e
-    return finish(job, task, namespace, error, started)
+        started = start(job, namespace)
+        error: BaseException | None = None
+        try:
+            task.func(*job.task_args, **job.task_kwargs)
+        except BaseException as e:  # noqa: BLE001 - a task must never kill its thread
+            error = e
+        return finish(job, task, namespace, error, started)
+    finally:
+        current_task.reset(context)
 
 
 def conclude(
