@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from spinach import const
+from spinach import const, telemetry
 from spinach.arguments import check_arguments
 from spinach.brokers.base import Broker, PreparedJob
 from spinach.envelope import Envelope, encode
@@ -72,9 +72,7 @@ class Engine:
 
     def schedule(self, task: TaskRef, *args: Any, **kwargs: Any) -> Job:
         """Send a job to run as soon as a worker is free (one Redis round trip)."""
-        job, prepared = self._prepare(task, None, args, kwargs, now_utc(), wall_ms(), new_job_id())
-        self._broker.enqueue([prepared])
-        return job
+        return self._send_one(task, None, args, kwargs)
 
     def schedule_at(self, task: TaskRef, at: datetime, *args: Any, **kwargs: Any) -> Job:
         """Send a job to run at `at`; a naive datetime is UTC.
@@ -84,16 +82,28 @@ class Engine:
         """
         if not isinstance(at, datetime):
             raise TypeError(f"schedule_at needs a datetime, got {at!r}")
-        job, prepared = self._prepare(task, at, args, kwargs, now_utc(), wall_ms(), new_job_id())
-        self._broker.enqueue([prepared])
-        return job
+        return self._send_one(task, at, args, kwargs)
 
     def schedule_in(self, task: TaskRef, delay: timedelta, *args: Any, **kwargs: Any) -> Job:
         """Send a job to run after `delay`, measured by Redis's clock."""
         if not isinstance(delay, timedelta):
             raise TypeError(f"schedule_in needs a timedelta, got {delay!r}")
-        job, prepared = self._prepare(task, delay, args, kwargs, now_utc(), wall_ms(), new_job_id())
-        self._broker.enqueue([prepared])
+        return self._send_one(task, delay, args, kwargs)
+
+    def _send_one(
+        self,
+        task_ref: TaskRef,
+        when: datetime | timedelta | None,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Job:
+        task = self._tasks.get(task_ref)
+        job_id = new_job_id()
+        with telemetry.sending(lambda: task.queue, 1, job_id, task.name) as headers:
+            job, prepared = self._prepare(
+                task, when, args, kwargs, now_utc(), wall_ms(), job_id, headers
+            )
+            self._broker.enqueue([prepared])
         return job
 
     def schedule_batch(self, batch: Batch) -> list[Job]:
@@ -103,13 +113,19 @@ class Engine:
         """
         jobs: list[Job] = []
         prepared: list[PreparedJob] = []
-        now, created = now_utc(), wall_ms()
-        ids = new_job_ids(len(batch.jobs_to_create))
-        for (task, at, args, kwargs), job_id in zip(batch.jobs_to_create, ids, strict=True):
-            job, ready = self._prepare(task, at, args, kwargs, now, created, job_id)
-            jobs.append(job)
-            prepared.append(ready)
-        self._broker.enqueue(prepared)
+        pending = batch.jobs_to_create
+
+        def destination() -> str:
+            return ",".join(sorted({self._tasks.get(entry[0]).queue for entry in pending}))
+
+        with telemetry.sending(destination, len(pending)) as headers:
+            now, created = now_utc(), wall_ms()
+            ids = new_job_ids(len(pending))
+            for (task, at, args, kwargs), job_id in zip(pending, ids, strict=True):
+                job, ready = self._prepare(task, at, args, kwargs, now, created, job_id, headers)
+                jobs.append(job)
+                prepared.append(ready)
+            self._broker.enqueue(prepared)
         return jobs
 
     def _prepare(
@@ -121,6 +137,7 @@ class Engine:
         now: datetime,
         created_ms: int,
         job_id: str,
+        headers: dict[str, str] | None = None,
     ) -> tuple[Job, PreparedJob]:
         task = self._tasks.get(task_ref)
         task.checker.check(args, kwargs)
@@ -149,6 +166,7 @@ class Engine:
             max_retries=task.wire_max_retries,
             at=at_ms,
             created=created_ms,
+            headers=headers or {},
         )
         payload = encode(envelope)
         if len(payload) > self.max_payload_bytes:

@@ -33,6 +33,7 @@ class Job:
     __slots__ = [
         "_id",
         "_lease_token",
+        "_trace_headers",
         "_uuid",
         "at",
         "max_retries",
@@ -58,6 +59,8 @@ class Job:
         self._uuid: uuid.UUID | None = None
         #: Fencing token of the lease a worker fetched this job under ("" outside workers).
         self._lease_token = ""
+        #: Trace context propagated from the producer (W3C trace context), if any.
+        self._trace_headers: dict[str, str] = {}
         self.status = JobStatus.NOT_SET
         self.task_name = task_name
         self.queue = queue
@@ -85,6 +88,7 @@ class Job:
         job._id = job_id
         job._uuid = None
         job._lease_token = ""
+        job._trace_headers = {}
         job.status = status
         job.task_name = task_name
         job.queue = queue
@@ -143,7 +147,7 @@ class Job:
         return all(
             getattr(self, slot) == getattr(other, slot)
             for slot in self.__slots__
-            if slot not in ("_uuid", "_lease_token")
+            if slot not in ("_uuid", "_lease_token", "_trace_headers")
         )
 
     __hash__ = None  # type: ignore[assignment]

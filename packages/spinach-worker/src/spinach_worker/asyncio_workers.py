@@ -10,12 +10,13 @@ import collections
 import inspect
 import logging
 import threading
+import time
 
 from spinach import signals
 from spinach.brokers.base import Outcome
 from spinach.job import Job
 from spinach.task import Task
-from spinach_worker import execution
+from spinach_worker import execution, telemetry
 from spinach_worker.workers import BaseWorkers
 
 logger = logging.getLogger("spinach.worker")
@@ -72,16 +73,19 @@ class AsyncioWorkers(BaseWorkers):
     async def _run(self, job: Job, task: Task) -> Outcome:
         execution.current_task.set(task)  # for hooks; the next job of this consumer replaces it
         try:
-            started = execution.start(job, self._namespace)
-            error: BaseException | None = None
-            try:
-                if inspect.iscoroutinefunction(task.func):
-                    await task.func(*job.task_args, **job.task_kwargs)
-                else:
-                    await asyncio.to_thread(task.func, *job.task_args, **job.task_kwargs)
-            except BaseException as e:  # noqa: BLE001 - a task must never kill the loop
-                error = e
-            return execution.finish(job, task, self._namespace, error, started)
+            with telemetry.processing(job) as span:
+                started = execution.start(job, self._namespace)
+                error: BaseException | None = None
+                try:
+                    if inspect.iscoroutinefunction(task.func):
+                        await task.func(*job.task_args, **job.task_kwargs)
+                    else:
+                        await asyncio.to_thread(task.func, *job.task_args, **job.task_kwargs)
+                except BaseException as e:  # noqa: BLE001 - a task must never kill the loop
+                    error = e
+                outcome = execution.finish(job, task, self._namespace, error, started)
+                telemetry.finished(span, job, outcome, error, time.monotonic() - started)
+            return outcome
         except BaseException:
             logger.exception("Unexpected error while running %s", job)
             return Outcome("f", job.job_id)

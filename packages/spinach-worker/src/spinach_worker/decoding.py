@@ -26,6 +26,7 @@ def build_job(fetched: FetchedJob, tasks: Tasks) -> tuple[Job, Task]:
         job._id = fetched.id  # the id Redis knows it by, whatever the envelope says
         job._uuid = None
         job._lease_token = fetched.token
+        job._trace_headers = envelope.headers
         job.status = JobStatus.QUEUED
         job.task_name = envelope.task
         job.queue = envelope.queue

@@ -15,6 +15,7 @@ from spinach.job import Job, JobStatus
 from spinach.retry import DEFAULT_RETRY_POLICY
 from spinach.task import AbortException, RetryException, Task
 from spinach.utils import now_utc, to_epoch_ms, utc
+from spinach_worker import telemetry
 
 logger = logging.getLogger("spinach.worker")
 
@@ -51,13 +52,16 @@ def run(job: Job, task: Task, namespace: str) -> Outcome:
     """Run `job` synchronously in this thread and return its outcome."""
     context = current_task.set(task)
     try:
-        started = start(job, namespace)
-        error: BaseException | None = None
-        try:
-            task.func(*job.task_args, **job.task_kwargs)
-        except BaseException as e:  # noqa: BLE001 - a task must never kill its thread
-            error = e
-        return finish(job, task, namespace, error, started)
+        with telemetry.processing(job) as span:
+            started = start(job, namespace)
+            error: BaseException | None = None
+            try:
+                task.func(*job.task_args, **job.task_kwargs)
+            except BaseException as e:  # noqa: BLE001 - a task must never kill its thread
+                error = e
+            outcome = finish(job, task, namespace, error, started)
+            telemetry.finished(span, job, outcome, error, time.monotonic() - started)
+        return outcome
     finally:
         current_task.reset(context)
 

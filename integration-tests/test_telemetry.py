@@ -1,0 +1,143 @@
+"""OpenTelemetry: a trace runs from the code that schedules a job into the job itself."""
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from helpers import Ledger
+from opentelemetry import metrics, trace
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, StatusCode
+
+from spinach import AbortException, Batch, Engine, MemoryBroker, Tasks
+from spinach.retry import ExponentialBackoff
+
+EXPORTER = InMemorySpanExporter()
+READER = InMemoryMetricReader()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def sdk() -> Iterator[None]:
+    """Install the OpenTelemetry SDK once (the API allows one provider per process)."""
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(EXPORTER))
+    trace.set_tracer_provider(provider)
+    metrics.set_meter_provider(MeterProvider(metric_readers=[READER]))
+    yield
+
+
+@pytest.fixture
+def spans() -> InMemorySpanExporter:
+    EXPORTER.clear()
+    return EXPORTER
+
+
+def _engine(ledger: Ledger) -> Engine:
+    spin = Engine(MemoryBroker(), namespace="otel")
+    tasks = Tasks()
+    fast = ExponentialBackoff(base=timedelta(milliseconds=10), cap=timedelta(milliseconds=10))
+
+    @tasks.task(name="work")
+    def work(i: int) -> None:
+        ledger.add(trace.get_current_span().get_span_context().trace_id)
+
+    @tasks.task(name="boom")
+    def boom() -> None:
+        raise ValueError("bad input")
+
+    @tasks.task(name="flaky", max_retries=1, retry_policy=fast)
+    def flaky() -> None:
+        ledger.add("flaky")
+        if len([e for e in ledger.entries if e == "flaky"]) == 1:
+            raise ConnectionError("try again")
+
+    @tasks.task(name="stop", max_retries=3)
+    def stop() -> None:
+        raise AbortException("no point")
+
+    spin.attach_tasks(tasks)
+    return spin
+
+
+def test_a_job_continues_the_trace_of_the_request_that_scheduled_it(
+    spans: InMemorySpanExporter, ledger: Ledger
+) -> None:
+    spin = _engine(ledger)
+    tracer = trace.get_tracer("web")
+    with tracer.start_as_current_span("GET /checkout") as request:
+        job = spin.schedule("work", 1)
+    spin.start_workers(number=1, block=True, stop_when_queue_empty=True)
+
+    send = next(s for s in spans.get_finished_spans() if s.name == "send spinach")
+    process = next(s for s in spans.get_finished_spans() if s.name == "process spinach")
+    assert send.kind is SpanKind.PRODUCER and process.kind is SpanKind.CONSUMER
+    assert send.parent.span_id == request.get_span_context().span_id
+    assert process.parent.span_id == send.context.span_id
+    assert process.context.trace_id == request.get_span_context().trace_id
+    assert [link.context.span_id for link in process.links] == [send.context.span_id]
+    assert ledger.entries == [request.get_span_context().trace_id]  # the task sees the span
+    for span, operation in ((send, "send"), (process, "process")):
+        assert span.attributes["messaging.system"] == "spinach"
+        assert span.attributes["messaging.operation.name"] == operation
+        assert span.attributes["messaging.operation.type"] == operation
+        assert span.attributes["messaging.destination.name"] == "spinach"
+        assert span.attributes["messaging.message.id"] == job.job_id
+        assert span.attributes["messaging.spinach.task"] == "work"
+    assert process.attributes["messaging.spinach.attempt"] == 1
+
+
+def test_a_batch_is_one_send_span_counting_its_jobs(
+    spans: InMemorySpanExporter, ledger: Ledger
+) -> None:
+    spin = _engine(ledger)
+    batch = Batch()
+    for i in range(5):
+        batch.schedule("work", i)
+    spin.schedule_batch(batch)
+    [send] = [s for s in spans.get_finished_spans() if s.kind is SpanKind.PRODUCER]
+    assert send.attributes["messaging.batch.message_count"] == 5
+    spin.start_workers(number=2, block=True, stop_when_queue_empty=True)
+    consumers = [s for s in spans.get_finished_spans() if s.kind is SpanKind.CONSUMER]
+    assert len(consumers) == 5 and {s.parent.span_id for s in consumers} == {send.context.span_id}
+
+
+def test_failures_set_the_status_but_retries_and_aborts_are_not_errors(
+    spans: InMemorySpanExporter, ledger: Ledger
+) -> None:
+    spin = _engine(ledger)
+    for name in ("boom", "flaky", "stop"):
+        spin.schedule(name)
+    spin.start_workers(number=1, block=True, stop_when_queue_empty=True)
+    process = {}
+    for span in spans.get_finished_spans():
+        if span.kind is SpanKind.CONSUMER:
+            process.setdefault(span.attributes["messaging.spinach.task"], []).append(span)
+    [boom] = process["boom"]
+    assert boom.status.status_code is StatusCode.ERROR
+    assert boom.attributes["error.type"] == "ValueError"
+    assert [s.status.status_code for s in process["flaky"]] == [StatusCode.UNSET] * 2
+    assert [s.attributes["messaging.spinach.attempt"] for s in process["flaky"]] == [1, 2]
+    assert process["stop"][0].status.status_code is StatusCode.UNSET
+
+
+def test_metrics_count_jobs_sent_and_processed_by_outcome(ledger: Ledger) -> None:
+    spin = _engine(ledger)
+    spin.schedule("work", 1)
+    spin.schedule("boom")
+    spin.start_workers(number=1, block=True, stop_when_queue_empty=True)
+    points: dict[tuple[str, str], float] = {}
+    data = READER.get_metrics_data()
+    for resource in data.resource_metrics:
+        for scope in resource.scope_metrics:
+            for metric in scope.metrics:
+                for point in metric.data.data_points:
+                    key = (metric.name, str(point.attributes.get("messaging.spinach.outcome", "")))
+                    points[key] = getattr(point, "value", getattr(point, "count", 0))
+    assert points[("spinach.jobs.sent", "")] >= 2
+    assert points[("spinach.jobs.processed", "succeeded")] >= 1
+    assert points[("spinach.jobs.processed", "failed")] >= 1
+    assert points[("spinach.job.duration", "failed")] >= 1
