@@ -52,18 +52,26 @@ def run(job: Job, task: Task, namespace: str) -> Outcome:
     """Run `job` synchronously in this thread and return its outcome."""
     context = current_task.set(task)
     try:
-        with telemetry.processing(job) as span:
-            started = start(job, namespace)
-            error: BaseException | None = None
-            try:
-                task.func(*job.task_args, **job.task_kwargs)
-            except BaseException as e:  # noqa: BLE001 - a task must never kill its thread
-                error = e
-            outcome = finish(job, task, namespace, error, started)
-            telemetry.finished(span, job, outcome, error, time.monotonic() - started)
-        return outcome
+        if telemetry.observed():
+            with telemetry.processing(job) as span:
+                started = start(job, namespace)
+                error = _call(job, task)
+                outcome = finish(job, task, namespace, error, started)
+                telemetry.finished(span, job, outcome, error, time.monotonic() - started)
+            return outcome
+        started = start(job, namespace)  # the common path: no SDK listening, nothing to build
+        return finish(job, task, namespace, _call(job, task), started)
     finally:
         current_task.reset(context)
+
+
+def _call(job: Job, task: Task) -> BaseException | None:
+    """Call the task function; return what it raised, if anything."""
+    try:
+        task.func(*job.task_args, **job.task_kwargs)
+    except BaseException as e:  # noqa: BLE001 - a task must never kill its thread
+        return e
+    return None
 
 
 def conclude(

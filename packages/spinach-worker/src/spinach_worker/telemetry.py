@@ -29,6 +29,11 @@ _duration = _meter.create_histogram(
 _OUTCOMES = {"s": "succeeded", "f": "failed", "r": "retried", "R": "retried"}
 
 
+def observed() -> bool:
+    """Whether an OpenTelemetry SDK listens (tracing or metrics); else skip all of it."""
+    return is_tracing() or is_metering()
+
+
 @contextmanager
 def processing(job: Job) -> Iterator[Any]:
     """Run the body inside a CONSUMER span for `job` (a no-op without a tracing SDK)."""
