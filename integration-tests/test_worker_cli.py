@@ -149,3 +149,22 @@ def test_a_second_sigterm_exits_at_once(redis_server: RedisServer, app_dir: Path
             worker.kill()
     assert worker.returncode == 1, output
     assert "Second stop signal" in output
+
+
+def test_the_check_command_tells_whether_a_worker_is_alive(
+    redis_server: RedisServer, app_dir: Path
+) -> None:
+    redis_server.client().flushall()  # no registration left by the workers of other tests
+    env = {**os.environ, "TEST_REDIS_URL": redis_server.url}
+    command = [sys.executable, "-m", "spinach_worker.cli", "check", "shopapp:spin"]
+    idle = subprocess.run(command, cwd=app_dir, env=env, capture_output=True, timeout=30)
+    assert idle.returncode == 1, idle.stdout
+
+    worker = _start_worker(app_dir, redis_server.url, "--threads", "1")
+    try:
+        _wait(lambda: subprocess.run(command, cwd=app_dir, env=env, timeout=30).returncode == 0)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.communicate(timeout=30)
+    after = subprocess.run(command, cwd=app_dir, env=env, capture_output=True, timeout=30)
+    assert after.returncode == 1 and b"0 live worker" in after.stdout

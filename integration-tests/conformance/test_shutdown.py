@@ -125,3 +125,14 @@ def test_workers_that_stopped_on_their_own_can_be_started_again(
     spin.schedule("item", 2)
     spin.start_workers(number=1, block=True, stop_when_queue_empty=True)
     assert ledger.entries == [1, 2]
+
+
+def test_live_workers_are_registered_while_they_run(spin: Engine, ledger: Ledger) -> None:
+    import os
+
+    spin.start_workers(number=3, queue="registry", block=False)
+    wait_for(lambda: spin.broker.live_workers("registry"), message="the registration")
+    [worker] = spin.broker.live_workers("registry")
+    assert (worker["pid"], worker["threads"], worker["queue"]) == (os.getpid(), 3, "registry")
+    spin.stop_workers()
+    assert spin.broker.live_workers("registry") == []

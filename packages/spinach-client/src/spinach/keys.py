@@ -63,6 +63,8 @@ class QueueKeys:
     limits_override: str
     limited_running: str
     abandoned: str
+    workers: str
+    workers_info: str
     _base: str
 
     def enqueue_token(self, token: str) -> str:
@@ -103,6 +105,8 @@ def queue_keys(namespace: str, queue: str) -> QueueKeys:
         limits_override=f"{base}:limits:override",
         limited_running=f"{base}:limits:running",
         abandoned=f"{base}:abandoned",
+        workers=f"{base}:workers",
+        workers_info=f"{base}:workers:info",
         _base=base,
     )
 

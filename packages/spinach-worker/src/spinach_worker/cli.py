@@ -74,7 +74,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check(argv: Sequence[str]) -> int:
+    """``spinach-worker check APP [--queue Q]``: exit 0 if a live worker heartbeats, else 1.
+
+    Meant for an exec probe (Kubernetes) or a monitoring check; it reads the worker registry
+    that every worker's heartbeat renews.
+    """
+    parser = argparse.ArgumentParser(
+        prog="spinach-worker check",
+        description="Exit 0 if a live worker of the engine heartbeats in Redis, 1 otherwise.",
+    )
+    parser.add_argument("engine", help="the Engine, as module:attribute (shop.tasks:spin)")
+    parser.add_argument(
+        "--queue", action="append", help="queue to check (default: every queue of its tasks)"
+    )
+    args = parser.parse_args(argv)
+    try:
+        engine = load_engine(args.engine)
+    except Exception as e:  # noqa: BLE001 - any import failure is reported the same way
+        print(f"Cannot load {args.engine}: {e}", file=sys.stderr)
+        return 2
+    queues = args.queue or sorted({task.queue for task in engine.tasks}) or [const.DEFAULT_QUEUE]
+    try:
+        live = {queue: engine.broker.live_workers(queue) for queue in queues}
+    except Exception as e:  # noqa: BLE001 - Redis unreachable: not healthy, say why
+        print(f"Cannot read the worker registry: {e}", file=sys.stderr)
+        return 1
+    for queue, workers in live.items():
+        print(f"{queue}: {len(workers)} live worker(s)")
+    return 0 if any(live.values()) else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["check"]:
+        return check(argv[1:])
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=args.log_level,

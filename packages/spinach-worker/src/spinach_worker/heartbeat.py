@@ -5,7 +5,10 @@ while its worker is healthy. It is also the watchdog of the fetcher: a fetch loo
 turning is reported, and the worker stops with an error so that its init system restarts it.
 """
 
+import contextlib
 import logging
+import os
+import socket
 import sys
 import threading
 import time
@@ -39,6 +42,9 @@ class Heartbeat:
         self._on_stuck = on_stuck
         self._stopping = threading.Event()
         self._reported_stuck = False
+        #: Reported in the worker registry.
+        self.threads = 0
+        self.started_at_ms = time.time_ns() // 1_000_000
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         #: time.monotonic() of the last successful renewal (None before the first).
         self.last_renewal: float | None = None
@@ -51,12 +57,16 @@ class Heartbeat:
         self._thread.join()
 
     def _run(self) -> None:
-        while not self._stopping.wait(self._interval):
+        while True:
             try:
                 self.beat()
             except Exception:
                 logger.exception("Heartbeat failed; trying again in %.1fs", self._interval)
             self._watch_fetcher()
+            if self._stopping.wait(self._interval):
+                break
+        with contextlib.suppress(Exception):  # unregistered, or expiring by itself
+            self._ctx.broker.register_worker(self._ctx.queue, self._ctx.worker_id, 0, {})
 
     def beat(self) -> None:
         """Renew every lease held now, report lost ones and jobs abandoned by dead workers."""
@@ -64,6 +74,10 @@ class Heartbeat:
         held = ctx.book.snapshot()
         try:
             result = ctx.broker.renew(ctx.queue, held, ctx.lease_ms, ctx.task_names)
+            # Live for three heartbeats: `spinach-worker check` and inspection read this.
+            ctx.broker.register_worker(
+                ctx.queue, ctx.worker_id, int(self._interval * 3000), self._describe(len(held))
+            )
         except TRANSIENT_ERRORS as e:
             logger.warning("Could not renew leases (%s); trying again in %.1fs", e, self._interval)
             return
@@ -76,6 +90,17 @@ class Heartbeat:
                     "longer than the lease): recovery handed it on, its outcome here is discarded",
                     job_id,
                 )
+
+    def _describe(self, running: int) -> dict[str, object]:
+        return {
+            "id": self._ctx.worker_id,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "queue": self._ctx.queue,
+            "threads": self.threads,
+            "started_at_ms": self.started_at_ms,
+            "jobs_running": running,
+        }
 
     def _watch_fetcher(self) -> None:
         silent = time.monotonic() - self._fetcher_turn()

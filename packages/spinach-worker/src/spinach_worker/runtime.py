@@ -128,6 +128,7 @@ class WorkerRuntime:
             on_stuck=self._on_fatal,
             name=f"{ns}-heartbeat",
         )
+        self._heartbeat.threads = self._number
         self._scheduler = PeriodicScheduler(
             ctx, self._engine, refresh=ctx.lease_ms / 3000, name=f"{ns}-periodic"
         )

@@ -4,6 +4,7 @@ Every operation is one spinach-lua script call (or a pipeline of them); Python o
 policy. RedisBroker and MemoryBroker differ only by the client they hold.
 """
 
+import json
 import logging
 import random
 import time
@@ -438,6 +439,29 @@ class Broker:
             "list[tuple[bytes | str, float]]", self._r.zrange(k.periodic, 0, -1, withscores=True)
         )
         return {_text(name): int(due) for name, due in entries if _text(name) in alive}
+
+    def register_worker(
+        self, queue: str, worker_id: str, alive_ms: int, info: dict[str, Any]
+    ) -> int:
+        """Vouch for a live worker of `queue` for `alive_ms` ms (0 removes it); count the live."""
+        k = queue_keys(self.namespace, queue)
+        reply = self._scripts(
+            "register_worker",
+            (k.schema, k.workers, k.workers_info),
+            (worker_id, alive_ms, json.dumps(info, sort_keys=True)),
+        )
+        return int(reply[1])
+
+    def live_workers(self, queue: str) -> list[dict[str, Any]]:
+        """What the live workers of `queue` say about themselves."""
+        k = queue_keys(self.namespace, queue)
+        seconds, micros = self._r.time()
+        now_ms = int(seconds) * 1000 + int(micros) // 1000
+        ids = cast("list[bytes | str]", self._r.zrangebyscore(k.workers, now_ms, "+inf"))
+        if not ids:
+            return []
+        found = self._r.hmget(k.workers_info, ids)
+        return [json.loads(raw) for raw in found if raw]
 
     def wait_for_wake(self, queue: str, worker_id: str, timeout: float) -> bool:
         """Block until `queue` or this worker gets a wake-up token, or `timeout` seconds pass."""
