@@ -136,3 +136,30 @@ def test_live_workers_are_registered_while_they_run(spin: Engine, ledger: Ledger
     assert (worker["pid"], worker["threads"], worker["queue"]) == (os.getpid(), 3, "registry")
     spin.stop_workers()
     assert spin.broker.live_workers("registry") == []
+
+
+def test_health_endpoints_report_liveness_and_readiness(spin: Engine) -> None:
+    import json
+    import urllib.error
+    import urllib.request
+
+    spin.start_workers(number=1, block=False, health_port=0, health_host="127.0.0.1")
+    runtime = spin._runtime
+    assert runtime is not None and runtime.health_port
+
+    def get(path: str) -> tuple[int, dict[str, object]]:
+        url = f"http://127.0.0.1:{runtime.health_port}{path}"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    wait_for(lambda: runtime.last_fetch is not None, message="the first fetch")
+    status, live = get("/livez")
+    assert status == 200 and live["ok"] is True
+    status, ready = get("/readyz")
+    assert status == 200 and ready["redis"] == "ok" and ready["stopping"] is False
+    runtime._stop_requested.set()  # what a first SIGTERM does: readiness goes, liveness stays
+    assert get("/readyz")[0] == 503 and get("/livez")[0] == 200
+    spin.stop_workers()

@@ -218,6 +218,8 @@ class Engine:
         *,
         lease_seconds: float = const.DEFAULT_LEASE_SECONDS,
         shutdown_timeout: float | None = None,
+        health_port: int | None = None,
+        health_host: str = "0.0.0.0",
     ) -> None:
         """Run jobs of `queue` on `number` workers (threads by default); needs spinach-worker.
 
@@ -229,6 +231,7 @@ class Engine:
         sooner, longer tolerates longer pauses). `shutdown_timeout`: how long a stop waits for
         running jobs (None: until they finish); jobs still running then are handed back if they
         may run again, or left to lease recovery (reported failed) if they run at most once.
+        `health_port`: serve HTTP /livez and /readyz on that port of `health_host` for probes.
         """
         if self._runtime is not None and not self._runtime.stopped:
             raise RuntimeError("Workers are already running")
@@ -241,6 +244,8 @@ class Engine:
             workers_class=workers_class,
             lease_seconds=lease_seconds,
             shutdown_timeout=shutdown_timeout,
+            health_port=health_port,
+            health_host=health_host,
         )
         runtime.start()
         self._runtime = runtime

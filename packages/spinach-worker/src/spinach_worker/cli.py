@@ -66,6 +66,18 @@ def build_parser() -> argparse.ArgumentParser:
         "init system",
     )
     parser.add_argument(
+        "--health-port",
+        type=int,
+        metavar="PORT",
+        help="serve HTTP /livez and /readyz on this port for probes",
+    )
+    parser.add_argument(
+        "--health-host",
+        default="0.0.0.0",
+        metavar="ADDRESS",
+        help="address the health endpoints listen on (default: all interfaces)",
+    )
+    parser.add_argument(
         "--log-level",
         default="INFO",
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
@@ -135,6 +147,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             stop_when_queue_empty=args.stop_when_queue_empty,
             workers_class=workers_class,
             shutdown_timeout=args.shutdown_timeout,
+            health_port=args.health_port,
+            health_host=args.health_host,
         )
     except WorkerStopped as e:
         logger.error("%s", e)

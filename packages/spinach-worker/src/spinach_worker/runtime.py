@@ -24,6 +24,7 @@ from spinach_worker.acker import Acker
 from spinach_worker.backoff import Backoff
 from spinach_worker.context import WorkerContext
 from spinach_worker.fetcher import Fetcher
+from spinach_worker.health import HealthServer, since
 from spinach_worker.heartbeat import Heartbeat
 from spinach_worker.leases import LeaseBook
 from spinach_worker.periodic import PeriodicScheduler
@@ -63,6 +64,8 @@ class WorkerRuntime:
         workers_class: type[BaseWorkers] | None = None,
         lease_seconds: float = const.DEFAULT_LEASE_SECONDS,
         shutdown_timeout: float | None = None,
+        health_port: int | None = None,
+        health_host: str = "0.0.0.0",
     ) -> None:
         if number <= 0:
             raise ValueError("The number of workers must be at least one")
@@ -82,6 +85,11 @@ class WorkerRuntime:
             lease_ms=int(lease_seconds * 1000),
             book=LeaseBook(),
             task_names=tuple(task.name for task in engine.tasks if task.queue == queue),
+        )
+        self._health = (
+            None
+            if health_port is None
+            else HealthServer(health_host, health_port, self._liveness, self._readiness)
         )
         self._stop_requested = threading.Event()
         self._stopped = threading.Event()
@@ -136,10 +144,37 @@ class WorkerRuntime:
         self._heartbeat.start()
         self._fetcher.start()
         self._scheduler.start()
+        if self._health is not None:
+            self._health.start()
         logger.info(
             "Started %d workers on queue %s of namespace %s (lease %.1fs)",
             self._number, ctx.queue, ns, ctx.lease_ms / 1000,
         )  # fmt: skip
+
+    @property
+    def health_port(self) -> int | None:
+        """The port of the health endpoints (useful when asked for port 0), if served."""
+        return None if self._health is None else self._health.port
+
+    def _liveness(self) -> tuple[bool, dict[str, Any]]:
+        """The fetch loop turns: no Redis call, so a Redis outage does not fail it."""
+        silent = time.monotonic() - self._fetcher.last_turn
+        limit = self.ctx.broker.max_block_seconds + STUCK_FETCHER_SECONDS
+        alive = self._fetcher.thread.is_alive() and silent < limit and self._fatal is None
+        return alive, {"fetch_loop_silent_s": round(silent, 3), "stopped": self.stopped}
+
+    def _readiness(self) -> tuple[bool, dict[str, Any]]:
+        """Redis answers and the worker takes jobs (it is not shutting down)."""
+        details: dict[str, Any] = {
+            "stopping": self._stop_requested.is_set(),
+            "last_fetch_s_ago": since(self.last_fetch),
+            "last_ack_s_ago": since(self.last_ack),
+        }
+        try:
+            self.ctx.broker.ping()
+        except Exception as e:  # noqa: BLE001 - any failure means not ready
+            return False, {**details, "redis": str(e)}
+        return not self._stop_requested.is_set(), {**details, "redis": "ok"}
 
     def _apply_code_limits(self) -> None:
         """Publish the concurrency limits this deployment's code declares for its tasks.
@@ -179,6 +214,8 @@ class WorkerRuntime:
             self._acker.give_up_retrying_after(30.0)
             self._acker.join()
             self._heartbeat.stop()
+            if self._health is not None:
+                self._health.stop()
             self._stopped.set()
             logger.info("Workers of queue %s stopped", ctx.queue)
 

@@ -481,6 +481,10 @@ class Broker:
         """Delete a stopped worker's private wake-up list."""
         self._r.delete(queue_keys(self.namespace, queue).worker_wake(worker_id))
 
+    def ping(self) -> None:
+        """Raise unless Redis answers."""
+        self._r.ping()
+
     def close(self) -> None:
         """Close the connections of the client this broker holds."""
         self._r.close()
