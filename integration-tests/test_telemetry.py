@@ -141,3 +141,32 @@ def test_metrics_count_jobs_sent_and_processed_by_outcome(ledger: Ledger) -> Non
     assert points[("spinach.jobs.processed", "succeeded")] >= 1
     assert points[("spinach.jobs.processed", "failed")] >= 1
     assert points[("spinach.job.duration", "failed")] >= 1
+
+
+def test_queue_depth_and_oldest_ready_age_are_sampled(ledger: Ledger) -> None:
+    import threading
+
+    hold = threading.Event()
+    spin = Engine(MemoryBroker(), namespace="otel-gauges")
+    tasks = Tasks()
+    tasks.add(lambda: hold.wait(10), name="hold")
+    spin.attach_tasks(tasks)
+    for _ in range(4):
+        spin.schedule("hold")
+    spin.start_workers(number=1, block=False)  # one runs, three wait
+    from helpers import wait_for
+
+    wait_for(lambda: spin.broker.queue_stats("spinach").running == 1, message="one running")
+    gauges: dict[tuple[str, str], float] = {}
+    for resource in READER.get_metrics_data().resource_metrics:
+        for scope in resource.scope_metrics:
+            for metric in scope.metrics:
+                if metric.name.startswith("spinach.queue."):
+                    for point in metric.data.data_points:
+                        state = str(point.attributes.get("messaging.spinach.state", ""))
+                        gauges[(metric.name, state)] = point.value
+    hold.set()
+    spin.stop_workers()
+    assert gauges[("spinach.queue.depth", "ready")] == 3
+    assert gauges[("spinach.queue.depth", "running")] == 1
+    assert gauges[("spinach.queue.oldest_ready_age", "")] >= 0

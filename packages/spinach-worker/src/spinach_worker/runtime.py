@@ -20,6 +20,7 @@ from spinach import const
 from spinach.brokers.base import TRANSIENT_ERRORS, Lease
 from spinach.exc import SpinachError
 from spinach.keys import validate_queue
+from spinach_worker import telemetry
 from spinach_worker.acker import Acker
 from spinach_worker.backoff import Backoff
 from spinach_worker.context import WorkerContext
@@ -146,6 +147,7 @@ class WorkerRuntime:
         self._scheduler.start()
         if self._health is not None:
             self._health.start()
+        telemetry.observe_queue(ctx.broker, ctx.queue)
         logger.info(
             "Started %d workers on queue %s of namespace %s (lease %.1fs)",
             self._number, ctx.queue, ns, ctx.lease_ms / 1000,
@@ -216,6 +218,7 @@ class WorkerRuntime:
             self._heartbeat.stop()
             if self._health is not None:
                 self._health.stop()
+            telemetry.forget_queue(ctx.broker, ctx.queue)
             self._stopped.set()
             logger.info("Workers of queue %s stopped", ctx.queue)
 

@@ -5,14 +5,16 @@ links to it, so a trace runs from the web request into the job. Only the OpenTel
 used; without an SDK nothing is built.
 """
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from opentelemetry import metrics, propagate, trace
+from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
-from spinach.brokers.base import Outcome
+from spinach.brokers.base import Broker, Outcome
 from spinach.job import Job
 from spinach.task import AbortException, RetryException
 from spinach.telemetry import SYSTEM, is_metering, is_tracing
@@ -87,3 +89,65 @@ def finished(
         }
         _processed.add(1, labels)
         _duration.record(seconds, labels)
+
+
+#: The queues whose workers run in this process, sampled by the gauges below.
+_observed: dict[tuple[str, str], Broker] = {}
+_gauges_lock = threading.Lock()
+_gauges_created = False
+
+
+def observe_queue(broker: Broker, queue: str) -> None:
+    """Report the queue's depth and the age of its oldest ready job while its workers run.
+
+    The gauges are sampled when the SDK's reader collects (never per job): one or two Redis
+    calls per queue and collection.
+    """
+    global _gauges_created
+    _observed[(broker.namespace, queue)] = broker
+    with _gauges_lock:
+        if _gauges_created:
+            return
+        _gauges_created = True
+    _meter.create_observable_gauge(
+        "spinach.queue.depth", [_depth], unit="{job}", description="Jobs of a queue, by state"
+    )
+    _meter.create_observable_gauge(
+        "spinach.queue.oldest_ready_age", [_oldest], unit="s",
+        description="How long the oldest ready job of a queue has waited",
+    )  # fmt: skip
+
+
+def forget_queue(broker: Broker, queue: str) -> None:
+    """Stop sampling `queue` (its workers stopped)."""
+    _observed.pop((broker.namespace, queue), None)
+
+
+def _depth(options: CallbackOptions) -> Iterable[Observation]:
+    for (namespace, queue), broker in list(_observed.items()):
+        try:
+            stats = broker.queue_stats(queue)
+        except Exception:  # noqa: BLE001 - Redis away: no sample this time
+            continue
+        for state, count in (("ready", stats.ready), ("delayed", stats.delayed),
+                             ("running", stats.running)):  # fmt: skip
+            yield Observation(
+                count, {**_labels(namespace, queue), "messaging.spinach.state": state}
+            )
+
+
+def _oldest(options: CallbackOptions) -> Iterable[Observation]:
+    for (namespace, queue), broker in list(_observed.items()):
+        try:
+            age = broker.oldest_ready_age(queue)
+        except Exception:  # noqa: BLE001 - Redis away: no sample this time
+            continue
+        yield Observation(0.0 if age is None else age, _labels(namespace, queue))
+
+
+def _labels(namespace: str, queue: str) -> dict[str, str]:
+    return {
+        "messaging.system": SYSTEM,
+        "messaging.destination.name": queue,
+        "messaging.spinach.namespace": namespace,
+    }

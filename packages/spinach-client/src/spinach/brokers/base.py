@@ -20,6 +20,7 @@ from redis.exceptions import OutOfMemoryError, ReadOnlyError, TryAgainError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from spinach import const
+from spinach.envelope import decode
 from spinach.exc import BrokerConnectionError, BrokerFullError
 from spinach.keys import namespace_patterns, queue_keys, validate_namespace
 from spinach.scripts import Call, ScriptRunner
@@ -125,6 +126,8 @@ class QueueStats:
     ready: int
     delayed: int
     running: int
+    #: Id of the job at the head of the ready list (the oldest ready one), if any.
+    oldest_ready_id: str | None = None
 
 
 def _text(value: bytes | str) -> str:
@@ -241,7 +244,28 @@ class Broker:
         reply = self._scripts(
             "queue_stats", (keys.schema, keys.ready, keys.delayed, keys.running), ()
         )
-        return QueueStats(ready=int(reply[1]), delayed=int(reply[2]), running=int(reply[3]))
+        oldest = reply[4] if len(reply) > 4 and reply[4] else None
+        return QueueStats(
+            ready=int(reply[1]),
+            delayed=int(reply[2]),
+            running=int(reply[3]),
+            oldest_ready_id=None if oldest is None else _text(oldest),
+        )
+
+    def oldest_ready_age(self, queue: str, stats: QueueStats | None = None) -> float | None:
+        """Seconds the oldest ready job of `queue` has waited since it was sent, if any.
+
+        Measured from the sending host's clock (the envelope's creation time) to Redis's.
+        """
+        stats = stats or self.queue_stats(queue)
+        if stats.oldest_ready_id is None:
+            return None
+        payload = self._r.hget(queue_keys(self.namespace, queue).jobs, stats.oldest_ready_id)
+        if not payload:
+            return None
+        seconds, micros = self._r.time()
+        created = decode(payload).created
+        return max(0.0, (int(seconds) * 1000 + int(micros) // 1000 - created) / 1000)
 
     def is_queue_empty(self, queue: str) -> bool:
         """Whether `queue` has no job ready to run (kept from Spinach 0.0.25)."""

@@ -8,7 +8,8 @@ KEYS[4] running     ZSET    ids of running jobs
 
 ARGV[1]             schema version expected by the caller
 
-Returns {0, ready, delayed, running}
+Returns {0, ready, delayed, running, oldest_ready_id}: oldest_ready_id is false when nothing is
+ready (the caller reads that job's age from its envelope).
         {-1, stored}        schema mismatch
 ]]
 
@@ -16,4 +17,7 @@ local stored = redis.call('GET', KEYS[1])
 if stored ~= false and stored ~= ARGV[1] then
   return {-1, stored}
 end
-return {0, redis.call('LLEN', KEYS[2]), redis.call('ZCARD', KEYS[3]), redis.call('ZCARD', KEYS[4])}
+local oldest = redis.call('LINDEX', KEYS[2], 0)
+return {
+  0, redis.call('LLEN', KEYS[2]), redis.call('ZCARD', KEYS[3]), redis.call('ZCARD', KEYS[4]), oldest,
+}
