@@ -30,11 +30,8 @@ A job whose id is already known to the queue is skipped and counted as a duplica
 ]]
 --- @include "prelude"
 --- @include "limits"
+--- @include "schema_guard"
 
-local err = schema_error(KEYS[1], ARGV[1])
-if err then
-  return err
-end
 if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then
   return {1}
 end

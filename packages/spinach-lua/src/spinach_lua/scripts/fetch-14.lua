@@ -46,11 +46,7 @@ Returns {0, ids, payloads, retries, tokens, ready_left, delayed_left, next_due_i
 ]]
 --- @include "prelude"
 --- @include "limits"
-
-local err = schema_error(KEYS[1], ARGV[1])
-if err then
-  return err
-end
+--- @include "schema_guard"
 
 local now = now_ms()
 local wanted = tonumber(ARGV[2])

@@ -28,11 +28,7 @@ Returns {0, applied, rejected_ids}
 ]]
 --- @include "prelude"
 --- @include "limits"
-
-local err = schema_error(KEYS[1], ARGV[1])
-if err then
-  return err
-end
+--- @include "schema_guard"
 
 local now = now_ms()
 local earliest_before = earliest_due(KEYS[5])

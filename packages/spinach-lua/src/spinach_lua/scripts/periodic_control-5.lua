@@ -15,11 +15,8 @@ Returns {0, changed}: how many tasks were removed from the schedule, or resumed
         {-1, stored}        schema mismatch: nothing done
 ]]
 --- @include "prelude"
+--- @include "schema_guard"
 
-local err = schema_error(KEYS[1], ARGV[1])
-if err then
-  return err
-end
 local changed = 0
 for i = 3, #ARGV do
   if ARGV[2] == 'remove' then

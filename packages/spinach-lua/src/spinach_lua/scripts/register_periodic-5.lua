@@ -19,11 +19,7 @@ Returns {0, next_due_in_ms}: the time to the earliest tick of a live task, -1 if
         {-1, stored}        schema mismatch: nothing done
 ]]
 --- @include "prelude"
-
-local err = schema_error(KEYS[1], ARGV[1])
-if err then
-  return err
-end
+--- @include "schema_guard"
 
 local now = now_ms()
 local alive_until = now + tonumber(ARGV[2])

@@ -17,11 +17,7 @@ Returns {0, live}: how many workers of the queue are alive now.
         {-1, stored}        schema mismatch: nothing done
 ]]
 --- @include "prelude"
-
-local err = schema_error(KEYS[1], ARGV[1])
-if err then
-  return err
-end
+--- @include "schema_guard"
 
 local now = now_ms()
 local gone = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 100)

@@ -20,11 +20,7 @@ Returns {0, released}
 ]]
 --- @include "prelude"
 --- @include "limits"
-
-local err = schema_error(KEYS[1], ARGV[1])
-if err then
-  return err
-end
+--- @include "schema_guard"
 
 local released = {}
 for i = #ARGV - 1, 2, -2 do

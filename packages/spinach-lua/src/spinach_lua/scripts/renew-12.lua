@@ -31,11 +31,7 @@ rejected).
 ]]
 --- @include "prelude"
 --- @include "limits"
-
-local err = schema_error(KEYS[1], ARGV[1])
-if err then
-  return err
-end
+--- @include "schema_guard"
 
 local now = now_ms()
 local q = {

@@ -22,11 +22,7 @@ Returns {0, limits}: the limit in force of each task of ARGV, in order (0: none)
         {-1, stored}        schema mismatch: nothing done
 ]]
 --- @include "prelude"
-
-local err = schema_error(KEYS[1], ARGV[1])
-if err then
-  return err
-end
+--- @include "schema_guard"
 
 local source = ARGV[2] == 'override' and KEYS[4] or KEYS[3]
 local result = {}

@@ -25,11 +25,7 @@ none.
         {-1, stored}        schema mismatch: nothing done
 ]]
 --- @include "prelude"
-
-local err = schema_error(KEYS[1], ARGV[1])
-if err then
-  return err
-end
+--- @include "schema_guard"
 
 local now = now_ms()
 
