@@ -100,6 +100,13 @@ class Heartbeat:
             "threads": self.threads,
             "started_at_ms": self.started_at_ms,
             "jobs_running": running,
+            "alive_ms": int(self._interval * 3000),
+            # What `spinach doctor` compares across deployments: each task's retry budget.
+            "tasks": {
+                task.name: task.wire_max_retries
+                for task in self._ctx.tasks
+                if task.queue == self._ctx.queue
+            },
         }
 
     def _watch_fetcher(self) -> None:

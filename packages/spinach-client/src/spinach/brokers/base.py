@@ -180,6 +180,11 @@ class Broker:
             )
         self._namespace = validate_namespace(value)
 
+    @property
+    def client(self) -> Any:
+        """The redis-py client this broker holds (admin tools read server settings through it)."""
+        return self._r
+
     def start(self) -> None:
         """Kept for compatibility: brokers need no background thread."""
 
@@ -477,15 +482,28 @@ class Broker:
         return int(reply[1])
 
     def live_workers(self, queue: str) -> list[dict[str, Any]]:
-        """What the live workers of `queue` say about themselves."""
+        """What the live workers of `queue` say about themselves.
+
+        Each also gets ``alive_until_ms``: until when its last heartbeat vouches for it (Redis
+        time); with the ``alive_ms`` it declares, that dates its last heartbeat.
+        """
         k = queue_keys(self.namespace, queue)
         seconds, micros = self._r.time()
         now_ms = int(seconds) * 1000 + int(micros) // 1000
-        ids = cast("list[bytes | str]", self._r.zrangebyscore(k.workers, now_ms, "+inf"))
-        if not ids:
+        entries = cast(
+            "list[tuple[bytes | str, float]]",
+            self._r.zrangebyscore(k.workers, now_ms, "+inf", withscores=True),
+        )
+        if not entries:
             return []
-        found = self._r.hmget(k.workers_info, ids)
-        return [json.loads(raw) for raw in found if raw]
+        found = self._r.hmget(k.workers_info, [worker_id for worker_id, _ in entries])
+        workers = []
+        for (_, until), raw in zip(entries, found, strict=True):
+            if raw:
+                info = json.loads(raw)
+                info["alive_until_ms"] = int(until)
+                workers.append(info)
+        return workers
 
     def wait_for_wake(self, queue: str, worker_id: str, timeout: float) -> bool:
         """Block until `queue` or this worker gets a wake-up token, or `timeout` seconds pass."""
