@@ -18,8 +18,7 @@ sync:
 demo:
     uv run --locked --all-packages --no-dev python tools/demo.py
 
-# Everything CI runs: lint, the unit tests of each package, the docs site, the conformance and
-# integration suites (the docs' code samples run among the latter).
+# Everything CI runs: lint, unit tests, the docs site, the conformance and integration suites.
 test: lint unit docs (_integration "")
 
 # Unit tests of each package, each in an environment holding only that package and its deps.
@@ -44,8 +43,7 @@ lint:
     uv run --locked --all-packages ruff format --check .
     uv run --locked --all-packages mypy packages tools
 
-# The documentation site into site/: MkDocs in strict mode, in an environment holding MkDocs only.
-# A broken link or anchor, or a page missing from the nav of mkdocs.yml, fails it.
+# MkDocs builds the docs into site/ in an environment of its own; --strict fails on a broken link.
 docs:
     UV_PROJECT_ENVIRONMENT=.venv-docs uv run --locked --only-group docs --exact mkdocs build --strict
 
