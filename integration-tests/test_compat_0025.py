@@ -76,7 +76,11 @@ def test_the_0_0_25_names_are_importable_from_the_same_modules() -> None:
         InvalidJobSignatureError, SpinachError
     )
     assert (DEFAULT_QUEUE, DEFAULT_NAMESPACE, DEFAULT_MAX_RETRIES) == ("spinach", "spinach", 0)
-    assert [s.value for s in JobStatus] == [0, 1, 2, 3, 4, 5]
+    # 0.0.25's members keep their values; CANCELLED is new (Engine.cancel).
+    assert [(s.name, s.value) for s in JobStatus] == [
+        ("NOT_SET", 0), ("WAITING", 1), ("QUEUED", 2), ("RUNNING", 3), ("SUCCEEDED", 4),
+        ("FAILED", 5), ("CANCELLED", 6),
+    ]  # fmt: skip
     assert ThreadWorkers is spinach.ThreadWorkers and AsyncioWorkers is spinach.AsyncioWorkers
     assert all(
         [Memory, Redis, Job, AbortException, Batch, RetryException, Task, exponential_backoff]

@@ -40,3 +40,15 @@ def test_namespace_patterns_match_only_that_namespace() -> None:
     other = [queue_keys("shopping", "q").ready, "spinach:{shopping}:meta"]
     assert all(any(fnmatch.fnmatchcase(k, p) for p in patterns) for k in own)
     assert not any(fnmatch.fnmatchcase(k, p) for p in patterns for k in other)
+
+
+def test_the_acl_rules_allow_every_command_the_scripts_call() -> None:
+    from spinach.acl import SCRIPT_COMMANDS
+    from spinach_lua import SCRIPTS
+
+    called = {
+        command.lower()
+        for script in SCRIPTS.values()
+        for command in re.findall(r"redis\.call\('(\w+)'", script.source)
+    }
+    assert called - set(SCRIPT_COMMANDS) == set()

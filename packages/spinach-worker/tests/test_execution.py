@@ -43,20 +43,21 @@ def sent() -> Iterator[list[str]]:
 
 def test_success_is_recorded_as_succeeded(sent: list[str]) -> None:
     job, task = make()
-    assert execution.conclude(job, task, NS, None) == ("s", str(job.id), 0)
+    assert execution.conclude(job, task, NS, None) == ("s", str(job.id), 0, "")
     assert job.status is JobStatus.SUCCEEDED and sent == []
 
 
 def test_a_failure_without_retries_left_fails_for_good(sent: list[str]) -> None:
     job, task = make(max_retries=2, retries=2)
-    assert execution.conclude(job, task, NS, ValueError())[0] == "f"
+    outcome = execution.conclude(job, task, NS, ValueError("bad input"))
+    assert outcome.op == "f" and outcome.error == "ValueError: bad input"
     assert job.status is JobStatus.FAILED and sent == ["failed"]
 
 
 def test_a_failure_with_retries_left_waits_for_the_policy_delay(sent: list[str]) -> None:
     policy = ExponentialBackoff(base=timedelta(seconds=10), cap=timedelta(seconds=10))
     job, task = make(max_retries=3, policy=policy)
-    op, _, delay_ms = execution.conclude(job, task, NS, ValueError())
+    op, _, delay_ms, _ = execution.conclude(job, task, NS, ValueError())
     assert op == "r" and 5_000 <= delay_ms <= 10_000
     assert job.retries == 1 and job.status is JobStatus.NOT_SET and sent == ["retry"]
 
@@ -67,7 +68,7 @@ def test_retry_exception_at_a_time_gives_that_absolute_time(
 ) -> None:
     job, task = make(max_retries=1)
     at = datetime(2030, 1, 1, 12, 0, tzinfo=tz)
-    op, _, at_ms = execution.conclude(job, task, NS, RetryException("later", at=at))
+    op, _, at_ms, _ = execution.conclude(job, task, NS, RetryException("later", at=at))
     expected = at.replace(tzinfo=UTC) if tz is None else at
     assert op == "R" and at_ms == int(expected.timestamp() * 1000)
     assert job.at == expected
@@ -75,7 +76,8 @@ def test_retry_exception_at_a_time_gives_that_absolute_time(
 
 def test_abort_fails_at_once_even_with_retries_left(sent: list[str]) -> None:
     job, task = make(max_retries=5)
-    assert execution.conclude(job, task, NS, AbortException("no"))[0] == "f"
+    outcome = execution.conclude(job, task, NS, AbortException("no"))
+    assert outcome.op == "f" and outcome.error == "spinach.task.AbortException: no"
     assert job.retries == 5 and sent == ["failed"]
 
 
@@ -91,5 +93,6 @@ def test_a_broken_retry_policy_fails_the_job_visibly_instead_of_losing_it(sent: 
 
     job, task = make(max_retries=1)
     task.retry_policy = Broken()
-    outcome = execution.finish(job, task, NS, ValueError(), started=0.0)
+    outcome = execution.finish(job, task, NS, ValueError("task bug"), started=0.0)
     assert outcome[0] == "f" and job.status is JobStatus.FAILED
+    assert outcome.error == "ValueError: task bug"

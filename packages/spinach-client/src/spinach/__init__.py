@@ -9,7 +9,9 @@ from typing import Any
 from spinach.brokers.memory import MemoryBroker
 from spinach.brokers.redis import RedisBroker
 from spinach.engine import Engine
+from spinach.inspection import CancelResult, JobInfo
 from spinach.job import Job, JobStatus
+from spinach.retention import Retention
 from spinach.task import AbortException, Batch, RetryException, Tasks
 
 __version__ = "0.1.0"
@@ -18,11 +20,14 @@ __all__ = [
     "AbortException",
     "AsyncioWorkers",
     "Batch",
+    "CancelResult",
     "Engine",
     "Job",
+    "JobInfo",
     "JobStatus",
     "MemoryBroker",
     "RedisBroker",
+    "Retention",
     "RetryException",
     "Tasks",
     "ThreadWorkers",

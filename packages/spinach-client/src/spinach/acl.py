@@ -4,16 +4,17 @@ from spinach.keys import PREFIX, validate_namespace
 
 #: What the scripts run inside Redis (ACLs apply to commands called by scripts too).
 SCRIPT_COMMANDS = (
-    "get", "set", "hget", "hmget", "hset", "hsetnx", "hdel", "hincrby", "incrby",
-    "lpush", "rpush", "lpop", "llen", "lrange", "ltrim",
-    "zadd", "zrem", "zcard", "zscore", "zrange", "zrangebyscore", "zlexcount",
-    "sadd", "srem", "sismember", "time",
+    "get", "set", "hget", "hmget", "hset", "hsetnx", "hdel", "hincrby", "hexists", "incrby",
+    "lpush", "rpush", "lpop", "llen", "lrange", "ltrim", "lindex",
+    "zadd", "zrem", "zcard", "zscore", "zrange", "zrevrange", "zrangebyscore", "zlexcount",
+    "sadd", "srem", "sismember", "smismember", "scard", "time",
 )  # fmt: skip
 
 #: What the client and the worker send themselves, besides the scripts.
 CLIENT_COMMANDS = (
     "evalsha", "script|load", "ping", "hello", "blpop", "rpush", "pexpire", "del",
-    "hget", "zlexcount", "llen", "zrange", "zrangebyscore", "scan",
+    "hget", "hmget", "zlexcount", "llen", "zrange", "zrangebyscore", "scan", "sadd", "sscan",
+    "hscan", "time",
 )  # fmt: skip
 
 

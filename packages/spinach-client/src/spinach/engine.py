@@ -6,13 +6,16 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from spinach import const, telemetry
+from spinach import admin, const, telemetry
 from spinach.arguments import check_arguments
 from spinach.brokers.base import Broker, PreparedJob
 from spinach.envelope import Envelope, encode
 from spinach.exc import PayloadTooLargeError, WorkerNotInstalledError
 from spinach.ids import new_job_id, new_job_ids
+from spinach.inspection import CancelResult, JobInfo, NamespaceStatus
 from spinach.job import Job, JobStatus
+from spinach.keys import validate_queue
+from spinach.retention import Retention
 from spinach.task import Batch, Task, Tasks
 from spinach.utils import now_utc, to_epoch_ms, utc, wall_ms
 
@@ -28,7 +31,8 @@ class Engine:
     """Spinach's entry point: one per application and namespace.
 
     `max_payload_bytes` caps the size of one encoded job (arguments included); larger jobs are
-    refused at schedule time, before anything reaches Redis.
+    refused at schedule time, before anything reaches Redis. `retention` says how long records
+    of finished jobs and the failed-job store are kept (workers apply it; see `Retention`).
     """
 
     def __init__(
@@ -37,9 +41,14 @@ class Engine:
         namespace: str = const.DEFAULT_NAMESPACE,
         *,
         max_payload_bytes: int = const.DEFAULT_MAX_PAYLOAD_BYTES,
+        retention: Retention | None = None,
     ) -> None:
         self._broker = broker
         self._broker.namespace = namespace
+        if retention is not None:
+            if not isinstance(retention, Retention):
+                raise TypeError(f"retention must be a spinach.Retention, got {retention!r}")
+            self._broker.retention = retention
         self._namespace = namespace
         self._tasks = Tasks()
         self.task = self._tasks.task
@@ -65,6 +74,62 @@ class Engine:
             logger.warning("Tasks already attached to another Engine")
         self._tasks.update(tasks)
         tasks._spin = self
+
+    # -- inspection and operations ---------------------------------------------------------
+
+    def queues(self) -> list[str]:
+        """The queues of this namespace: those of the attached tasks and every queue used."""
+        return sorted({task.queue for task in self._tasks} | set(self._broker.known_queues()))
+
+    def _queues_for(self, job: "str | Job") -> tuple[str, list[str]]:
+        if isinstance(job, Job):
+            return job.job_id, [job.queue, *(q for q in self.queues() if q != job.queue)]
+        if not isinstance(job, str) or not job:
+            raise TypeError(f"Expected a job id (str) or a Job, got {job!r}")
+        return job, self.queues()
+
+    def get_job(self, job: "str | Job") -> JobInfo | None:
+        """The current state of a job (by id, or the Job `schedule` returned), or None.
+
+        None means no queue knows it: never sent, or finished longer ago than the retention.
+        """
+        job_id, queues = self._queues_for(job)
+        return admin.find_job(self._broker, queues, job_id)
+
+    def cancel(self, job: "str | Job") -> CancelResult:
+        """Cancel a job that has not started: it is removed atomically and never runs.
+
+        The result is true only when the job was cancelled; a running job is not interrupted
+        (the result says RUNNING).
+        """
+        job_id, queues = self._queues_for(job)
+        return admin.cancel(self._broker, queues, job_id)
+
+    def failed_jobs(
+        self, queue: str | None = None, *, offset: int = 0, limit: int = 50
+    ) -> list[JobInfo]:
+        """Jobs of the failed-job store (of `queue`, or of every queue), newest first."""
+        return admin.failed_jobs(self._broker, self._pick(queue), offset, limit)
+
+    def retry_failed(self, job: "str | Job") -> bool:
+        """Queue a failed job again, same id, fresh attempt budget; False if it cannot be."""
+        job_id, queues = self._queues_for(job)
+        return admin.retry_failed(self._broker, queues, job_id)
+
+    def retry_all_failed(self, queue: str | None = None) -> int:
+        """Queue again every failed job (of `queue`, or of every queue); return how many."""
+        return sum(len(self._broker.retry_failed(q)[0]) for q in self._pick(queue))
+
+    def purge_failed(self, queue: str | None = None) -> int:
+        """Delete every failed job (of `queue`, or of every queue) for good; return how many."""
+        return sum(self._broker.purge_failed(q) for q in self._pick(queue))
+
+    def status(self) -> NamespaceStatus:
+        """Queues (counts, oldest ready job), live workers, periodic tasks and limits in force."""
+        return admin.status(self._broker, self.queues())
+
+    def _pick(self, queue: str | None) -> list[str]:
+        return self.queues() if queue is None else [validate_queue(queue)]
 
     def execute(self, task: TaskRef, *args: Any, **kwargs: Any) -> Any:
         """Run a task right here, synchronously, and return its result."""

@@ -21,6 +21,8 @@ class JobStatus(enum.Enum):
     RUNNING = 3
     SUCCEEDED = 4
     FAILED = 5
+    #: Removed by `Engine.cancel` before it started (new: not in 0.0.25).
+    CANCELLED = 6
 
 
 class Job:

@@ -65,6 +65,13 @@ class QueueKeys:
     abandoned: str
     workers: str
     workers_info: str
+    created: str
+    cancelled: str
+    done: str
+    done_index: str
+    failed: str
+    failed_jobs: str
+    failed_index: str
     _base: str
 
     def enqueue_token(self, token: str) -> str:
@@ -107,8 +114,23 @@ def queue_keys(namespace: str, queue: str) -> QueueKeys:
         abandoned=f"{base}:abandoned",
         workers=f"{base}:workers",
         workers_info=f"{base}:workers:info",
+        created=f"{base}:created",
+        cancelled=f"{base}:cancelled",
+        done=f"{base}:done",
+        done_index=f"{base}:done:index",
+        failed=f"{base}:failed",
+        failed_jobs=f"{base}:failed:jobs",
+        failed_index=f"{base}:failed:index",
         _base=base,
     )
+
+
+def queues_key(namespace: str) -> str:
+    """Set of the queue names of `namespace` that clients and workers have used.
+
+    Inspection and `spinach` commands read it to find the queues without scanning the keyspace.
+    """
+    return f"{PREFIX}:{{{namespace}}}:queues"
 
 
 def namespace_patterns(namespace: str) -> tuple[str, str]:

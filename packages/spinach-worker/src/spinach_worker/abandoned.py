@@ -5,6 +5,7 @@ import logging
 from spinach import signals
 from spinach.brokers.base import FetchedJob
 from spinach.exc import JobAbandonedError
+from spinach.inspection import describe_error
 from spinach.job import JobStatus
 from spinach.task import Tasks
 from spinach_worker.decoding import CorruptJobError, UnknownJobTask, build_job
@@ -12,8 +13,10 @@ from spinach_worker.decoding import CorruptJobError, UnknownJobTask, build_job
 logger = logging.getLogger("spinach.worker")
 
 
-def report_abandoned(fetched: FetchedJob, tasks: Tasks, namespace: str) -> None:
+def report_abandoned(fetched: FetchedJob, tasks: Tasks, namespace: str) -> str:
     """Log the job and send ``job_failed`` with a JobAbandonedError, instead of running it.
+
+    Returns the error to keep with the job in the failed-job store.
 
     Recovery queued the job marked abandoned, and this worker fetched it under a lease like any
     job: if this worker dies before recording the failure, another one reports it.
@@ -22,9 +25,9 @@ def report_abandoned(fetched: FetchedJob, tasks: Tasks, namespace: str) -> None:
         job, _ = build_job(fetched, tasks)
     except UnknownJobTask as e:
         job = e.job
-    except CorruptJobError:
+    except CorruptJobError as e:
         logger.error("Job %s was abandoned by its worker mid-run and is corrupt", fetched.id)
-        return
+        return describe_error(e)
     job.status = JobStatus.FAILED
     reason = (
         "it runs at most once (max_retries=0)"
@@ -37,3 +40,4 @@ def report_abandoned(fetched: FetchedJob, tasks: Tasks, namespace: str) -> None:
     )
     logger.error("%s", error)
     signals.job_failed.send(namespace, job=job, err=error)
+    return describe_error(error)

@@ -14,6 +14,7 @@ import time
 
 from spinach import signals
 from spinach.brokers.base import Outcome
+from spinach.inspection import describe_error
 from spinach.job import Job
 from spinach.task import Task
 from spinach_worker import execution, telemetry
@@ -86,9 +87,9 @@ class AsyncioWorkers(BaseWorkers):
                 outcome = execution.finish(job, task, self._namespace, error, started)
                 telemetry.finished(span, job, outcome, error, time.monotonic() - started)
             return outcome
-        except BaseException:
+        except BaseException as e:
             logger.exception("Unexpected error while running %s", job)
-            return Outcome("f", job.job_id)
+            return Outcome("f", job.job_id, 0, describe_error(e))
 
     def _push(self, job: Job, task: Task) -> None:
         self._pending.append((job, task))

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from spinach import signals
 from spinach.brokers.base import Outcome
+from spinach.inspection import describe_error
 from spinach.job import Job, JobStatus
 from spinach.retry import DEFAULT_RETRY_POLICY
 from spinach.task import AbortException, RetryException, Task
@@ -40,10 +41,10 @@ def finish(
     duration = time.monotonic() - started
     try:
         outcome = conclude(job, task, namespace, error, duration)
-    except BaseException:  # a failing policy must not lose the job: fail it visibly
+    except BaseException as policy_error:  # a failing policy must not lose the job: fail it
         logger.exception("Could not decide the outcome of %s; marking it failed", job)
         job.status = JobStatus.FAILED
-        outcome = Outcome("f", job.job_id)
+        outcome = Outcome("f", job.job_id, 0, describe_error(error or policy_error))
     signals.job_finished.send(namespace, job=job)
     return outcome
 
@@ -89,7 +90,7 @@ def conclude(
         job.status = JobStatus.FAILED
         logger.warning("%s aborted after %.3fs: %s", job, duration, error)
         signals.job_failed.send(namespace, job=job, err=error)
-        return Outcome("f", job_id)
+        return Outcome("f", job_id, 0, describe_error(error))
 
     if job.should_retry:
         job.retries += 1
@@ -117,7 +118,7 @@ def conclude(
         exc_info=error,
     )
     signals.job_failed.send(namespace, job=job, err=error)
-    return Outcome("f", job_id)
+    return Outcome("f", job_id, 0, describe_error(error))
 
 
 def _retry_outcome(job: Job, task: Task | None, error: BaseException) -> Outcome:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from spinach.brokers.base import TRANSIENT_ERRORS, FetchResult, Lease, Outcome
 from spinach.exc import UnknownTask
+from spinach.inspection import describe_error
 from spinach.job import Job
 from spinach_worker import execution
 from spinach_worker.abandoned import report_abandoned
@@ -106,7 +107,9 @@ class Fetcher:
                 continue
             settled = self._stop_when_queue_empty and self._settled()
             try:
-                result = ctx.broker.fetch(ctx.queue, free, ctx.lease_ms, ctx.task_names)
+                result = ctx.broker.fetch(
+                    ctx.queue, free, ctx.lease_ms, ctx.task_names, worker_id=ctx.worker_id
+                )
             except TRANSIENT_ERRORS as e:
                 delay = backoff.next_delay()
                 logger.warning("Could not fetch jobs, retrying in %.1fs: %s", delay, e)
@@ -154,8 +157,9 @@ class Fetcher:
         ctx = self._ctx
         for fetched in result.jobs:
             if fetched.abandoned:
-                report_abandoned(fetched, ctx.tasks, ctx.namespace)
-                self._workers.out_queue.put((ctx.queue, Outcome("f", fetched.id), fetched.token))
+                error = report_abandoned(fetched, ctx.tasks, ctx.namespace)
+                outcome = Outcome("f", fetched.id, 0, error)
+                self._workers.out_queue.put((ctx.queue, outcome, fetched.token))
                 continue
             try:
                 job, task = build_job(fetched, ctx.tasks)
@@ -163,8 +167,9 @@ class Fetcher:
                 self._fail_unrunnable(e.job, e)
                 continue
             except CorruptJobError as e:
-                logger.error("%s; it is removed from queue %s", e, ctx.queue)
-                self._workers.out_queue.put((ctx.queue, Outcome("f", fetched.id), fetched.token))
+                logger.error("%s; it is kept in the failed jobs of queue %s", e, ctx.queue)
+                outcome = Outcome("f", fetched.id, 0, describe_error(e))
+                self._workers.out_queue.put((ctx.queue, outcome, fetched.token))
                 continue
             if job.should_retry:
                 ctx.book.mark_retryable(fetched.id)

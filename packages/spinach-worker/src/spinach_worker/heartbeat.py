@@ -74,6 +74,8 @@ class Heartbeat:
         held = ctx.book.snapshot()
         try:
             result = ctx.broker.renew(ctx.queue, held, ctx.lease_ms, ctx.task_names)
+            # Records expire here too, so an idle queue does not keep them past their time.
+            ctx.broker.expire_records(ctx.queue)
             # Live for three heartbeats: `spinach-worker check` and inspection read this.
             ctx.broker.register_worker(
                 ctx.queue, ctx.worker_id, int(self._interval * 3000), self._describe(len(held))

@@ -22,7 +22,9 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from spinach import const
 from spinach.envelope import decode
 from spinach.exc import BrokerConnectionError, BrokerFullError
-from spinach.keys import namespace_patterns, queue_keys, validate_namespace
+from spinach.inspection import CancelResult, JobInfo, live_info, record_info
+from spinach.keys import namespace_patterns, queue_keys, queues_key, validate_namespace
+from spinach.retention import Retention
 from spinach.scripts import Call, ScriptRunner
 
 logger = logging.getLogger(__name__)
@@ -110,6 +112,8 @@ class Outcome(NamedTuple):
     op: str
     id: str
     when: int = 0
+    #: Why a job failed for good ("Type: message"), kept in the failed-job store.
+    error: str = ""
 
 
 class Lease(NamedTuple):
@@ -128,6 +132,8 @@ class QueueStats:
     running: int
     #: Id of the job at the head of the ready list (the oldest ready one), if any.
     oldest_ready_id: str | None = None
+    #: Jobs in the failed-job store.
+    failed: int = 0
 
 
 def _text(value: bytes | str) -> str:
@@ -156,6 +162,9 @@ class Broker:
         self._r: Any = client
         self._scripts = ScriptRunner(client, wait_for_replicas, wait_timeout_ms)
         self._namespace: str | None = None
+        #: What finished jobs leave in Redis, and for how long (set by `Engine(retention=)`).
+        self.retention = Retention()
+        self._noted_queues: set[str] = set()
         self.enqueue_job_max_retries = enqueue_job_max_retries
         socket_timeout = client.get_connection_kwargs().get("socket_timeout")
         # A blocking pop must return before the socket gives up on it.
@@ -202,6 +211,7 @@ class Broker:
         by_queue: dict[str, list[PreparedJob]] = {}
         for job in jobs:
             by_queue.setdefault(job.queue, []).append(job)
+        self._note_queues(by_queue)
         calls: list[Call] = []
         for queue, queued in by_queue.items():
             keys = queue_keys(self.namespace, queue)
@@ -216,7 +226,8 @@ class Broker:
                 token = keys.enqueue_token(uuid.uuid4().hex)
                 call_keys = (
                     keys.schema, token, keys.ready, keys.delayed, keys.jobs, keys.wake, keys.budget,
-                    keys.tasks, keys.limits, *(keys.parked(name) for name in numbers),
+                    keys.tasks, keys.limits, keys.created,
+                    *(keys.parked(name) for name in numbers),
                 )  # fmt: skip
                 calls.append(("enqueue", call_keys, args))
         if calls:
@@ -247,14 +258,18 @@ class Broker:
         """Count the jobs of `queue` by state."""
         keys = queue_keys(self.namespace, queue)
         reply = self._scripts(
-            "queue_stats", (keys.schema, keys.ready, keys.delayed, keys.running), ()
-        )
-        oldest = reply[4] if len(reply) > 4 and reply[4] else None
+            "queue_stats",
+            (keys.schema, keys.ready, keys.delayed, keys.running, keys.failed_index,
+             keys.cancelled),
+            (),
+        )  # fmt: skip
+        oldest = reply[4] or None
         return QueueStats(
             ready=int(reply[1]),
             delayed=int(reply[2]),
             running=int(reply[3]),
             oldest_ready_id=None if oldest is None else _text(oldest),
+            failed=int(reply[5]),
         )
 
     def oldest_ready_age(self, queue: str, stats: QueueStats | None = None) -> float | None:
@@ -276,8 +291,141 @@ class Broker:
         """Whether `queue` has no job ready to run (kept from Spinach 0.0.25)."""
         return self.queue_stats(queue).ready == 0
 
+    # -- inspection and operations ---------------------------------------------------------
+
+    def _note_queues(self, queues: Iterable[str]) -> None:
+        """Add queues to the namespace's list of queues (once per queue and broker)."""
+        new = [queue for queue in queues if queue not in self._noted_queues]
+        if not new:
+            return
+        try:
+            self._r.sadd(queues_key(self.namespace), *new)
+        except TRANSIENT_ERRORS:
+            return  # noted by a later call; the caller's own retries deal with the outage
+        self._noted_queues.update(new)
+
+    def known_queues(self) -> list[str]:
+        """The queues of this namespace that clients and workers have used, sorted."""
+        found = self._r.sscan_iter(queues_key(self.namespace), count=1000)
+        return sorted({_text(queue) for queue in found})
+
+    def job_info(self, queue: str, job_id: str) -> JobInfo | None:
+        """Where job `job_id` is in `queue`, or None if the queue does not know it."""
+        k = queue_keys(self.namespace, queue)
+        reply = self._scripts(
+            "job_state",
+            (k.schema, k.jobs, k.delayed, k.leases, k.tasks, k.retries, k.created, k.budget,
+             k.done, k.failed, k.failed_jobs, k.abandoned),
+            (job_id,),
+        )  # fmt: skip
+        kind = _text(reply[1])
+        if kind == "live":
+            return live_info(job_id, queue, reply[1:])
+        if kind == "failed":
+            return record_info(job_id, queue, reply[2], reply[3] or None)
+        if kind == "done":
+            return record_info(job_id, queue, reply[2])
+        return None
+
+    def cancel(self, queue: str, job_id: str) -> CancelResult:
+        """Remove job `job_id` from `queue` if it has not started."""
+        k = queue_keys(self.namespace, queue)
+        finished_ms, max_finished, _, _ = self.retention.script_args()
+        reply = self._scripts(
+            "cancel",
+            (k.schema, k.jobs, k.delayed, k.leases, k.tasks, k.budget, k.retries, k.created,
+             k.abandoned, k.cancelled, k.done, k.done_index, k.failed),
+            (job_id, finished_ms, max_finished),
+        )  # fmt: skip
+        outcome = _text(reply[1])
+        return CancelResult.NOT_FOUND if outcome == "unknown" else CancelResult(outcome)
+
+    def failed_page(
+        self, queue: str, offset: int = 0, limit: int = 50, with_arguments: bool = True
+    ) -> tuple[int, list[JobInfo]]:
+        """(Jobs in the failed store of `queue`, one page of them, newest first)."""
+        k = queue_keys(self.namespace, queue)
+        reply = self._scripts(
+            "failed_page",
+            (k.schema, k.failed, k.failed_jobs, k.failed_index),
+            (offset, limit, 1 if with_arguments else 0),
+        )
+        total, ids, records, envelopes = int(reply[1]), reply[2], reply[3], reply[4]
+        jobs = []
+        for n, (job_id, record) in enumerate(zip(ids, records, strict=True)):
+            if record:
+                envelope = envelopes[n] if envelopes else None
+                jobs.append(record_info(_text(job_id), queue, record, envelope or None))
+        return total, jobs
+
+    def retry_failed(
+        self, queue: str, job_ids: Sequence[str] | None = None, chunk: int = 1000
+    ) -> tuple[list[str], list[str]]:
+        """Queue failed jobs of `queue` again (all of them when `job_ids` is None).
+
+        Returns (retried ids, ids that cannot run again: their payload was lost). Ids the store
+        does not hold are left out of both.
+        """
+        k = queue_keys(self.namespace, queue)
+        call_keys = (
+            k.schema, k.failed, k.failed_jobs, k.failed_index, k.jobs, k.tasks, k.budget,
+            k.retries, k.created, k.ready, k.wake, k.cancelled,
+        )  # fmt: skip
+        retried: list[str] = []
+        unretriable: list[str] = []
+        if job_ids is not None:
+            for start in range(0, len(job_ids), chunk):
+                reply = self._scripts(
+                    "failed_retry", call_keys, ("ids", 0, 0, *job_ids[start : start + chunk])
+                )
+                retried += map(_text, reply[1])
+                unretriable += map(_text, reply[3])
+            return retried, unretriable
+        while True:  # chunk by chunk, oldest first, skipping what cannot run again
+            reply = self._scripts("failed_retry", call_keys, ("all", len(unretriable), chunk))
+            retried += map(_text, reply[1])
+            unretriable += map(_text, reply[3])
+            if not reply[1] and not reply[3]:
+                return retried, unretriable
+
+    def purge_failed(
+        self, queue: str, job_ids: Sequence[str] | None = None, chunk: int = 1000
+    ) -> int:
+        """Delete failed jobs of `queue` for good (all of them when `job_ids` is None)."""
+        k = queue_keys(self.namespace, queue)
+        call_keys = (k.schema, k.failed, k.failed_jobs, k.failed_index)
+        deleted = 0
+        if job_ids is not None:
+            for start in range(0, len(job_ids), chunk):
+                reply = self._scripts(
+                    "failed_purge", call_keys, ("ids", 0, *job_ids[start : start + chunk])
+                )
+                deleted += int(reply[1])
+            return deleted
+        while True:
+            count = int(self._scripts("failed_purge", call_keys, ("all", chunk))[1])
+            deleted += count
+            if count == 0:
+                return deleted
+
+    def expire_records(self, queue: str, budget: int = 1000) -> int:
+        """Drop finished records and failed jobs of `queue` past their retention; say how many."""
+        k = queue_keys(self.namespace, queue)
+        reply = self._scripts(
+            "expire_records",
+            (k.schema, k.done, k.done_index, k.failed, k.failed_jobs, k.failed_index),
+            (*self.retention.script_args(), budget),
+        )
+        return int(reply[1])
+
+    def limits_in_force(self, queue: str) -> dict[str, int]:
+        """Every task of `queue` with a concurrency limit, and the limit."""
+        found = self._r.hscan_iter(queue_keys(self.namespace, queue).limits, count=1000)
+        return {_text(task): int(limit) for task, limit in found}
+
     def flush(self) -> None:
         """Delete every key of this namespace (tests and admin only: it scans the keyspace)."""
+        self._noted_queues.clear()
         for pattern in namespace_patterns(self.namespace):
             # One key per DEL: on a cluster the keys of a namespace live on several nodes.
             for key in list(self._r.scan_iter(match=pattern, count=1000)):
@@ -292,26 +440,29 @@ class Broker:
         lease_ms: int,
         task_names: Sequence[str] = (),
         promote_limit: int = 1000,
+        *,
+        worker_id: str = "",
     ) -> FetchResult:
         """Take up to `max_jobs` ready jobs of `queue` under leases of `lease_ms`.
 
         `task_names` are the tasks of the queue the caller knows: the concurrency limits of
         those are enforced. The same call promotes due delayed jobs and takes back expired
-        leases.
+        leases. `worker_id` is recorded in the leases (`get_job` tells who runs a job).
         """
         k = queue_keys(self.namespace, queue)
         reply = self._scripts(
             "fetch",
             (k.schema, k.ready, k.delayed, k.running, k.jobs, k.retries, k.wake, k.leases,
              k.budget, k.lease_seq, k.tasks, k.limits, k.limited_running, k.abandoned,
-             *(k.parked(name) for name in task_names)),
-            (max_jobs, lease_ms, promote_limit, RECOVER_LIMIT, len(task_names), *task_names),
+             k.cancelled, *(k.parked(name) for name in task_names)),
+            (max_jobs, lease_ms, promote_limit, RECOVER_LIMIT, worker_id, len(task_names),
+             *task_names),
         )  # fmt: skip
         ids, payloads, retries, tokens, abandoned = (
             reply[1], reply[2], reply[3], reply[4], reply[8],
         )  # fmt: skip
         jobs = [
-            FetchedJob(_text(job_id), payload or None, int(retry), str(token), flag == 1)
+            FetchedJob(_text(job_id), payload or None, int(retry), _text(token), flag == 1)
             for job_id, payload, retry, token, flag in zip(
                 ids, payloads, retries, tokens, abandoned, strict=True
             )
@@ -329,21 +480,18 @@ class Broker:
     def finish(self, queue: str, outcomes: Iterable[tuple[Outcome, str]]) -> tuple[int, list[str]]:
         """Record outcomes (each with its lease token); return (applied, rejected ids).
 
-        An outcome is rejected when the lease is no longer the caller's (fencing).
+        An outcome is rejected when the lease is no longer the caller's (fencing). Succeeded
+        jobs leave a record, failed ones go to the failed-job store (see `retention`).
         """
         k = queue_keys(self.namespace, queue)
-        done: list[Any] = []
-        retried: list[Any] = []
-        for (op, job_id, when), token in outcomes:
-            if op in ("s", "f"):
-                done += (job_id, token)
-            else:
-                retried += (op, job_id, token, when)
-        args = [len(done) // 2, *done, *retried]
+        args: list[Any] = [*self.retention.script_args()]
+        for (op, job_id, when, error), token in outcomes:
+            args += (op, job_id, token, error if op == "f" else when)
         reply = self._scripts(
             "finish",
             (k.schema, k.running, k.jobs, k.retries, k.delayed, k.wake, k.leases, k.budget,
-             k.tasks, k.limited_running, k.abandoned),
+             k.tasks, k.limited_running, k.abandoned, k.created, k.done, k.done_index, k.failed,
+             k.failed_jobs, k.failed_index),
             args,
         )  # fmt: skip
         return int(reply[1]), [_text(job_id) for job_id in reply[2]]
@@ -411,7 +559,7 @@ class Broker:
         reply = self._scripts(
             "tick",
             (k.schema, k.periodic, k.periodic_every, k.periodic_alive, k.ready, k.jobs, k.wake,
-             k.budget, k.tasks),
+             k.budget, k.tasks, k.created),
             args,
         )  # fmt: skip
         return int(reply[1]), None if int(reply[2]) < 0 else int(reply[2])
@@ -473,6 +621,9 @@ class Broker:
         self, queue: str, worker_id: str, alive_ms: int, info: dict[str, Any]
     ) -> int:
         """Vouch for a live worker of `queue` for `alive_ms` ms (0 removes it); count the live."""
+        if alive_ms:
+            self._noted_queues.discard(queue)  # a heartbeat re-adds it, should it have gone
+            self._note_queues([queue])
         k = queue_keys(self.namespace, queue)
         reply = self._scripts(
             "register_worker",

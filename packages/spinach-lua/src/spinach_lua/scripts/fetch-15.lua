@@ -11,26 +11,30 @@ KEYS[4]  running    ZSET    ids of fetched jobs (score: lease deadline ms)
 KEYS[5]  jobs       HASH    id -> encoded job envelope
 KEYS[6]  retries    HASH    id -> number of retries already scheduled (absent: 0)
 KEYS[7]  wake       LIST    wake-up token for idle workers of this queue
-KEYS[8]  leases     HASH    id -> fencing token of the lease of a fetched job
+KEYS[8]  leases     HASH    id -> lease of a fetched job ("<fencing token>:<started ms>:<worker>")
 KEYS[9]  budget     HASH    id -> max_retries of jobs that may run again (-1: no limit)
 KEYS[10] lease_seq  STRING  last fencing token handed out in this queue
 KEYS[11] tasks      HASH    id -> task name
 KEYS[12] limits     HASH    task -> how many of its jobs may run at once
 KEYS[13] limited_running ZSET "<task>\0<id>" of running jobs of limited tasks
 KEYS[14] abandoned  HASH    id -> 1 for jobs whose worker died and that may not run again
-KEYS[15..] parked   LIST    one per task of ARGV[7..]: its jobs held back by its limit
+KEYS[15] cancelled  SET     ids cancelled while in the ready or a parked list: skipped here
+KEYS[16..] parked   LIST    one per task of ARGV[8..]: its jobs held back by its limit
 
 ARGV[1]             schema version expected by the caller
 ARGV[2]             how many jobs the caller can start now (may be 0: maintenance only)
 ARGV[3]             lease duration in ms
 ARGV[4]             how many due jobs to promote at most in this call
 ARGV[5]             how many expired leases to take back at most in this call
-ARGV[6]             how many task names follow
-ARGV[7..]           the tasks of this queue the caller knows (their parked lists: KEYS[15..])
+ARGV[6]             the caller's worker id (recorded in the leases: who runs what, since when)
+ARGV[7]             how many task names follow
+ARGV[8..]           the tasks of this queue the caller knows (their parked lists: KEYS[16..])
 
 Jobs of a limited task are taken from its parked list first while it has free slots; a job
 of a task at its limit met in the ready list is moved to its parked list, once, so no fetch
 scans the same blocked job twice and the jobs of a task keep their order.
+
+A cancelled job left in a list (removing it there would scan the list) is dropped when popped.
 
 Returns {0, ids, payloads, retries, tokens, ready_left, delayed_left, next_due_in_ms, abandoned,
          running_left, next_expiry_in_ms}
@@ -46,6 +50,7 @@ Returns {0, ids, payloads, retries, tokens, ready_left, delayed_left, next_due_i
 ]]
 --- @include "prelude"
 --- @include "limits"
+--- @include "records"
 --- @include "schema_guard"
 
 local now = now_ms()
@@ -56,7 +61,27 @@ local q = {
   leases = KEYS[8], budget = KEYS[9], tasks = KEYS[11], limited_running = KEYS[13],
   abandoned = KEYS[14],
 }
-names = load_tasks(q, 6, 14, KEYS[12])
+names = load_tasks(q, 7, 15, KEYS[12])
+local worker = ARGV[6]
+
+-- Ids of cancelled jobs are dropped as they are popped; the check costs one SCARD when none are.
+local has_cancelled = redis.call('SCARD', KEYS[15]) > 0
+local function drop_cancelled(popped)
+  if not has_cancelled or #popped == 0 then
+    return popped
+  end
+  local flags = redis.call('SMISMEMBER', KEYS[15], unpack(popped))
+  local kept, dropped = {}, {}
+  for n, id in ipairs(popped) do
+    if flags[n] == 1 then
+      dropped[#dropped + 1] = id
+    else
+      kept[#kept + 1] = id
+    end
+  end
+  call_sliced('SREM', KEYS[15], dropped)
+  return kept
+end
 
 recover_expired(q, now, tonumber(ARGV[5]))
 
@@ -80,7 +105,7 @@ end
 for _, name in ipairs(names) do
   local room = math.min(wanted - #ids, spare[name] or 0)
   if room > 0 then
-    local taken = redis.call('LPOP', q.parked[name], room) or {}
+    local taken = drop_cancelled(redis.call('LPOP', q.parked[name], room) or {})
     for _, id in ipairs(taken) do
       ids[#ids + 1] = id
       id_tasks[#ids] = name
@@ -96,6 +121,9 @@ while #ids < wanted and moved < 1000 do
   if #popped == 0 then
     break
   end
+  local count = #popped
+  popped = drop_cancelled(popped)
+  moved = moved + count - #popped
   -- Only a queue with limited tasks needs to know whose jobs these are.
   local popped_tasks = next(spare) and hmget_sliced(q.tasks, popped) or {}
   local held = {}
@@ -130,7 +158,7 @@ if #ids > 0 then
   local deadline = now + tonumber(ARGV[3])
   local leases, deadlines, limited = {}, {}, {}
   for i = 1, #ids do
-    local token = last_token - #ids + i
+    local token = make_lease(last_token - #ids + i, now, worker)
     tokens[i] = token
     leases[#leases + 1] = ids[i]
     leases[#leases + 1] = token

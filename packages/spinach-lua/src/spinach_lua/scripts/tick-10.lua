@@ -10,6 +10,7 @@ KEYS[6] jobs        HASH    id -> encoded job envelope
 KEYS[7] wake        LIST    wake-up token for idle workers of this queue
 KEYS[8] budget      HASH    id -> max_retries of jobs that may run again
 KEYS[9] tasks       HASH    id -> task name
+KEYS[10] created    HASH    id -> when the job was enqueued (ms)
 
 ARGV[1]             schema version expected by the caller
 ARGV[2..]           one group of four per periodic task the caller knows:
@@ -54,6 +55,7 @@ for i = 2, #ARGV, 4 do
     if redis.call('HSETNX', KEYS[6], id, ARGV[i + 3]) == 1 then
       created[#created + 1] = id
       redis.call('HSET', KEYS[9], id, task)
+      redis.call('HSET', KEYS[10], id, now)
       if ARGV[i + 2] ~= '0' then
         redis.call('HSET', KEYS[8], id, ARGV[i + 2])
       end

@@ -10,12 +10,13 @@ KEYS[6] wake        LIST    wake-up token for idle workers of this queue
 KEYS[7] budget      HASH    id -> max_retries of jobs that may run again (-1: no limit)
 KEYS[8] tasks       HASH    id -> task name
 KEYS[9] limits      HASH    task -> how many of its jobs may run at once
-KEYS[10..] parked   LIST    one per task of ARGV[4..]: its jobs held back by its limit
+KEYS[10] created    HASH    id -> when the job was enqueued (ms, Redis time)
+KEYS[11..] parked   LIST    one per task of ARGV[4..]: its jobs held back by its limit
 
 ARGV[1]             schema version expected by the caller
 ARGV[2]             lifetime of the idempotency marker, in ms
 ARGV[3]             how many task names follow: T
-ARGV[4..3+T]        the tasks of the jobs below (their parked lists: KEYS[10..])
+ARGV[4..3+T]        the tasks of the jobs below (their parked lists: KEYS[11..])
 ARGV[4+T..]         one group of three per job: id, meta, payload
                     meta is "t" or "t:at_ms:delay_ms:max_retries", t the job's task number
                     (1 for the first of ARGV[4..]); the short form means due now, at most once:
@@ -39,7 +40,7 @@ end
 local now = now_ms()
 local earliest_before = earliest_due(KEYS[4])
 local q = {ready = KEYS[3], tasks = KEYS[8]}
-local names = load_tasks(q, 3, 9, KEYS[9])
+local names = load_tasks(q, 3, 10, KEYS[9])
 local task_count = #names
 
 -- Jobs of one batch mostly share their meta: parse each distinct one once.
@@ -66,6 +67,7 @@ for i = first_job, #ARGV, 3 do
 end
 local known = hmget_sliced(KEYS[5], ids)
 local envelopes, job_tasks, ready_ids, delayed_args, budgets = {}, {}, {}, {}, {}
+local created = {}
 local seen = {}
 local earliest = nil
 local duplicates = 0
@@ -80,6 +82,8 @@ for n = 1, #ids do
     envelopes[#envelopes + 1] = ARGV[i + 2]
     job_tasks[#job_tasks + 1] = id
     job_tasks[#job_tasks + 1] = meta[1]
+    created[#created + 1] = id
+    created[#created + 1] = now
     local due = meta[2]
     if due <= 0 then
       due = now + meta[3]
@@ -104,6 +108,7 @@ end
 
 call_sliced('HSET', KEYS[5], envelopes)
 call_sliced('HSET', KEYS[8], job_tasks)
+call_sliced('HSET', KEYS[10], created)
 call_sliced('ZADD', KEYS[4], delayed_args)
 call_sliced('HSET', KEYS[7], budgets)
 if next(q.limits) == nil then
