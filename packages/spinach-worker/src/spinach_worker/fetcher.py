@@ -168,7 +168,7 @@ class Fetcher:
                 continue
             except CorruptJobError as e:
                 logger.error("%s; it is kept in the failed jobs of queue %s", e, ctx.queue)
-                outcome = Outcome("f", fetched.id, 0, describe_error(e))
+                outcome = Outcome("F", fetched.id, 0, describe_error(e))
                 self._workers.out_queue.put((ctx.queue, outcome, fetched.token))
                 continue
             if job.should_retry:

@@ -28,7 +28,7 @@ _duration = _meter.create_histogram(
     "spinach.job.duration", unit="s", description="How long jobs ran"
 )
 
-_OUTCOMES = {"s": "succeeded", "f": "failed", "r": "retried", "R": "retried"}
+_OUTCOMES = {"s": "succeeded", "f": "failed", "F": "failed", "r": "retried", "R": "retried"}
 
 
 def observed() -> bool:

@@ -107,7 +107,11 @@ class RenewResult:
 
 
 class Outcome(NamedTuple):
-    """One job's result: 's' succeeded, 'f' failed, 'r' retry in `when` ms, 'R' at `when`."""
+    """One job's result: 's' succeeded, 'f' failed, 'r' retry in `when` ms, 'R' at `when`.
+
+    'F' is a failure of a job whose payload cannot be decoded: it is kept in the failed-job
+    store to be read, not to be run again.
+    """
 
     op: str
     id: str
@@ -486,7 +490,7 @@ class Broker:
         k = queue_keys(self.namespace, queue)
         args: list[Any] = [*self.retention.script_args()]
         for (op, job_id, when, error), token in outcomes:
-            args += (op, job_id, token, error if op == "f" else when)
+            args += (op, job_id, token, error if op in ("f", "F") else when)
         reply = self._scripts(
             "finish",
             (k.schema, k.running, k.jobs, k.retries, k.delayed, k.wake, k.leases, k.budget,

@@ -26,8 +26,9 @@ ARGV[4]             how long failed jobs are kept, in ms
 ARGV[5]             most failed jobs kept
 ARGV[6..]           one group of four per job: op, id, token, argument
                       op 's': succeeded (argument unused); 'f': failed for good (argument: the
-                      error, "Type: message"); 'r': retry in argument ms; 'R': retry at the
-                      absolute time argument (ms)
+                      error, "Type: message"); 'F': failed for good with an unusable payload,
+                      which is not kept to run again; 'r': retry in argument ms; 'R': retry at
+                      the absolute time argument (ms)
 
 Fencing: an outcome applies only while the job's lease is still the one the caller was given.
 A worker whose lease expired and was taken over (a zombie back from a pause or a partition), or
@@ -65,7 +66,7 @@ for n = 1, #ids do
   local id = ids[n]
   if leases[n] == given[n] then
     local op = ops[n]
-    if op == 's' or op == 'f' then
+    if op == 's' or op == 'f' or op == 'F' then
       done[#done + 1] = id
       done_rows[#done_rows + 1] = n
     else
@@ -97,7 +98,7 @@ if #done > 0 then
   local created = hmget_sliced(KEYS[12], done)
   local failed_ids = {}
   for m, n in ipairs(done_rows) do
-    if ops[n] == 'f' then
+    if ops[n] ~= 's' then
       failed_ids[#failed_ids + 1] = m
     end
   end
@@ -127,7 +128,7 @@ if #done > 0 then
       failed[#failed + 1] = {
         done[m],
         make_record('f', tasks[m], runs, created[m], started, now, worker, extra[n], budgets[m]),
-        envelopes[m],
+        ops[n] == 'f' and envelopes[m],
       }
     end
   end
