@@ -177,7 +177,10 @@ def _job(engine: Engine, args: argparse.Namespace, out: TextIO) -> int:
             return _say(
                 out, args, {"id": job_id, "found": False}, f"No job {job_id}.", NOTHING_DONE
             )
-        print(as_json(info) if args.json else _job_text(info), file=out)
+        if args.json:
+            print(as_json(info), file=out)
+        else:
+            print(_job_text(info, _worker_name(engine, info)), file=out)
         return OK
     if args.action == "retry":
         retried = engine.retry_failed(job_id)
@@ -320,7 +323,17 @@ def _status_text(status: NamespaceStatus) -> str:
     return "\n\n".join(parts)
 
 
-def _job_text(job: JobInfo) -> str:
+def _worker_name(engine: Engine, job: JobInfo) -> str:
+    """The job's worker as "id (host, pid N)" while that worker is alive, else its id."""
+    if job.worker is None:
+        return "-"
+    for worker in engine.broker.live_workers(job.queue):
+        if worker.get("id") == job.worker:
+            return f"{job.worker} ({worker.get('host')}, pid {worker.get('pid')})"
+    return job.worker
+
+
+def _job_text(job: JobInfo, worker: str) -> str:
     fields = [
         ("id", job.id),
         ("status", job.status.name.lower()),
@@ -332,7 +345,7 @@ def _job_text(job: JobInfo) -> str:
         ("due", _when(job.due_at)),
         ("started", _when(job.started_at)),
         ("finished", _when(job.finished_at)),
-        ("worker", job.worker or "-"),
+        ("worker", worker),
     ]
     if job.error_type:
         fields.append(
