@@ -51,6 +51,10 @@ docs:
 bench *args: _require-redis
     uv run --locked --all-packages python tools/bench/run.py {{args}}
 
+# Redis memory after 200,000 processed and 200,000 failed jobs, and that Retention bounds it.
+memory *args: _require-redis
+    uv run --locked --all-packages python tools/bench/memory.py {{args}}
+
 # Build the three wheels (and sdists) into dist/.
 build:
     rm -rf dist && uv build --all-packages --no-sources -o dist
