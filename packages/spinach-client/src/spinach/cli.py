@@ -3,9 +3,9 @@
 It needs no application code: Redis holds the queues, jobs, workers and schedules. Tables for
 people, ``--json`` for scripts.
 
-Exit codes: 0 done; 1 the job or command found nothing to act on (unknown id, a running job not
-cancelled, a failed doctor check); 2 bad usage; 3 Redis unreachable, refusing the credentials,
-or holding data of another schema.
+Exit codes: 0 done; 1 the job asked about cannot be acted on (unknown id, a running job not
+cancelled, a job not in the failed store) or a doctor check failed; 2 bad usage; 3 Redis
+unreachable, refusing the credentials, or holding data of another schema.
 """
 
 import argparse
@@ -18,10 +18,12 @@ from typing import Any, TextIO
 import redis
 
 from spinach import admin, const, doctor
+from spinach.brokers.base import Broker
 from spinach.brokers.redis import RedisBroker, _redact
 from spinach.engine import Engine
-from spinach.exc import BrokerConnectionError, SchemaMismatchError
+from spinach.exc import BrokerConnectionError, InvalidNameError, SchemaMismatchError
 from spinach.inspection import CancelResult, JobInfo, NamespaceStatus, as_json
+from spinach.keys import validate_queue
 
 OK, NOTHING_DONE, USAGE, UNREACHABLE = 0, 1, 2, 3
 
@@ -53,14 +55,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # --json is also taken after the command (`spinach status --json`).
+    json_too = argparse.ArgumentParser(add_help=False)
+    json_too.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
 
-    status = commands.add_parser("status", help="queues, workers, periodic tasks and limits")
+    status = commands.add_parser(
+        "status", parents=[json_too], help="queues, workers, periodic tasks and limits"
+    )
     status.add_argument("--queue", help="only this queue")
 
     jobs = commands.add_parser("jobs", help="list jobs").add_subparsers(
         dest="which", required=True, metavar="KIND"
     )
-    failed_list = jobs.add_parser("failed", help="failed jobs, newest first")
+    failed_list = jobs.add_parser("failed", parents=[json_too], help="failed jobs, newest first")
     failed_list.add_argument("--queue", help="only this queue")
     failed_list.add_argument("--limit", type=int, default=50, help="jobs per page (default 50)")
     failed_list.add_argument("--offset", type=int, default=0, help="newer jobs to skip")
@@ -73,18 +82,22 @@ def build_parser() -> argparse.ArgumentParser:
         ("retry", "queue a failed job again (same id, fresh attempt budget)"),
         ("cancel", "cancel a job that has not started"),
     ):
-        job.add_parser(action, help=text).add_argument("job_id", metavar="ID")
+        job.add_parser(action, parents=[json_too], help=text).add_argument("job_id", metavar="ID")
 
     failed = commands.add_parser("failed", help="the failed-job store").add_subparsers(
         dest="action", required=True, metavar="ACTION"
     )
-    retry_all = failed.add_parser("retry-all", help="queue every failed job again")
+    retry_all = failed.add_parser(
+        "retry-all", parents=[json_too], help="queue every failed job again"
+    )
     retry_all.add_argument("--queue", help="only this queue")
-    purge = failed.add_parser("purge", help="delete failed jobs for good")
+    purge = failed.add_parser("purge", parents=[json_too], help="delete failed jobs for good")
     purge.add_argument("--queue", help="only this queue")
     purge.add_argument("--yes", action="store_true", help="confirm: nothing asks again")
 
-    check = commands.add_parser("doctor", help="check the deployment against the checklist")
+    check = commands.add_parser(
+        "doctor", parents=[json_too], help="check the deployment against the checklist"
+    )
     check.add_argument("--queue", help="only this queue")
     return parser
 
@@ -98,33 +111,47 @@ def main(
     the command line names (to embed these commands in an application's own CLI).
     """
     out = out or sys.stdout
-    args = build_parser().parse_args(argv)
-    if engine is None:
-        try:
-            engine = Engine(RedisBroker.from_url(args.redis_url), namespace=args.namespace)
-        except (ValueError, TypeError) as e:
-            print(f"spinach: {e}", file=sys.stderr)
-            return USAGE
-        broker = engine.broker
-    else:
-        broker = None  # the caller's: left open
     try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # argparse printed the usage error (or the help)
+        return e.code if isinstance(e.code, int) else USAGE
+    where = _redact(args.redis_url) if engine is None else _address(engine.broker)
+    broker = None  # the one built here, closed here; an engine passed in is the caller's
+    try:
+        if engine is None:
+            try:
+                broker = RedisBroker.from_url(args.redis_url)
+                engine = Engine(broker, namespace=args.namespace)
+            except (ValueError, TypeError) as e:
+                raise UsageError(str(e)) from None
         return _COMMANDS[args.command](engine, args, out)
-    except UsageError as e:
+    except (UsageError, InvalidNameError) as e:
         print(f"spinach: {e}", file=sys.stderr)
         return USAGE
-    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError) as e:
-        print(f"spinach: cannot reach Redis at {_redact(args.redis_url)}: {e}", file=sys.stderr)
-        return UNREACHABLE
     except (redis.exceptions.AuthenticationError, redis.exceptions.NoPermissionError) as e:
-        print(f"spinach: Redis at {_redact(args.redis_url)} refused: {e}", file=sys.stderr)
+        print(f"spinach: Redis at {where} refused: {e}", file=sys.stderr)
         return UNREACHABLE
     except (BrokerConnectionError, SchemaMismatchError) as e:
         print(f"spinach: {e}", file=sys.stderr)
         return UNREACHABLE
+    except (redis.exceptions.RedisError, redis.exceptions.RedisClusterException) as e:
+        print(f"spinach: cannot reach Redis at {where}: {e}", file=sys.stderr)
+        return UNREACHABLE
     finally:
         if broker is not None:
             broker.close()
+
+
+def _address(broker: Broker) -> str:
+    """Where a broker's Redis is, as a URL without credentials."""
+    try:
+        kwargs = broker.client.get_connection_kwargs()
+    except Exception:  # noqa: BLE001 - only for an error message
+        return repr(broker)
+    scheme = "rediss" if kwargs.get("ssl") or "ssl_context" in kwargs else "redis"
+    if "host" not in kwargs:
+        return repr(broker)
+    return f"{scheme}://{kwargs['host']}:{kwargs.get('port', 6379)}/{kwargs.get('db', 0)}"
 
 
 def main_exit() -> None:
@@ -134,7 +161,7 @@ def main_exit() -> None:
 
 def _queues(engine: Engine, args: argparse.Namespace) -> list[str]:
     if args.queue is not None:
-        return [args.queue]
+        return [validate_queue(args.queue)]
     return engine.queues()
 
 
@@ -214,6 +241,7 @@ def _failed(engine: Engine, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _doctor(engine: Engine, args: argparse.Namespace, out: TextIO) -> int:
+    engine.broker.ping()  # an unreachable or refusing Redis is exit 3, not a list of unknowns
     checks = doctor.diagnose(engine.broker, _queues(engine, args))
     if args.json:
         print(as_json(checks), file=out)

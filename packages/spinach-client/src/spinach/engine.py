@@ -2,6 +2,7 @@
 
 import importlib
 import logging
+import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -81,14 +82,16 @@ class Engine:
         """The queues of this namespace: those of the attached tasks and every queue used."""
         return sorted({task.queue for task in self._tasks} | set(self._broker.known_queues()))
 
-    def _queues_for(self, job: "str | Job") -> tuple[str, list[str]]:
+    def _queues_for(self, job: "str | uuid.UUID | Job") -> tuple[str, list[str]]:
         if isinstance(job, Job):
             return job.job_id, [job.queue, *(q for q in self.queues() if q != job.queue)]
+        if isinstance(job, uuid.UUID):  # Job.id
+            job = str(job)
         if not isinstance(job, str) or not job:
-            raise TypeError(f"Expected a job id (str) or a Job, got {job!r}")
+            raise TypeError(f"Expected a job id (str or UUID) or a Job, got {job!r}")
         return job, self.queues()
 
-    def get_job(self, job: "str | Job") -> JobInfo | None:
+    def get_job(self, job: "str | uuid.UUID | Job") -> JobInfo | None:
         """The current state of a job (by id, or the Job `schedule` returned), or None.
 
         None means no queue knows it: never sent, or finished longer ago than the retention.
@@ -96,7 +99,7 @@ class Engine:
         job_id, queues = self._queues_for(job)
         return admin.find_job(self._broker, queues, job_id)
 
-    def cancel(self, job: "str | Job") -> CancelResult:
+    def cancel(self, job: "str | uuid.UUID | Job") -> CancelResult:
         """Cancel a job that has not started: it is removed atomically and never runs.
 
         The result is true only when the job was cancelled; a running job is not interrupted
@@ -111,7 +114,7 @@ class Engine:
         """Jobs of the failed-job store (of `queue`, or of every queue), newest first."""
         return admin.failed_jobs(self._broker, self._pick(queue), offset, limit)
 
-    def retry_failed(self, job: "str | Job") -> bool:
+    def retry_failed(self, job: "str | uuid.UUID | Job") -> bool:
         """Queue a failed job again, same id, fresh attempt budget; False if it cannot be."""
         job_id, queues = self._queues_for(job)
         return admin.retry_failed(self._broker, queues, job_id)

@@ -65,6 +65,7 @@ class JobInfo:
     attempts: int
     #: Retries allowed in all; None: without limit.
     max_retries: int | None
+    #: When it was queued: sent, or retried from the failed store.
     created_at: datetime | None = None
     #: When a waiting job is due (its first run, or its next retry).
     due_at: datetime | None = None

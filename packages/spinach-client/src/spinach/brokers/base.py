@@ -277,19 +277,23 @@ class Broker:
         )
 
     def oldest_ready_age(self, queue: str, stats: QueueStats | None = None) -> float | None:
-        """Seconds the oldest ready job of `queue` has waited since it was sent, if any.
+        """Seconds the oldest ready job of `queue` has waited to run, if any.
 
-        Measured from the sending host's clock (the envelope's creation time) to Redis's.
+        Counted from when it was queued (Redis time; retried from the failed store counts as
+        queued again), or from its due time for a scheduled job, to now on Redis's clock.
         """
         stats = stats or self.queue_stats(queue)
         if stats.oldest_ready_id is None:
             return None
-        payload = self._r.hget(queue_keys(self.namespace, queue).jobs, stats.oldest_ready_id)
+        k = queue_keys(self.namespace, queue)
+        payload = self._r.hget(k.jobs, stats.oldest_ready_id)
         if not payload:
             return None
+        queued = self._r.hget(k.created, stats.oldest_ready_id)
         seconds, micros = self._r.time()
-        created = decode(payload).created
-        return max(0.0, (int(seconds) * 1000 + int(micros) // 1000 - created) / 1000)
+        envelope = decode(payload)
+        since = max(int(queued) if queued else envelope.created, envelope.at)
+        return max(0.0, (int(seconds) * 1000 + int(micros) // 1000 - since) / 1000)
 
     def is_queue_empty(self, queue: str) -> bool:
         """Whether `queue` has no job ready to run (kept from Spinach 0.0.25)."""

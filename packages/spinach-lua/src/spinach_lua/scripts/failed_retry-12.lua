@@ -21,7 +21,7 @@ ARGV[3]             with 'all': how many of the oldest failed jobs to skip (ones
 ARGV[4]             with 'all': most jobs to retry in this call
 ARGV[5..]           with 'ids': the ids
 
-A job is queued at the tail of the ready list (a job of a task at its limit is parked by the
+A job is queued at the tail of the ready list, as if sent now (its creation time is now) (a job of a task at its limit is parked by the
 next fetch) and leaves the failed store. A job whose envelope was lost (undecodable payload)
 cannot run again and stays in the store.
 
@@ -43,6 +43,7 @@ else
   end
 end
 
+local now = now_ms()
 local retried, unknown, unretriable = {}, {}, {}
 if #ids == 0 then
   return {0, retried, unknown, unretriable}
@@ -68,7 +69,7 @@ for n, id in ipairs(ids) do
       budgets[#budgets + 1] = record[9]
     end
     created[#created + 1] = id
-    created[#created + 1] = record[4]
+    created[#created + 1] = now
   end
 end
 if #retried > 0 then
