@@ -92,7 +92,11 @@ local q = {
   failed = KEYS[15], failed_jobs = KEYS[16], failed_index = KEYS[17],
 }
 local succeeded, failed = {}, {}
-if #done > 0 then
+local any_failed = false
+for _, n in ipairs(done_rows) do
+  any_failed = any_failed or ops[n] ~= 's'
+end
+if #done > 0 and (keep_done > 0 or any_failed) then
   local tasks = hmget_sliced(KEYS[9], done)
   local attempts = hmget_sliced(KEYS[4], done)
   local created = hmget_sliced(KEYS[12], done)

@@ -26,11 +26,24 @@ local function lease_parts(value)
   return tonumber(started), worker
 end
 
+-- JSON text of strings that repeat in one call (task names, worker ids): encoded once each.
+local json_texts = {}
+local function json_text(value)
+  local text = json_texts[value]
+  if text == nil then
+    text = cjson.encode(value)
+    json_texts[value] = text
+  end
+  return text
+end
+
+-- A record, built by concatenation: cjson on a whole table per job would cost more than the
+-- rest of the bookkeeping. Numbers are integers of ms (Lua prints them exactly below 1e14).
 local function make_record(state, task, attempts, created, started, finished, worker, error, budget)
-  return cjson.encode({
-    state, task or '', attempts, tonumber(created) or 0, started, finished, worker, error,
-    tonumber(budget) or 0,
-  })
+  return '["' .. state .. '",' .. json_text(task or '') .. ',' .. attempts .. ','
+    .. (tonumber(created) or 0) .. ',' .. started .. ',' .. finished .. ',' .. json_text(worker)
+    .. ',' .. (error == '' and '""' or cjson.encode(error)) .. ',' .. (tonumber(budget) or 0)
+    .. ']'
 end
 
 -- Drop finished records older than `cutoff` (ms) or beyond the newest `max_count`, at most
