@@ -43,6 +43,7 @@ sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # tools/, for redi
 
 import redis
 from redis_server import RedisServer
+from report import render
 
 import spinach
 from spinach.keys import namespace_patterns, queue_keys, queues_key
@@ -385,18 +386,6 @@ def throughput_runs(lab: Lab, results: dict[str, Any]) -> dict[str, Any]:
 
 def _mb(n: float) -> str:
     return f"{n / MB:,.2f}"
-
-
-def render(lines: list[list[str]]) -> str:
-    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
-
-    def fmt(line: list[str]) -> str:
-        cells = [line[0].ljust(widths[0])]
-        cells += [cell.rjust(width) for cell, width in zip(line[1:], widths[1:], strict=True)]
-        return "| " + " | ".join(cells) + " |"
-
-    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
-    return "\n".join([fmt(lines[0]), rule, *(fmt(line) for line in lines[1:])])
 
 
 def memory_table(results: dict[str, Any], jobs: int) -> list[list[str]]:
