@@ -113,6 +113,26 @@ def test_a_job_failing_for_good_is_kept_with_its_error_attempts_and_arguments(
     assert [j.id for j in spin.failed_jobs()] == [job.job_id]
 
 
+def test_a_job_waiting_for_its_retry_tells_why_its_last_run_failed(
+    spin: Engine, ledger: Ledger
+) -> None:
+    tasks = Tasks()
+    later = ExponentialBackoff(base=timedelta(hours=1), cap=timedelta(hours=1))
+    tasks.add(Flaky(ledger), name="slow_retry", max_retries=3, retry_policy=later)
+    spin.attach_tasks(tasks)
+    job = spin.schedule("slow_retry", 5)
+    spin.start_workers(number=1, block=False)
+    wait_for(lambda: spin.get_job(job).status is JobStatus.WAITING, message="the retry")  # type: ignore[union-attr]
+    spin.stop_workers()
+    info = spin.get_job(job)
+    assert info is not None and (info.error_type, info.error_message) == (
+        "ValueError",
+        "cannot handle 5",
+    )
+    assert info.attempts == 1 and info.due_at is not None
+    assert spin.cancel(job) and spin.get_job(job).error_type is None  # type: ignore[union-attr]
+
+
 def test_failed_jobs_are_listed_newest_first_a_page_at_a_time(spin: Engine, ledger: Ledger) -> None:
     spin.attach_tasks(_tasks(ledger))
     ids = []

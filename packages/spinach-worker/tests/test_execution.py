@@ -57,8 +57,8 @@ def test_a_failure_without_retries_left_fails_for_good(sent: list[str]) -> None:
 def test_a_failure_with_retries_left_waits_for_the_policy_delay(sent: list[str]) -> None:
     policy = ExponentialBackoff(base=timedelta(seconds=10), cap=timedelta(seconds=10))
     job, task = make(max_retries=3, policy=policy)
-    op, _, delay_ms, _ = execution.conclude(job, task, NS, ValueError())
-    assert op == "r" and 5_000 <= delay_ms <= 10_000
+    op, _, delay_ms, error = execution.conclude(job, task, NS, ValueError("busy"))
+    assert op == "r" and 5_000 <= delay_ms <= 10_000 and error == "ValueError: busy"
     assert job.retries == 1 and job.status is JobStatus.NOT_SET and sent == ["retry"]
 
 

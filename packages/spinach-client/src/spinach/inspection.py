@@ -74,6 +74,7 @@ class JobInfo:
     finished_at: datetime | None = None
     #: Id of the worker running it, or that ran it last (see `spinach status` for its host).
     worker: str | None = None
+    #: Why it failed for good, or for a job waiting for its retry, why its last run failed.
     error_type: str | None = None
     error_message: str | None = None
     #: Its arguments, while they are kept: live jobs and jobs of the failed store.
@@ -228,6 +229,7 @@ def record_info(job_id: str, queue: str, raw: bytes, envelope: bytes | None = No
 def live_info(job_id: str, queue: str, reply: list[Any]) -> JobInfo:
     """A job still in a queue (waiting, queued or running), from the job_state script's reply."""
     envelope, due, started, worker, task, retries, created, budget = reply[1:9]
+    last_error = reply[10] if len(reply) > 10 else b""
     status = JobStatus.QUEUED
     attempts = int(retries)
     if int(started) != 0:
@@ -238,6 +240,9 @@ def live_info(job_id: str, queue: str, reply: list[Any]) -> JobInfo:
     args, kwargs = _arguments(envelope)
     task_name = task.decode() if isinstance(task, bytes) else str(task)
     worker_id = worker.decode() if isinstance(worker, bytes) else str(worker)
+    error_type, error_message = _split_error(
+        last_error.decode() if isinstance(last_error, bytes) else str(last_error)
+    )
     return JobInfo(
         id=job_id,
         queue=queue,
@@ -249,6 +254,8 @@ def live_info(job_id: str, queue: str, reply: list[Any]) -> JobInfo:
         due_at=from_ms(int(due)) if status is JobStatus.WAITING else None,
         started_at=from_ms(int(started)),
         worker=worker_id or None,
+        error_type=error_type,
+        error_message=error_message,
         args=args,
         kwargs=kwargs,
     )

@@ -72,6 +72,7 @@ class QueueKeys:
     failed: str
     failed_jobs: str
     failed_index: str
+    errors: str
     _base: str
 
     def enqueue_token(self, token: str) -> str:
@@ -121,6 +122,7 @@ def queue_keys(namespace: str, queue: str) -> QueueKeys:
         failed=f"{base}:failed",
         failed_jobs=f"{base}:failed:jobs",
         failed_index=f"{base}:failed:index",
+        errors=f"{base}:errors",
         _base=base,
     )
 

@@ -124,7 +124,7 @@ def conclude(
 def _retry_outcome(job: Job, task: Task | None, error: BaseException) -> Outcome:
     if isinstance(error, RetryException) and error.at is not None:
         job.at = utc(error.at)
-        return Outcome("R", job.job_id, to_epoch_ms(job.at))
+        return Outcome("R", job.job_id, to_epoch_ms(job.at), describe_error(error))
     delay = (task.retry_policy if task else DEFAULT_RETRY_POLICY).delay(job.retries)
     job.at = now_utc() + delay
-    return Outcome("r", job.job_id, max(0, -(-delay // _MS)))
+    return Outcome("r", job.job_id, max(0, -(-delay // _MS)), describe_error(error))

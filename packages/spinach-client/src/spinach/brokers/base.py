@@ -116,7 +116,8 @@ class Outcome(NamedTuple):
     op: str
     id: str
     when: int = 0
-    #: Why a job failed for good ("Type: message"), kept in the failed-job store.
+    #: Why the run failed ("Type: message"): kept with a retried job until its next run, and
+    #: with a job that failed for good in the failed-job store.
     error: str = ""
 
 
@@ -323,7 +324,7 @@ class Broker:
         reply = self._scripts(
             "job_state",
             (k.schema, k.jobs, k.delayed, k.leases, k.tasks, k.retries, k.created, k.budget,
-             k.done, k.failed, k.failed_jobs, k.abandoned),
+             k.done, k.failed, k.failed_jobs, k.abandoned, k.errors),
             (job_id,),
         )  # fmt: skip
         kind = _text(reply[1])
@@ -342,7 +343,7 @@ class Broker:
         reply = self._scripts(
             "cancel",
             (k.schema, k.jobs, k.delayed, k.leases, k.tasks, k.budget, k.retries, k.created,
-             k.abandoned, k.cancelled, k.done, k.done_index, k.failed),
+             k.abandoned, k.cancelled, k.done, k.done_index, k.failed, k.errors),
             (job_id, finished_ms, max_finished),
         )  # fmt: skip
         outcome = _text(reply[1])
@@ -494,12 +495,12 @@ class Broker:
         k = queue_keys(self.namespace, queue)
         args: list[Any] = [*self.retention.script_args()]
         for (op, job_id, when, error), token in outcomes:
-            args += (op, job_id, token, error if op in ("f", "F") else when)
+            args += (op, job_id, token, when, error)
         reply = self._scripts(
             "finish",
             (k.schema, k.running, k.jobs, k.retries, k.delayed, k.wake, k.leases, k.budget,
              k.tasks, k.limited_running, k.abandoned, k.created, k.done, k.done_index, k.failed,
-             k.failed_jobs, k.failed_index),
+             k.failed_jobs, k.failed_index, k.errors),
             args,
         )  # fmt: skip
         return int(reply[1]), [_text(job_id) for job_id in reply[2]]

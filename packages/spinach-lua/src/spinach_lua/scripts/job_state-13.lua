@@ -13,13 +13,14 @@ KEYS[9] done        HASH    id -> record of a finished job
 KEYS[10] failed      HASH    id -> record of a job that failed for good
 KEYS[11] failed_jobs HASH   id -> envelope of a job that failed for good
 KEYS[12] abandoned  HASH    id -> 1 for jobs whose worker died and that may not run again
+KEYS[13] errors     HASH    id -> error of the last failed run of a job waiting for its retry
 
 ARGV[1]             schema version expected by the caller
 ARGV[2]             the job's id
 
 Returns {0, 'live', envelope, due_ms (-1: not delayed), started_ms (0: not running, -1:
          running without a recorded start), worker, task, retries, created_ms, max_retries,
-         abandoned (0/1)}
+         abandoned (0/1), last error ("" if none)}
         {0, 'failed', record, envelope or false}
         {0, 'done', record}
         {0, 'none'}
@@ -45,6 +46,7 @@ if envelope then
     0, 'live', envelope, due, started, worker, redis.call('HGET', KEYS[5], id) or '',
     tonumber(redis.call('HGET', KEYS[6], id)) or 0, tonumber(redis.call('HGET', KEYS[7], id)) or 0,
     tonumber(redis.call('HGET', KEYS[8], id)) or 0, redis.call('HEXISTS', KEYS[12], id),
+    redis.call('HGET', KEYS[13], id) or '',
   }
 end
 local failed = redis.call('HGET', KEYS[10], id)

@@ -18,17 +18,18 @@ KEYS[14] done_index LIST    "<finished ms>:<id>" of finished jobs, oldest first
 KEYS[15] failed     HASH    id -> record of a job that failed for good
 KEYS[16] failed_jobs HASH   id -> envelope of a job that failed for good
 KEYS[17] failed_index ZSET  id -> when it failed (ms)
+KEYS[18] errors     HASH    id -> error of the last failed run of a job waiting for its retry
 
 ARGV[1]             schema version expected by the caller
 ARGV[2]             how long finished records are kept, in ms (0: none are written)
 ARGV[3]             most finished records kept
 ARGV[4]             how long failed jobs are kept, in ms
 ARGV[5]             most failed jobs kept
-ARGV[6..]           one group of four per job: op, id, token, argument
-                      op 's': succeeded (argument unused); 'f': failed for good (argument: the
-                      error, "Type: message"); 'F': failed for good with an unusable payload,
-                      which is not kept to run again; 'r': retry in argument ms; 'R': retry at
-                      the absolute time argument (ms)
+ARGV[6..]           one group of five per job: op, id, token, when, error
+                      op 's': succeeded; 'f': failed for good; 'F': failed for good with an
+                      unusable payload, which is not kept to run again; 'r': retry in `when`
+                      ms; 'R': retry at the absolute time `when` (ms). error: "Type: message"
+                      of a failed run ('f', 'F', 'r', 'R'), "" on success
 
 Fencing: an outcome applies only while the job's lease is still the one the caller was given.
 A worker whose lease expired and was taken over (a zombie back from a pause or a partition), or
@@ -48,19 +49,20 @@ local keep_failed, max_failed = tonumber(ARGV[4]), tonumber(ARGV[5])
 local earliest_before = earliest_due(KEYS[5])
 local earliest = nil
 
-local ids, ops, given, extra = {}, {}, {}, {}
-for i = 6, #ARGV, 4 do
+local ids, ops, given, whens, errors = {}, {}, {}, {}, {}
+for i = 6, #ARGV, 5 do
   ops[#ops + 1] = ARGV[i]
   ids[#ids + 1] = ARGV[i + 1]
   given[#given + 1] = ARGV[i + 2]
-  extra[#extra + 1] = ARGV[i + 3]
+  whens[#whens + 1] = ARGV[i + 3]
+  errors[#errors + 1] = ARGV[i + 4]
 end
 if #ids == 0 then
   return {0, 0, {}}
 end
 local leases = hmget_sliced(KEYS[7], ids)
 
-local rejected, done, retried, delayed = {}, {}, {}, {}
+local rejected, done, retried, delayed, retry_errors = {}, {}, {}, {}, {}
 local done_rows = {}  -- positions in ids of the jobs done
 for n = 1, #ids do
   local id = ids[n]
@@ -70,11 +72,15 @@ for n = 1, #ids do
       done[#done + 1] = id
       done_rows[#done_rows + 1] = n
     else
-      local due = tonumber(extra[n])
+      local due = tonumber(whens[n])
       if op == 'r' then
         due = now + due
       end
       retried[#retried + 1] = id
+      if errors[n] ~= '' then
+        retry_errors[#retry_errors + 1] = id
+        retry_errors[#retry_errors + 1] = errors[n]
+      end
       delayed[#delayed + 1] = due
       delayed[#delayed + 1] = id
       if earliest == nil or due < earliest then
@@ -131,7 +137,7 @@ if #done > 0 and (keep_done > 0 or any_failed) then
     else
       failed[#failed + 1] = {
         done[m],
-        make_record('f', tasks[m], runs, created[m], started, now, worker, extra[n], budgets[m]),
+        make_record('f', tasks[m], runs, created[m], started, now, worker, errors[n], budgets[m]),
         ops[n] == 'f' and envelopes[m],
       }
     end
@@ -159,10 +165,12 @@ call_sliced('HDEL', KEYS[8], done)
 call_sliced('HDEL', KEYS[9], done)
 call_sliced('HDEL', KEYS[11], done)
 call_sliced('HDEL', KEYS[12], done)
+call_sliced('HDEL', KEYS[18], done)
 for _, id in ipairs(retried) do
   redis.call('HINCRBY', KEYS[4], id, 1)
 end
 call_sliced('ZADD', KEYS[5], delayed)
+call_sliced('HSET', KEYS[18], retry_errors)
 
 add_done(q, now, succeeded)
 add_failed(q, now, failed)

@@ -14,6 +14,7 @@ KEYS[10] cancelled  SET     ids cancelled while in the ready or a parked list
 KEYS[11] done       HASH    id -> record of a finished job
 KEYS[12] done_index LIST    "<finished ms>:<id>" of finished jobs, oldest first
 KEYS[13] failed     HASH    id -> record of a job that failed for good
+KEYS[14] errors     HASH    id -> error of the last failed run of a job waiting for its retry
 
 ARGV[1]             schema version expected by the caller
 ARGV[2]             the job's id
@@ -53,6 +54,7 @@ for k = 5, 9 do
   redis.call('HDEL', KEYS[k], id)
 end
 redis.call('HDEL', KEYS[2], id)
+redis.call('HDEL', KEYS[14], id)
 
 local keep_done = tonumber(ARGV[3])
 if keep_done > 0 then
