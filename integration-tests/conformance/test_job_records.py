@@ -1,5 +1,6 @@
 """Job records, the failed-job store, cancellation and inspection, on every broker."""
 
+import os
 import threading
 from datetime import datetime, timedelta
 
@@ -238,6 +239,49 @@ def test_an_at_most_once_job_whose_worker_died_is_kept_as_failed(
     assert "at most once" in (info.error_message or "") and ledger.entries == []
 
 
+def test_a_job_whose_worker_died_cannot_be_cancelled_and_reads_as_failed(
+    spin: Engine, ledger: Ledger
+) -> None:
+    spin.attach_tasks(_tasks(ledger))
+    job = spin.schedule("ok", 1)
+    assert spin.broker.fetch("spinach", 1, lease_ms=1).jobs  # a worker that dies at once
+    wait_for(
+        lambda: (
+            spin.broker.fetch("spinach", 0, lease_ms=1)
+            and spin.get_job(job).status is JobStatus.FAILED
+        )
+    )  # type: ignore[union-attr]
+    assert spin.get_job(job).error_type == "spinach.exc.JobAbandonedError"  # type: ignore[union-attr]
+    assert spin.cancel(job) is CancelResult.FINISHED  # its failure is reported, not hidden
+    _drain(spin)
+    assert ledger.entries == [] and spin.get_job(job).status is JobStatus.FAILED  # type: ignore[union-attr]
+    assert [j.id for j in spin.failed_jobs()] == [job.job_id]
+
+
+def test_errors_that_are_hard_to_print_are_kept_readable(spin: Engine, ledger: Ledger) -> None:
+    class Unprintable(Exception):
+        def __str__(self) -> str:
+            raise KeyError("broken __str__")
+
+    tasks = Tasks()
+    tasks.add(lambda: _raise(Unprintable()), name="odd", max_retries=1, retry_policy=QUICK)
+    tasks.add(
+        lambda: _raise(ValueError("cannot read " + os.fsdecode(b"report-\xff.csv"))), name="bytes"
+    )
+    spin.attach_tasks(tasks)
+    odd, undecodable = spin.schedule("odd"), spin.schedule("bytes")
+    _drain(spin)
+    info = spin.get_job(odd)
+    assert info is not None and info.attempts == 2  # retried as usual, then failed
+    assert info.error_message == "(its message could not be read)"
+    info = spin.get_job(undecodable)
+    assert info is not None and info.error_message == "cannot read report-\\udcff.csv"
+
+
+def _raise(error: BaseException) -> None:
+    raise error
+
+
 def test_a_cancelled_waiting_or_queued_job_never_starts(spin: Engine, ledger: Ledger) -> None:
     spin.attach_tasks(_tasks(ledger))
     waiting = spin.schedule_in("ok", timedelta(milliseconds=50), "waiting")
@@ -248,7 +292,8 @@ def test_a_cancelled_waiting_or_queued_job_never_starts(spin: Engine, ledger: Le
     assert spin.cancel(queued.job_id)
     assert spin.cancel(queued) is CancelResult.FINISHED  # twice: nothing more to do
     stats = spin.broker.queue_stats("spinach")
-    assert (stats.ready, stats.delayed) == (1, 0)
+    # The cancelled id stays in the ready list (counted) until the fetch that pops it drops it
+    assert (stats.ready, stats.delayed) == (2, 0)
 
     spin.schedule_in("ok", timedelta(milliseconds=100), "last")  # due after the cancelled one
     _drain(spin)

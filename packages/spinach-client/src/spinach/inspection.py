@@ -25,9 +25,13 @@ def describe_error(error: BaseException) -> str:
     module = type(error).__module__
     if module not in ("builtins", "__main__"):
         name = f"{module}.{name}"
-    message = str(error)
+    try:
+        message = str(error)
+    except Exception:  # noqa: BLE001 - a broken __str__ must not cost the job its retries
+        message = "(its message could not be read)"
     text = f"{name}: {message}" if message else name
-    return text[:MAX_ERROR_CHARS]
+    # Redis takes UTF-8: undecodable bytes of file names (surrogates) are written escaped.
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")[:MAX_ERROR_CHARS]
 
 
 def from_ms(ms: int | float | None) -> datetime | None:
@@ -35,6 +39,13 @@ def from_ms(ms: int | float | None) -> datetime | None:
     if not ms or ms < 0:
         return None
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+#: What `get_job` says of a job whose worker died running it, until a worker reports it failed.
+ABANDONED_ERROR = (
+    "spinach.exc.JobAbandonedError: its worker stopped while running it and it may not run "
+    "again; a worker is reporting it failed"
+)
 
 
 class CancelResult(enum.Enum):
@@ -228,7 +239,7 @@ def record_info(job_id: str, queue: str, raw: bytes, envelope: bytes | None = No
 
 def live_info(job_id: str, queue: str, reply: list[Any]) -> JobInfo:
     """A job still in a queue (waiting, queued or running), from the job_state script's reply."""
-    envelope, due, started, worker, task, retries, created, budget = reply[1:9]
+    envelope, due, started, worker, task, retries, created, budget, abandoned = reply[1:10]
     last_error = reply[10] if len(reply) > 10 else b""
     status = JobStatus.QUEUED
     attempts = int(retries)
@@ -237,6 +248,9 @@ def live_info(job_id: str, queue: str, reply: list[Any]) -> JobInfo:
         attempts += 1
     elif int(due) >= 0:
         status = JobStatus.WAITING
+    if int(abandoned):  # its worker died running it; the next fetch reports it failed
+        status = JobStatus.FAILED
+        last_error = ABANDONED_ERROR
     args, kwargs = _arguments(envelope)
     task_name = task.decode() if isinstance(task, bytes) else str(task)
     worker_id = worker.decode() if isinstance(worker, bytes) else str(worker)

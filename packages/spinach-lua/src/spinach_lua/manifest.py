@@ -13,7 +13,9 @@ from types import MappingProxyType
 
 #: Layout of the data the scripts keep in Redis. It changes exactly when scripts of different
 #: versions could not share one Redis; every script refuses data written under another version.
-SCHEMA_VERSION = "1"
+#: 2: job records, the failed-job store and cancellation (new keys that workers of schema 1
+#: would neither fill nor clean).
+SCHEMA_VERSION = "2"
 
 _FILE_NAME = re.compile(r"^(?P<name>[a-z_]+)-(?P<keys>\d+)\.lua$")
 _INCLUDE = re.compile(r'^--- @include "(?P<name>[a-z_]+)"$', re.MULTILINE)

@@ -264,8 +264,7 @@ class Broker:
         keys = queue_keys(self.namespace, queue)
         reply = self._scripts(
             "queue_stats",
-            (keys.schema, keys.ready, keys.delayed, keys.running, keys.failed_index,
-             keys.cancelled),
+            (keys.schema, keys.ready, keys.delayed, keys.running, keys.failed_index),
             (),
         )  # fmt: skip
         oldest = reply[4] or None
@@ -309,8 +308,8 @@ class Broker:
             return
         try:
             self._r.sadd(queues_key(self.namespace), *new)
-        except TRANSIENT_ERRORS:
-            return  # noted by a later call; the caller's own retries deal with the outage
+        except (*TRANSIENT_ERRORS, OutOfMemoryError):
+            return  # noted by a later call; the caller's own call reports the outage
         self._noted_queues.update(new)
 
     def known_queues(self) -> list[str]:

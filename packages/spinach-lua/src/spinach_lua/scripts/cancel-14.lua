@@ -25,7 +25,8 @@ A waiting job leaves the delayed set. A queued job cannot leave its list without
 list, so its data is deleted and its id marked: the fetch that pops it drops it.
 
 Returns {0, outcome}: outcome is 'cancelled', 'running' (a worker holds it: nothing done),
-        'finished' (it already succeeded, failed or was cancelled) or 'unknown'
+        'finished' (it already succeeded, failed or was cancelled, or its worker died running
+        it and it waits to be reported failed) or 'unknown'
         {-1, stored}        schema mismatch: nothing done
 ]]
 --- @include "prelude"
@@ -35,6 +36,9 @@ Returns {0, outcome}: outcome is 'cancelled', 'running' (a worker holds it: noth
 local id = ARGV[2]
 if redis.call('HEXISTS', KEYS[4], id) == 1 then
   return {0, 'running'}
+end
+if redis.call('HEXISTS', KEYS[9], id) == 1 then
+  return {0, 'finished'}  -- its worker died running it: it is being reported failed
 end
 if redis.call('HEXISTS', KEYS[2], id) == 0 then
   if redis.call('HEXISTS', KEYS[11], id) == 1 or redis.call('HEXISTS', KEYS[13], id) == 1 then
