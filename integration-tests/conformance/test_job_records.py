@@ -1,6 +1,7 @@
 """Job records, the failed-job store, cancellation and inspection, on every broker."""
 
 import os
+import queue
 import threading
 from datetime import datetime, timedelta
 
@@ -9,9 +10,12 @@ import redis
 from helpers import Ledger, wait_for
 
 from spinach import CancelResult, Engine, JobStatus, Retention, Tasks
+from spinach.brokers.base import Lease, Outcome
 from spinach.exc import InvalidNameError
 from spinach.keys import queue_keys
 from spinach.retry import ExponentialBackoff
+from spinach_worker.acker import Acker
+from spinach_worker.leases import LeaseBook
 
 QUICK = ExponentialBackoff(base=timedelta(milliseconds=1), cap=timedelta(milliseconds=2))
 
@@ -440,3 +444,28 @@ def test_status_shows_queues_workers_periodic_tasks_and_limits(
     [limit] = status.limits
     assert (limit.task, limit.limit, limit.running, limit.waiting) == ("capped", 2, 1, 0)
     gate.set()
+
+
+def test_an_outcome_redis_cannot_take_does_not_hold_back_the_others(
+    spin: Engine, ledger: Ledger
+) -> None:
+    spin.attach_tasks(_tasks(ledger))
+    first, second = spin.schedule("ok", 1), spin.schedule("ok", 2)
+    fetched = spin.broker.fetch("spinach", 2, lease_ms=60_000, worker_id="w").jobs
+    book = LeaseBook()
+    book.add([Lease(job.id, job.token) for job in fetched])
+    source: queue.SimpleQueue[tuple[str, Outcome, str] | None] = queue.SimpleQueue()
+    tokens = {job.id: job.token for job in fetched}
+    # An error text that is not valid UTF-8 (a lone surrogate) next to a plain success
+    source.put(
+        ("spinach", Outcome("f", first.job_id, 0, "ValueError: \udcff"), tokens[first.job_id])
+    )
+    source.put(("spinach", Outcome("s", second.job_id), tokens[second.job_id]))
+    source.put(None)
+    acker = Acker(spin.broker, book, source, "test-acker")
+    acker.start()
+    acker.join()
+    assert spin.get_job(second).status is JobStatus.SUCCEEDED  # type: ignore[union-attr]
+    failed = spin.get_job(first)
+    assert failed is not None and failed.status is JobStatus.FAILED
+    assert failed.error_message == "?"

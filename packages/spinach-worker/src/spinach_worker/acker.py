@@ -11,6 +11,8 @@ import queue
 import threading
 import time
 
+from redis.exceptions import DataError
+
 from spinach.brokers.base import Broker, Lease, Outcome
 from spinach.exc import SchemaMismatchError
 from spinach_worker.backoff import Backoff
@@ -114,6 +116,19 @@ class Acker:
                 job_id,
             )
 
+    def _send_plainly(
+        self, queue_name: str, outcomes: list[tuple[Outcome, str]]
+    ) -> list[str] | None:
+        """Send outcomes one by one, without their error text: none blocks the others."""
+        rejected: list[str] = []
+        for outcome, token in outcomes:
+            plain = outcome._replace(error=outcome.error.encode("ascii", "replace").decode())
+            try:
+                rejected += self._broker.finish(queue_name, [(plain, token)])[1]
+            except (DataError, UnicodeError):
+                logger.exception("Could not record the outcome of job %s", outcome.id)
+        return rejected
+
     def _send(self, queue_name: str, outcomes: list[tuple[Outcome, str]]) -> list[str] | None:
         """Send `outcomes` until Redis takes them; return the rejected ids, None if given up.
 
@@ -127,6 +142,9 @@ class Acker:
             except SchemaMismatchError:
                 logger.exception("Could not record %d job outcomes", len(outcomes))
                 return None  # recovery takes the jobs over once their leases expire
+            except (DataError, UnicodeError):  # never taken as is: keep it from the others
+                logger.exception("Could not send %d job outcomes as they are", len(outcomes))
+                return self._send_plainly(queue_name, outcomes)
             except Exception as e:  # noqa: BLE001 - lost connection, Redis full, ...: try again
                 if self._give_up_after is not None and time.monotonic() > self._give_up_after:
                     logger.error(
