@@ -352,7 +352,7 @@ def test_records_expire_by_count_and_by_age(make_broker, namespace: str, ledger:
     spin = Engine(
         make_broker(),
         namespace=namespace,
-        retention=Retention(finished=timedelta(milliseconds=300), max_finished=3, max_failed=2),
+        retention=Retention(finished=timedelta(seconds=1), max_finished=3, max_failed=2),
     )
     spin.attach_tasks(_tasks(ledger))
     ok = [spin.schedule("ok", n) for n in range(5)]
