@@ -688,6 +688,12 @@ class Broker:
 
     def close(self) -> None:
         """Close the connections of the client this broker holds."""
+        client: Any = self._r
+        if isinstance(client, RedisCluster):
+            # RedisCluster.close() lets go of each node's client but leaves its pool connected.
+            for node in client.get_nodes():  # type: ignore[no-untyped-call]
+                if node.redis_connection is not None:
+                    node.redis_connection.connection_pool.disconnect()
         self._r.close()
 
     def __repr__(self) -> str:
