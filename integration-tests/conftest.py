@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 import redis
-from helpers import Ledger
+from helpers import Ledger, throwaway_redis_server
 from redis_server import INSTALL_HINT, RedisServer
 from redis_topologies import RedisClusterSet
 
@@ -17,15 +17,8 @@ from spinach.brokers.base import Broker
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
     """One throwaway redis-server for the whole session (tests use their own namespaces)."""
-    try:
-        server = RedisServer()
-    except RuntimeError:
-        if os.environ.get("CI"):
-            pytest.fail(INSTALL_HINT)
-        pytest.skip(INSTALL_HINT)
-    server.start()
-    yield server
-    server.cleanup()
+    with throwaway_redis_server() as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

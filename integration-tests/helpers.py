@@ -1,11 +1,14 @@
 """Helpers for integration tests: waiting on conditions with deadlines, and a job ledger."""
 
+import contextlib
+import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from redis_server import INSTALL_HINT, RedisServer
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, message: str = "") -> None:
@@ -37,3 +40,22 @@ class Ledger:
 
     def __len__(self) -> int:
         return len(self.entries)
+
+
+@contextlib.contextmanager
+def throwaway_redis_server(attempts: int = 1) -> Iterator[RedisServer]:
+    """A started redis-server on a free loopback port, removed afterwards.
+
+    Without redis-server installed the test is skipped, or fails on CI where it must run.
+    """
+    try:
+        server = RedisServer()
+    except RuntimeError:
+        if os.environ.get("CI"):
+            pytest.fail(INSTALL_HINT)
+        pytest.skip(INSTALL_HINT)
+    try:
+        server.start(attempts=attempts)
+        yield server
+    finally:
+        server.cleanup()

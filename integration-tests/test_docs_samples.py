@@ -247,17 +247,10 @@ def _text(output: str | bytes | None) -> str:
 @pytest.fixture(scope="module")
 def docs_redis() -> Iterator[Any]:
     """A redis-server of the samples' own, emptied before each page."""
-    from redis_server import INSTALL_HINT, RedisServer
+    from helpers import throwaway_redis_server
 
-    try:
-        server = RedisServer()
-    except RuntimeError:
-        if os.environ.get("CI"):
-            pytest.fail(INSTALL_HINT)
-        pytest.skip(INSTALL_HINT)
-    server.start(attempts=3)
-    yield server
-    server.cleanup()
+    with throwaway_redis_server(attempts=3) as server:
+        yield server
 
 
 # -- the tests of the conventions themselves ----------------------------------------------------

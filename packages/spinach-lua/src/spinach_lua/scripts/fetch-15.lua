@@ -192,17 +192,8 @@ if ready_left > 0 then
   return {0, ids, payloads, retries, tokens, ready_left, -1, -1, abandoned, -1, -1}
 end
 
-local next_due = earliest_due(KEYS[3])
-local next_due_in = -1
-if next_due then
-  next_due_in = math.max(0, next_due - now)
-end
-local next_expiry = earliest_due(KEYS[4])
-local next_expiry_in = -1
-if next_expiry then
-  next_expiry_in = math.max(0, next_expiry - now)
-end
 return {
-  0, ids, payloads, retries, tokens, ready_left, redis.call('ZCARD', KEYS[3]), next_due_in, abandoned,
-  redis.call('ZCARD', KEYS[4]), next_expiry_in,
+  0, ids, payloads, retries, tokens, ready_left, redis.call('ZCARD', KEYS[3]),
+  ms_until_earliest(KEYS[3], now), abandoned, redis.call('ZCARD', KEYS[4]),
+  ms_until_earliest(KEYS[4], now),
 }

@@ -39,8 +39,4 @@ for i = 3, #ARGV, 2 do
     redis.call('ZADD', KEYS[4], alive_until, task)
   end
 end
-local next_due = earliest_due(KEYS[2])
-if next_due == nil then
-  return {0, -1}
-end
-return {0, math.max(0, next_due - now)}
+return {0, ms_until_earliest(KEYS[2], now)}

@@ -67,9 +67,4 @@ if #created > 0 then
   ensure_wake_token(KEYS[7])
 end
 
-local next_due = earliest_due(KEYS[2])
-local next_due_in = -1
-if next_due then
-  next_due_in = math.max(0, next_due - now)
-end
-return {0, #created, next_due_in}
+return {0, #created, ms_until_earliest(KEYS[2], now)}

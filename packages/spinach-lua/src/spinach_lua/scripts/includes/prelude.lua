@@ -58,3 +58,12 @@ local function earliest_due(key)
   end
   return tonumber(head[2])
 end
+
+-- Milliseconds from `now` to the lowest score of a sorted set (0 when past), -1 when empty.
+local function ms_until_earliest(key, now)
+  local earliest = earliest_due(key)
+  if earliest == nil then
+    return -1
+  end
+  return math.max(0, earliest - now)
+end
