@@ -59,7 +59,7 @@ def failed_jobs(
     merged: list[JobInfo] = []
     for queue in queues:
         # The page of the merged list lies within the first offset + limit jobs of each queue.
-        merged += broker.failed_page(queue, 0, offset + limit)[1]
+        merged += broker.failed_page(queue, 0, offset + limit)
     merged.sort(key=lambda job: job.finished_at.timestamp() if job.finished_at else 0, reverse=True)
     return merged[offset : offset + limit]
 

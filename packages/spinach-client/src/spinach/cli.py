@@ -17,13 +17,12 @@ from typing import Any, TextIO
 
 import redis
 
-from spinach import admin, const, doctor
+from spinach import const, doctor
 from spinach.brokers.base import Broker
 from spinach.brokers.redis import RedisBroker, _redact
 from spinach.engine import Engine
 from spinach.exc import BrokerConnectionError, InvalidNameError, SchemaMismatchError
 from spinach.inspection import CancelResult, JobInfo, NamespaceStatus, as_json
-from spinach.keys import validate_queue
 
 OK, NOTHING_DONE, USAGE, UNREACHABLE = 0, 1, 2, 3
 
@@ -159,17 +158,11 @@ def main_exit() -> None:
     sys.exit(main())
 
 
-def _queues(engine: Engine, args: argparse.Namespace) -> list[str]:
-    if args.queue is not None:
-        return [validate_queue(args.queue)]
-    return engine.queues()
-
-
 # -- commands ------------------------------------------------------------------------------
 
 
 def _status(engine: Engine, args: argparse.Namespace, out: TextIO) -> int:
-    result = admin.status(engine.broker, _queues(engine, args))
+    result = engine.status(args.queue)
     if args.json:
         print(as_json(result), file=out)
     else:
@@ -242,7 +235,7 @@ def _failed(engine: Engine, args: argparse.Namespace, out: TextIO) -> int:
 
 def _doctor(engine: Engine, args: argparse.Namespace, out: TextIO) -> int:
     engine.broker.ping()  # an unreachable or refusing Redis is exit 3, not a list of unknowns
-    checks = doctor.diagnose(engine.broker, _queues(engine, args))
+    checks = doctor.diagnose(engine.broker, engine.queues(args.queue))
     if args.json:
         print(as_json(checks), file=out)
         return doctor.exit_code(checks)

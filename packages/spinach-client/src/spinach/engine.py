@@ -78,8 +78,13 @@ class Engine:
 
     # -- inspection and operations ---------------------------------------------------------
 
-    def queues(self) -> list[str]:
-        """The queues of this namespace: those of the attached tasks and every queue used."""
+    def queues(self, only: str | None = None) -> list[str]:
+        """The queues of this namespace: those of the attached tasks and every queue used.
+
+        With `only`, just that queue (its name checked).
+        """
+        if only is not None:
+            return [validate_queue(only)]
         return sorted({task.queue for task in self._tasks} | set(self._broker.known_queues()))
 
     def _queues_for(self, job: "str | uuid.UUID | Job") -> tuple[str, list[str]]:
@@ -112,7 +117,7 @@ class Engine:
         self, queue: str | None = None, *, offset: int = 0, limit: int = 50
     ) -> list[JobInfo]:
         """Jobs of the failed-job store (of `queue`, or of every queue), newest first."""
-        return admin.failed_jobs(self._broker, self._pick(queue), offset, limit)
+        return admin.failed_jobs(self._broker, self.queues(queue), offset, limit)
 
     def retry_failed(self, job: "str | uuid.UUID | Job") -> bool:
         """Queue a failed job again, same id, fresh attempt budget; False if it cannot be."""
@@ -121,18 +126,15 @@ class Engine:
 
     def retry_all_failed(self, queue: str | None = None) -> int:
         """Queue again every failed job (of `queue`, or of every queue); return how many."""
-        return sum(len(self._broker.retry_failed(q)[0]) for q in self._pick(queue))
+        return sum(len(self._broker.retry_failed(q)[0]) for q in self.queues(queue))
 
     def purge_failed(self, queue: str | None = None) -> int:
         """Delete every failed job (of `queue`, or of every queue) for good; return how many."""
-        return sum(self._broker.purge_failed(q) for q in self._pick(queue))
+        return sum(self._broker.purge_failed(q) for q in self.queues(queue))
 
-    def status(self) -> NamespaceStatus:
-        """Queues (counts, oldest ready job), live workers, periodic tasks and limits in force."""
-        return admin.status(self._broker, self.queues())
-
-    def _pick(self, queue: str | None) -> list[str]:
-        return self.queues() if queue is None else [validate_queue(queue)]
+    def status(self, queue: str | None = None) -> NamespaceStatus:
+        """Counts, oldest ready job, workers, periodic tasks and limits: of `queue`, or all."""
+        return admin.status(self._broker, self.queues(queue))
 
     def execute(self, task: TaskRef, *args: Any, **kwargs: Any) -> Any:
         """Run a task right here, synchronously, and return its result."""

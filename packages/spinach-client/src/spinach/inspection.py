@@ -196,6 +196,10 @@ class _Record(msgspec.Struct, array_like=True):
 _record_decoder = msgspec.json.Decoder(_Record)
 
 
+def _str(value: bytes | str | int) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
 def _split_error(text: str) -> tuple[str | None, str | None]:
     if not text:
         return None, None
@@ -240,7 +244,7 @@ def record_info(job_id: str, queue: str, raw: bytes, envelope: bytes | None = No
 def live_info(job_id: str, queue: str, reply: list[Any]) -> JobInfo:
     """A job still in a queue (waiting, queued or running), from the job_state script's reply."""
     envelope, due, started, worker, task, retries, created, budget, abandoned = reply[1:10]
-    last_error = reply[10] if len(reply) > 10 else b""
+    last_error = _str(reply[10])
     status = JobStatus.QUEUED
     attempts = int(retries)
     if int(started) != 0:
@@ -252,15 +256,12 @@ def live_info(job_id: str, queue: str, reply: list[Any]) -> JobInfo:
         status = JobStatus.FAILED
         last_error = ABANDONED_ERROR
     args, kwargs = _arguments(envelope)
-    task_name = task.decode() if isinstance(task, bytes) else str(task)
-    worker_id = worker.decode() if isinstance(worker, bytes) else str(worker)
-    error_type, error_message = _split_error(
-        last_error.decode() if isinstance(last_error, bytes) else str(last_error)
-    )
+    worker_id = _str(worker)
+    error_type, error_message = _split_error(last_error)
     return JobInfo(
         id=job_id,
         queue=queue,
-        task=task_name,
+        task=_str(task),
         status=status,
         attempts=attempts,
         max_retries=None if int(budget) < 0 else int(budget),

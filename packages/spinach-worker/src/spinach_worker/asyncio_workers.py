@@ -14,7 +14,6 @@ import time
 
 from spinach import signals
 from spinach.brokers.base import Outcome
-from spinach.inspection import describe_error
 from spinach.job import Job
 from spinach.task import Task
 from spinach_worker import execution, telemetry
@@ -89,7 +88,7 @@ class AsyncioWorkers(BaseWorkers):
             return outcome
         except BaseException as e:
             logger.exception("Unexpected error while running %s", job)
-            return Outcome("f", job.job_id, 0, describe_error(e))
+            return execution.failure(job.job_id, e)
 
     def _push(self, job: Job, task: Task) -> None:
         self._pending.append((job, task))

@@ -34,6 +34,11 @@ def start(job: Job, namespace: str) -> float:
     return time.monotonic()
 
 
+def failure(job_id: str, error: BaseException, op: str = "f") -> Outcome:
+    """The outcome of a job that failed for good, its error kept with it in the failed store."""
+    return Outcome(op, job_id, 0, describe_error(error))
+
+
 def finish(
     job: Job, task: Task, namespace: str, error: BaseException | None, started: float
 ) -> Outcome:
@@ -44,7 +49,7 @@ def finish(
     except BaseException as policy_error:  # a failing policy must not lose the job: fail it
         logger.exception("Could not decide the outcome of %s; marking it failed", job)
         job.status = JobStatus.FAILED
-        outcome = Outcome("f", job.job_id, 0, describe_error(error or policy_error))
+        outcome = failure(job.job_id, error or policy_error)
     signals.job_finished.send(namespace, job=job)
     return outcome
 
@@ -90,7 +95,7 @@ def conclude(
         job.status = JobStatus.FAILED
         logger.warning("%s aborted after %.3fs: %s", job, duration, error)
         signals.job_failed.send(namespace, job=job, err=error)
-        return Outcome("f", job_id, 0, describe_error(error))
+        return failure(job_id, error)
 
     if job.should_retry:
         job.retries += 1
@@ -118,7 +123,7 @@ def conclude(
         exc_info=error,
     )
     signals.job_failed.send(namespace, job=job, err=error)
-    return Outcome("f", job_id, 0, describe_error(error))
+    return failure(job_id, error)
 
 
 def _retry_outcome(job: Job, task: Task | None, error: BaseException) -> Outcome:

@@ -13,7 +13,6 @@ from collections.abc import Callable
 
 from spinach.brokers.base import TRANSIENT_ERRORS, FetchResult, Lease, Outcome
 from spinach.exc import UnknownTask
-from spinach.inspection import describe_error
 from spinach.job import Job
 from spinach_worker import execution
 from spinach_worker.abandoned import report_abandoned
@@ -168,7 +167,7 @@ class Fetcher:
                 continue
             except CorruptJobError as e:
                 logger.error("%s; it is kept in the failed jobs of queue %s", e, ctx.queue)
-                outcome = Outcome("F", fetched.id, 0, describe_error(e))
+                outcome = execution.failure(fetched.id, e, op="F")
                 self._workers.out_queue.put((ctx.queue, outcome, fetched.token))
                 continue
             if job.should_retry:

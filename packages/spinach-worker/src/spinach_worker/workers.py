@@ -10,7 +10,6 @@ import time
 
 from spinach import signals
 from spinach.brokers.base import Outcome
-from spinach.inspection import describe_error
 from spinach.job import Job
 from spinach.task import Task
 from spinach_worker import execution
@@ -164,7 +163,7 @@ class ThreadWorkers(BaseWorkers):
                     outcome = execution.run(job, task, self._namespace)
                 except BaseException as e:
                     logger.exception("Unexpected error while running %s", job)
-                    outcome = Outcome("f", job.job_id, 0, describe_error(e))
+                    outcome = execution.failure(job.job_id, e)
                 self._done(job, outcome)
         finally:
             signals.worker_terminated.send(self._namespace, worker_name=name)

@@ -348,31 +348,25 @@ class Broker:
         outcome = _text(reply[1])
         return CancelResult.NOT_FOUND if outcome == "unknown" else CancelResult(outcome)
 
-    def failed_page(
-        self, queue: str, offset: int = 0, limit: int = 50, with_arguments: bool = True
-    ) -> tuple[int, list[JobInfo]]:
-        """(Jobs in the failed store of `queue`, one page of them, newest first)."""
+    def failed_page(self, queue: str, offset: int = 0, limit: int = 50) -> list[JobInfo]:
+        """One page of the failed store of `queue`, newest first."""
         k = queue_keys(self.namespace, queue)
         reply = self._scripts(
-            "failed_page",
-            (k.schema, k.failed, k.failed_jobs, k.failed_index),
-            (offset, limit, 1 if with_arguments else 0),
+            "failed_page", (k.schema, k.failed, k.failed_jobs, k.failed_index), (offset, limit)
         )
-        total, ids, records, envelopes = int(reply[1]), reply[2], reply[3], reply[4]
-        jobs = []
-        for n, (job_id, record) in enumerate(zip(ids, records, strict=True)):
-            if record:
-                envelope = envelopes[n] if envelopes else None
-                jobs.append(record_info(_text(job_id), queue, record, envelope or None))
-        return total, jobs
+        return [
+            record_info(_text(job_id), queue, record, envelope or None)
+            for job_id, record, envelope in zip(reply[1], reply[2], reply[3], strict=True)
+            if record
+        ]
 
     def retry_failed(
         self, queue: str, job_ids: Sequence[str] | None = None, chunk: int = 1000
     ) -> tuple[list[str], list[str]]:
-        """Queue failed jobs of `queue` again (all of them when `job_ids` is None).
+        """Queue failed jobs of `queue` again: `job_ids` in one call, or all of them by chunks.
 
-        Returns (retried ids, ids that cannot run again: their payload was lost). Ids the store
-        does not hold are left out of both.
+        Returns (retried ids, ids that cannot run again: their payload was not kept). Ids the
+        store does not hold are left out of both.
         """
         k = queue_keys(self.namespace, queue)
         call_keys = (
@@ -382,13 +376,8 @@ class Broker:
         retried: list[str] = []
         unretriable: list[str] = []
         if job_ids is not None:
-            for start in range(0, len(job_ids), chunk):
-                reply = self._scripts(
-                    "failed_retry", call_keys, ("ids", 0, 0, *job_ids[start : start + chunk])
-                )
-                retried += map(_text, reply[1])
-                unretriable += map(_text, reply[3])
-            return retried, unretriable
+            reply = self._scripts("failed_retry", call_keys, ("ids", 0, 0, *job_ids))
+            return [_text(i) for i in reply[1]], [_text(i) for i in reply[3]]
         while True:  # chunk by chunk, oldest first, skipping what cannot run again
             reply = self._scripts("failed_retry", call_keys, ("all", len(unretriable), chunk))
             retried += map(_text, reply[1])
@@ -396,22 +385,13 @@ class Broker:
             if not reply[1] and not reply[3]:
                 return retried, unretriable
 
-    def purge_failed(
-        self, queue: str, job_ids: Sequence[str] | None = None, chunk: int = 1000
-    ) -> int:
-        """Delete failed jobs of `queue` for good (all of them when `job_ids` is None)."""
+    def purge_failed(self, queue: str, chunk: int = 1000) -> int:
+        """Delete every failed job of `queue` for good, by chunks; return how many."""
         k = queue_keys(self.namespace, queue)
         call_keys = (k.schema, k.failed, k.failed_jobs, k.failed_index)
         deleted = 0
-        if job_ids is not None:
-            for start in range(0, len(job_ids), chunk):
-                reply = self._scripts(
-                    "failed_purge", call_keys, ("ids", 0, *job_ids[start : start + chunk])
-                )
-                deleted += int(reply[1])
-            return deleted
         while True:
-            count = int(self._scripts("failed_purge", call_keys, ("all", chunk))[1])
+            count = int(self._scripts("failed_purge", call_keys, (chunk,))[1])
             deleted += count
             if count == 0:
                 return deleted

@@ -92,6 +92,17 @@ for n = 1, #ids do
   end
 end
 
+-- The jobs done first, then the retried ones: their tasks are read once, for both the limit
+-- slots and the records.
+local applied = {}
+for _, id in ipairs(done) do
+  applied[#applied + 1] = id
+end
+for _, id in ipairs(retried) do
+  applied[#applied + 1] = id
+end
+local tasks = hmget_sliced(KEYS[9], applied)
+
 -- Records of the jobs done, read before their live data is deleted below.
 local q = {
   tasks = KEYS[9], limited_running = KEYS[10], done = KEYS[13], done_index = KEYS[14],
@@ -103,7 +114,6 @@ for _, n in ipairs(done_rows) do
   any_failed = any_failed or ops[n] ~= 's'
 end
 if #done > 0 and (keep_done > 0 or any_failed) then
-  local tasks = hmget_sliced(KEYS[9], done)
   local attempts = hmget_sliced(KEYS[4], done)
   local created = hmget_sliced(KEYS[12], done)
   local failed_ids = {}
@@ -147,14 +157,7 @@ end
 -- One command per structure for the whole batch: under load this is most of the script's cost.
 -- Deletions come first: Redis at maxmemory refuses a script whose first write may grow memory,
 -- so a batch with a retry or a record in it must start with writes that only free memory.
-local applied = {}
-for _, id in ipairs(done) do
-  applied[#applied + 1] = id
-end
-for _, id in ipairs(retried) do
-  applied[#applied + 1] = id
-end
-if free_slots(q, applied) > 0 then
+if free_slots(q, applied, tasks) > 0 then
   ensure_wake_token(KEYS[6])  -- a limited task has a free slot: a parked job may start
 end
 call_sliced('HDEL', KEYS[7], applied)

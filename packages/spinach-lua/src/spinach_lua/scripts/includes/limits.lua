@@ -68,12 +68,13 @@ local function route(q, ids)
   end
 end
 
--- Free the limit slots of jobs that stopped running; returns how many were freed.
-local function free_slots(q, ids)
+-- Free the limit slots of jobs that stopped running; returns how many were freed. `tasks`, the
+-- task of each job, is read here unless the caller has it already.
+local function free_slots(q, ids, tasks)
   if #ids == 0 then
     return 0
   end
-  local tasks = hmget_sliced(q.tasks, ids)
+  tasks = tasks or hmget_sliced(q.tasks, ids)
   local members = {}
   for n, id in ipairs(ids) do
     if tasks[n] then
