@@ -105,9 +105,29 @@ def on_failed(namespace: str, job, err) -> None:  # type: ignore[no-untyped-def]
     record("failed", job.task_name, key)
 
 
-ledger.hset("clocks", str(os.getpid()), time.time())  # what this host believes the time is
+if not os.environ.get("REDIS_MAY_BE_DOWN"):  # the start-up tests start it without a Redis
+    ledger.hset("clocks", str(os.getpid()), time.time())  # what this host believes the time is
 spin = Engine(RedisBroker.from_url(URL), namespace=NAMESPACE)
 spin.attach_tasks(tasks)
+
+if os.environ.get("PAUSE_AFTER_FETCH"):
+    # The pause of scenario 8: this process stops itself (SIGSTOP, as a frozen VM or a long GC
+    # would) right after its first fetch of jobs, before any thread took them; the test resumes
+    # it with SIGCONT once another worker took the jobs over.
+    import signal
+
+    from spinach_worker.fetcher import Fetcher
+
+    def _pause_once(ids: list[str]) -> None:
+        Fetcher._after_fetch = None
+        ledger.rpush("paused", *ids)
+        # A stop signal takes effect when some thread next enters the kernel, maybe after this
+        # one went on: wait here for the test's word that it sent SIGCONT, so that the pause
+        # surely falls between this fetch and the start of its jobs.
+        os.kill(os.getpid(), signal.SIGSTOP)
+        ledger.blpop(["resumed"], timeout=60)
+
+    Fetcher._after_fetch = _pause_once
 
 if __name__ == "__main__":
     import logging

@@ -1,4 +1,4 @@
-"""Small parts of the runtime: backoff, the due-job alarm, loading an engine by name."""
+"""Small parts of the runtime: the due-job alarm, loading an engine by name."""
 
 import threading
 import time
@@ -6,18 +6,7 @@ import time
 import pytest
 
 from spinach_worker.alarm import Alarm
-from spinach_worker.backoff import Backoff
 from spinach_worker.cli import build_parser, load_engine
-
-
-def test_backoff_grows_exponentially_with_jitter_up_to_a_cap() -> None:
-    backoff = Backoff(first=0.1, cap=1.0)
-    delays = [backoff.next_delay() for _ in range(8)]
-    assert 0.05 <= delays[0] <= 0.1
-    assert 0.1 <= delays[1] <= 0.2
-    assert all(0.5 <= d <= 1.0 for d in delays[4:])
-    backoff.reset()
-    assert backoff.next_delay() <= 0.1
 
 
 def test_the_alarm_rings_once_at_the_last_time_set() -> None:

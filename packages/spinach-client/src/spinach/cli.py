@@ -21,7 +21,12 @@ from spinach import const, doctor
 from spinach.brokers.base import Broker
 from spinach.brokers.redis import RedisBroker, _redact
 from spinach.engine import Engine
-from spinach.exc import BrokerConnectionError, InvalidNameError, SchemaMismatchError
+from spinach.exc import (
+    BrokerAuthError,
+    BrokerConnectionError,
+    InvalidNameError,
+    SchemaMismatchError,
+)
 from spinach.inspection import CancelResult, JobInfo, NamespaceStatus, as_json
 
 OK, NOTHING_DONE, USAGE, UNREACHABLE = 0, 1, 2, 3
@@ -127,7 +132,11 @@ def main(
     except (UsageError, InvalidNameError) as e:
         print(f"spinach: {e}", file=sys.stderr)
         return USAGE
-    except (redis.exceptions.AuthenticationError, redis.exceptions.NoPermissionError) as e:
+    except (
+        BrokerAuthError,
+        redis.exceptions.AuthenticationError,
+        redis.exceptions.NoPermissionError,
+    ) as e:
         print(f"spinach: Redis at {where} refused: {e}", file=sys.stderr)
         return UNREACHABLE
     except (BrokerConnectionError, SchemaMismatchError) as e:

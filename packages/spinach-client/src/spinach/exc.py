@@ -33,6 +33,10 @@ class BrokerConnectionError(SpinachError, ConnectionError):
     """Redis could not be reached, even after retrying."""
 
 
+class BrokerAuthError(SpinachError):
+    """Redis refused the credentials or the ACL rights of the connection; retrying cannot help."""
+
+
 class BrokerFullError(SpinachError):
     """Redis is out of memory (maxmemory with noeviction) and refused the jobs; none was sent."""
 

@@ -15,7 +15,7 @@ from redis.exceptions import DataError
 
 from spinach.brokers.base import Broker, Lease, Outcome
 from spinach.exc import SchemaMismatchError
-from spinach_worker.backoff import Backoff
+from spinach.retrying import Backoff
 from spinach_worker.leases import LeaseBook
 from spinach_worker.workers import Result
 

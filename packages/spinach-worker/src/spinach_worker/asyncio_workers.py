@@ -68,6 +68,9 @@ class AsyncioWorkers(BaseWorkers):
                 continue
             if self._pending:
                 self._wakeup.set()  # let another consumer take the next one
+            if not self.vouches(job):
+                self._skip(job)
+                continue
             self._done(job, await self._run(job, task))
 
     async def _run(self, job: Job, task: Task) -> Outcome:
@@ -83,7 +86,7 @@ class AsyncioWorkers(BaseWorkers):
                         await asyncio.to_thread(task.func, *job.task_args, **job.task_kwargs)
                 except BaseException as e:  # noqa: BLE001 - a task must never kill the loop
                     error = e
-                outcome = execution.finish(job, task, self._namespace, error, started)
+                outcome = execution.finish(job, task, self._namespace, error, started, self.vouches)
                 telemetry.finished(span, job, outcome, error, time.monotonic() - started)
             return outcome
         except BaseException as e:

@@ -6,6 +6,7 @@ a worker thread never dies because of a job.
 
 import logging
 import time
+from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import timedelta
 
@@ -39,13 +40,26 @@ def failure(job_id: str, error: BaseException, op: str = "f") -> Outcome:
     return Outcome(op, job_id, 0, describe_error(error))
 
 
+#: Whether this worker still surely holds a job's lease (see LeaseBook.vouches).
+Vouches = Callable[[Job], bool]
+
+
+def _vouched(job: Job) -> bool:
+    return True
+
+
 def finish(
-    job: Job, task: Task, namespace: str, error: BaseException | None, started: float
+    job: Job,
+    task: Task,
+    namespace: str,
+    error: BaseException | None,
+    started: float,
+    vouches: Vouches = _vouched,
 ) -> Outcome:
     """Decide the outcome of a run, send the matching signals and return what to record."""
     duration = time.monotonic() - started
     try:
-        outcome = conclude(job, task, namespace, error, duration)
+        outcome = conclude(job, task, namespace, error, duration, vouches)
     except BaseException as policy_error:  # a failing policy must not lose the job: fail it
         logger.exception("Could not decide the outcome of %s; marking it failed", job)
         job.status = JobStatus.FAILED
@@ -54,7 +68,7 @@ def finish(
     return outcome
 
 
-def run(job: Job, task: Task, namespace: str) -> Outcome:
+def run(job: Job, task: Task, namespace: str, vouches: Vouches = _vouched) -> Outcome:
     """Run `job` synchronously in this thread and return its outcome."""
     context = current_task.set(task)
     try:
@@ -62,11 +76,11 @@ def run(job: Job, task: Task, namespace: str) -> Outcome:
             with telemetry.processing(job) as span:
                 started = start(job, namespace)
                 error = _call(job, task)
-                outcome = finish(job, task, namespace, error, started)
+                outcome = finish(job, task, namespace, error, started, vouches)
                 telemetry.finished(span, job, outcome, error, time.monotonic() - started)
             return outcome
         started = start(job, namespace)  # the common path: no SDK listening, nothing to build
-        return finish(job, task, namespace, _call(job, task), started)
+        return finish(job, task, namespace, _call(job, task), started, vouches)
     finally:
         current_task.reset(context)
 
@@ -81,14 +95,32 @@ def _call(job: Job, task: Task) -> BaseException | None:
 
 
 def conclude(
-    job: Job, task: Task | None, namespace: str, error: BaseException | None, duration: float = 0.0
+    job: Job,
+    task: Task | None,
+    namespace: str,
+    error: BaseException | None,
+    duration: float = 0.0,
+    vouches: Vouches = _vouched,
 ) -> Outcome:
-    """Turn a run's result into an outcome; update `job` and send retry and failure signals."""
+    """Turn a run's result into an outcome; update `job` and send retry and failure signals.
+
+    A worker that can no longer vouch for the job's lease (it was paused past it) decides
+    nothing in the job's name: no retry or failure is announced, and the outcome it returns
+    will be rejected by fencing if another worker took the job over.
+    """
     job_id = job.job_id
     if error is None:
         job.status = JobStatus.SUCCEEDED
         logger.debug("Finished %s in %.3fs", job, duration)
         return Outcome("s", job_id)
+
+    if not vouches(job):
+        logger.warning(
+            "%s ended with %r after its lease may have expired (this worker was paused or cut "
+            "off from Redis): its new owner, if any, decides its fate",
+            job, error,
+        )  # fmt: skip
+        return failure(job_id, error) if not job.should_retry else _retry_outcome(job, task, error)
 
     if isinstance(error, AbortException):
         job.retries = job.max_retries  # type: ignore[assignment]

@@ -11,13 +11,13 @@ import threading
 import time
 from collections.abc import Callable
 
-from spinach.brokers.base import TRANSIENT_ERRORS, FetchResult, Lease, Outcome
+from spinach.brokers.base import FetchResult, Lease, Outcome
 from spinach.exc import UnknownTask
 from spinach.job import Job
+from spinach.retrying import REFUSALS, TRANSIENT_ERRORS, Backoff, refusal
 from spinach_worker import execution
 from spinach_worker.abandoned import report_abandoned
 from spinach_worker.alarm import Alarm
-from spinach_worker.backoff import Backoff
 from spinach_worker.context import WorkerContext
 from spinach_worker.decoding import CorruptJobError, UnknownJobTask, build_job
 from spinach_worker.workers import BaseWorkers
@@ -31,6 +31,10 @@ BATCH_WINDOW = 0.002
 
 class Fetcher:
     """Feed `workers` with jobs of the context's queue until stopped."""
+
+    #: Test hook: called with the ids of every non-empty fetch before its jobs are handed on
+    #: (the fault tests stop the process there, to pause a worker between fetch and start).
+    _after_fetch: Callable[[list[str]], None] | None = None
 
     def __init__(
         self,
@@ -105,10 +109,13 @@ class Fetcher:
             if free <= 0 or self._stopping.is_set():
                 continue
             settled = self._stop_when_queue_empty and self._settled()
+            sent_at = time.monotonic()
             try:
                 result = ctx.broker.fetch(
                     ctx.queue, free, ctx.lease_ms, ctx.task_names, worker_id=ctx.worker_id
                 )
+            except REFUSALS as e:
+                raise refusal(e, "fetch jobs") from None
             except TRANSIENT_ERRORS as e:
                 delay = backoff.next_delay()
                 logger.warning("Could not fetch jobs, retrying in %.1fs: %s", delay, e)
@@ -118,7 +125,10 @@ class Fetcher:
                 logger.info("Fetching from Redis again after %d failures", backoff.failures)
             backoff.reset()
             self.last_fetch = self.last_turn = time.monotonic()
-            ctx.book.add([Lease(fetched.id, fetched.token) for fetched in result.jobs])
+            ctx.book.add([Lease(fetched.id, fetched.token) for fetched in result.jobs], sent_at)
+            hook = Fetcher._after_fetch
+            if hook is not None and result.jobs:
+                hook([fetched.id for fetched in result.jobs])
             if self._stopping.is_set():
                 self._hand_back(result)
                 return
@@ -154,7 +164,14 @@ class Fetcher:
 
     def _dispatch(self, result: FetchResult) -> None:
         ctx = self._ctx
+        stale: list[Lease] = []
         for fetched in result.jobs:
+            lease = Lease(fetched.id, fetched.token)
+            if not ctx.book.vouches(lease):
+                # Paused since the fetch was sent: the job, and any report of it, may be
+                # another worker's by now.
+                stale.append(lease)
+                continue
             if fetched.abandoned:
                 error = report_abandoned(fetched, ctx.tasks, ctx.namespace)
                 outcome = Outcome("f", fetched.id, 0, error)
@@ -173,6 +190,13 @@ class Fetcher:
             if job.should_retry:
                 ctx.book.mark_retryable(fetched.id)
             self._workers.submit_job(job, task)
+        if stale:
+            logger.warning(
+                "Not starting %d fetched jobs: their leases may have expired while this worker "
+                "was paused; they are handed back if Redis still holds them for this worker",
+                len(stale),
+            )
+            self.hand_back(stale)
 
     def _fail_unrunnable(self, job: Job, error: UnknownTask) -> None:
         logger.error("%s", error)
@@ -180,17 +204,25 @@ class Fetcher:
         self._workers.out_queue.put((job.queue, outcome, job._lease_token))
 
     def _hand_back(self, result: FetchResult) -> None:
-        leases = self._ctx.book.take([Lease(fetched.id, fetched.token) for fetched in result.jobs])
-        if not leases:
-            return
+        leases = [Lease(fetched.id, fetched.token) for fetched in result.jobs]
+        if self.hand_back(leases):
+            logger.info("Handed fetched jobs back to queue %s while stopping", self._ctx.queue)
+
+    def hand_back(self, leases: list[Lease]) -> bool:
+        """Put fetched jobs that will not start here back at the head of the queue.
+
+        Fenced: only the leases Redis still holds for this worker are handed back; the others
+        are another worker's by now. Returns whether the call went through.
+        """
+        held = self._ctx.book.take(leases)
+        if not held:
+            return False
         try:
-            self._ctx.broker.release(self._ctx.queue, leases)
+            self._ctx.broker.release(self._ctx.queue, held)
         except TRANSIENT_ERRORS as e:
             logger.warning(
-                "Could not hand %d fetched jobs back while stopping (%s): recovery will take "
-                "them over when their leases expire", len(leases), e,
+                "Could not hand %d fetched jobs back (%s): recovery will take them over when "
+                "their leases expire", len(held), e,
             )  # fmt: skip
-            return
-        logger.info(
-            "Handed %d fetched jobs back to queue %s while stopping", len(leases), self._ctx.queue
-        )
+            return False
+        return True

@@ -15,7 +15,8 @@ import time
 import traceback
 from collections.abc import Callable
 
-from spinach.brokers.base import TRANSIENT_ERRORS, Lease
+from spinach.brokers.base import Lease
+from spinach.retrying import REFUSALS, TRANSIENT_ERRORS
 from spinach_worker.context import WorkerContext
 
 logger = logging.getLogger("spinach.worker")
@@ -60,6 +61,12 @@ class Heartbeat:
         while True:
             try:
                 self.beat()
+            except REFUSALS as e:
+                logger.error("Could not renew leases: Redis refused the credentials (%s)", e)
+            except TRANSIENT_ERRORS as e:
+                logger.warning(
+                    "Could not renew leases (%s); trying again in %.1fs", e, self._interval
+                )
             except Exception:
                 logger.exception("Heartbeat failed; trying again in %.1fs", self._interval)
             self._watch_fetcher()
@@ -69,20 +76,22 @@ class Heartbeat:
             self._ctx.broker.register_worker(self._ctx.queue, self._ctx.worker_id, 0, {})
 
     def beat(self) -> None:
-        """Renew every lease held now, report lost ones and jobs abandoned by dead workers."""
+        """Renew every lease held now, report lost ones and jobs abandoned by dead workers.
+
+        Raises what Redis raised; the heartbeat's loop logs it and tries again.
+        """
         ctx = self._ctx
         held = ctx.book.snapshot()
-        try:
-            result = ctx.broker.renew(ctx.queue, held, ctx.lease_ms, ctx.task_names)
-            # Records expire here too, so an idle queue does not keep them past their time.
-            ctx.broker.expire_records(ctx.queue)
-            # Live for three heartbeats: `spinach-worker check` and inspection read this.
-            ctx.broker.register_worker(
-                ctx.queue, ctx.worker_id, int(self._interval * 3000), self._describe(len(held))
-            )
-        except TRANSIENT_ERRORS as e:
-            logger.warning("Could not renew leases (%s); trying again in %.1fs", e, self._interval)
-            return
+        sent_at = time.monotonic()
+        result = ctx.broker.renew(ctx.queue, held, ctx.lease_ms, ctx.task_names)
+        lost = set(result.lost)
+        ctx.book.renewed([lease for lease in held if lease.id not in lost], sent_at)
+        # Records expire here too, so an idle queue does not keep them past their time.
+        ctx.broker.expire_records(ctx.queue)
+        # Live for three heartbeats: `spinach-worker check` and inspection read this.
+        ctx.broker.register_worker(
+            ctx.queue, ctx.worker_id, int(self._interval * 3000), self._describe(len(held))
+        )
         self.last_renewal = time.monotonic()
         tokens = dict(held)
         for job_id in result.lost:

@@ -11,7 +11,7 @@ import threading
 import time
 
 from spinach.engine import Engine
-from spinach_worker.backoff import Backoff
+from spinach.retrying import Backoff
 from spinach_worker.context import WorkerContext
 
 logger = logging.getLogger("spinach.worker")

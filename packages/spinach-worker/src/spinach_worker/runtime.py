@@ -17,12 +17,13 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from spinach import const
-from spinach.brokers.base import TRANSIENT_ERRORS, Lease
+from spinach.brokers.base import Lease
 from spinach.exc import SpinachError
+from spinach.job import Job
 from spinach.keys import validate_queue
+from spinach.retrying import TRANSIENT_ERRORS, Backoff, retry
 from spinach_worker import telemetry
 from spinach_worker.acker import Acker
-from spinach_worker.backoff import Backoff
 from spinach_worker.context import WorkerContext
 from spinach_worker.fetcher import Fetcher
 from spinach_worker.health import HealthServer, since
@@ -84,7 +85,7 @@ class WorkerRuntime:
             queue=validate_queue(queue),
             worker_id=uuid.uuid4().hex,
             lease_ms=int(lease_seconds * 1000),
-            book=LeaseBook(),
+            book=LeaseBook(lease_seconds),
             task_names=tuple(task.name for task in engine.tasks if task.queue == queue),
         )
         self._health = (
@@ -113,10 +114,17 @@ class WorkerRuntime:
         return self._acker.last_ack
 
     def start(self) -> None:
-        self._apply_code_limits()
+        """Start the threads, once Redis answered the worker's first calls.
+
+        Everything start-up sends to Redis goes through the one reconnecting path: a worker
+        started while Redis is down says so once per attempt and starts as soon as it answers.
+        Credentials Redis refuses, or data of another schema, raise at once.
+        """
         ctx = self.ctx
         ns = ctx.namespace
         self._workers: BaseWorkers = self._workers_class(self._number, ns)
+        self._workers.vouches = self._vouches
+        self._workers.on_not_started = self._not_started
         self._acker = Acker(ctx.broker, ctx.book, self._workers.out_queue, name=f"{ns}-acker")
         self._fetcher = Fetcher(
             ctx,
@@ -141,6 +149,16 @@ class WorkerRuntime:
         self._scheduler = PeriodicScheduler(
             ctx, self._engine, refresh=ctx.lease_ms / 3000, name=f"{ns}-periodic"
         )
+        try:
+            retry(
+                self._announce,
+                f"start the workers of queue {ctx.queue}",
+                stop=self._stop_requested,
+                log=logger,
+            )
+        except BaseException:
+            self._workers.stop(0)
+            raise
         self._acker.start()
         self._heartbeat.start()
         self._fetcher.start()
@@ -177,6 +195,17 @@ class WorkerRuntime:
         except Exception as e:  # noqa: BLE001 - any failure means not ready
             return False, {**details, "redis": str(e)}
         return not self._stop_requested.is_set(), {**details, "redis": "ok"}
+
+    def _announce(self) -> None:
+        """The start-up calls: publish this code's limits, register, check the schema."""
+        self._apply_code_limits()
+        self._heartbeat.beat()
+
+    def _vouches(self, job: Job) -> bool:
+        return self.ctx.book.vouches(Lease(job.job_id, job._lease_token))
+
+    def _not_started(self, job: Job) -> None:
+        self._fetcher.hand_back([Lease(job.job_id, job._lease_token)])
 
     def _apply_code_limits(self) -> None:
         """Publish the concurrency limits this deployment's code declares for its tasks.

@@ -7,6 +7,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 
 from spinach import signals
 from spinach.brokers.base import Outcome
@@ -18,6 +19,14 @@ logger = logging.getLogger("spinach.worker")
 
 #: What the executor hands to the acker: the job's queue, its outcome and its lease token.
 Result = tuple[str, Outcome, str]
+
+
+def _always(job: Job) -> bool:
+    return True
+
+
+def _ignore(job: Job) -> None:
+    return None
 
 
 class BaseWorkers:
@@ -37,6 +46,13 @@ class BaseWorkers:
         #: under load the fetcher is not woken once per job.
         self._wanted = num_workers + 1
         self._stopping = False
+        #: Whether this worker's clock still vouches for a job's lease (the runtime sets it from
+        #: its LeaseBook). A job whose lease may have expired is not started: it may be another
+        #: worker's by now, if this process was paused between the fetch and the start.
+        self.vouches: Callable[[Job], bool] = _always
+        #: What to do with a job that was not started for that reason (the runtime hands it
+        #: back, fenced: only if Redis still holds the lease for this worker).
+        self.on_not_started: Callable[[Job], None] = _ignore
 
     @property
     def num_workers(self) -> int:
@@ -89,6 +105,22 @@ class BaseWorkers:
             self._in_flight -= 1
             if self._num_workers - self._in_flight >= self._wanted:
                 self._slots.notify_all()
+
+    def _skip(self, job: Job) -> None:
+        """Give up a job without running it: its lease may be another worker's by now."""
+        logger.warning(
+            "Not starting %s: its lease may have expired while this worker was paused "
+            "(this worker's clock can no longer vouch for it), so another worker may own it",
+            job,
+        )
+        with self._slots:
+            self._in_flight -= 1
+            if self._num_workers - self._in_flight >= self._wanted:
+                self._slots.notify_all()
+        try:
+            self.on_not_started(job)
+        except Exception:
+            logger.exception("Could not hand %s back", job)
 
     def take_unstarted(self) -> list[Job]:
         """Withdraw the jobs that no thread has started yet, in submission order."""
@@ -159,8 +191,11 @@ class ThreadWorkers(BaseWorkers):
                 if item is None:
                     break
                 job, task = item
+                if not self.vouches(job):
+                    self._skip(job)
+                    continue
                 try:
-                    outcome = execution.run(job, task, self._namespace)
+                    outcome = execution.run(job, task, self._namespace, self.vouches)
                 except BaseException as e:
                     logger.exception("Unexpected error while running %s", job)
                     outcome = execution.failure(job.job_id, e)

@@ -6,8 +6,6 @@ policy. RedisBroker and MemoryBroker differ only by the client they hold.
 
 import json
 import logging
-import random
-import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -15,16 +13,15 @@ from typing import Any, NamedTuple, cast
 
 import redis
 from redis.cluster import RedisCluster
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import OutOfMemoryError, ReadOnlyError, TryAgainError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import OutOfMemoryError
 
 from spinach import const
 from spinach.envelope import decode
-from spinach.exc import BrokerConnectionError, BrokerFullError
+from spinach.exc import BrokerFullError
 from spinach.inspection import CancelResult, JobInfo, live_info, record_info
 from spinach.keys import namespace_patterns, queue_keys, queues_key, validate_namespace
 from spinach.retention import Retention
+from spinach.retrying import TRANSIENT_ERRORS, Backoff, retry
 from spinach.scripts import Call, ScriptRunner
 
 logger = logging.getLogger(__name__)
@@ -36,17 +33,6 @@ MAX_BLOCK_SECONDS = 5.0
 #: Most jobs sent in one script call; a larger batch is split, each part still atomic.
 ENQUEUE_CHUNK = 10_000
 
-#: Errors after which the same call may succeed later: lost connections, a Redis that is
-#: restarting or loading, a replica promoted meanwhile. Clients retry them a few times; workers
-#: retry them with backoff for as long as it takes.
-TRANSIENT_ERRORS = (
-    RedisConnectionError,
-    RedisTimeoutError,
-    ReadOnlyError,
-    TryAgainError,
-    ConnectionError,
-    TimeoutError,
-)
 
 #: Most expired leases one call takes back; the rest wait for the next call.
 RECOVER_LIMIT = 100
@@ -245,19 +231,13 @@ class Broker:
                 ) from None
 
     def _with_retries(self, what: str, call: Any) -> Any:
-        attempt = 0
-        while True:
-            try:
-                return call()
-            except TRANSIENT_ERRORS as e:
-                attempt += 1
-                if attempt > self.enqueue_job_max_retries:
-                    raise BrokerConnectionError(
-                        f"Could not {what} after {attempt} attempts: {e}. Is Redis reachable?"
-                    ) from e
-                delay = min(0.05 * 2**attempt, 2.0)
-                logger.warning("Retrying %s in %.2fs after: %s", what, delay, e)
-                time.sleep(delay / 2 + random.random() * delay / 2)
+        return retry(
+            call,
+            what,
+            attempts=self.enqueue_job_max_retries + 1,
+            backoff=Backoff(first=0.1, cap=2.0),
+            log=logger,
+        )
 
     def queue_stats(self, queue: str) -> QueueStats:
         """Count the jobs of `queue` by state."""

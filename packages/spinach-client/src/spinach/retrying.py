@@ -1,0 +1,128 @@
+"""Calls to Redis through outages: one backoff and one retry loop, for clients and workers.
+
+Redis restarts, fails over, and drops connections; a call that failed on one of those may
+succeed a moment later. Credentials Redis refuses, or data of another schema, will not get
+better by waiting: those are raised at once so that a misconfigured worker exits with the
+reason instead of retrying for ever.
+"""
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from redis.exceptions import AuthenticationError, AuthorizationError, ReadOnlyError, TryAgainError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from spinach.exc import BrokerAuthError, BrokerConnectionError
+
+logger = logging.getLogger("spinach.retrying")
+
+T = TypeVar("T")
+
+#: Errors after which the same call may succeed later: lost connections, a Redis that is
+#: restarting or loading, a replica promoted meanwhile, a cluster slot on the move.
+TRANSIENT_ERRORS = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    ReadOnlyError,
+    TryAgainError,
+    ConnectionError,
+    TimeoutError,
+)
+
+#: Errors redis-py reports as connection errors that no retry mends: wrong credentials, or an
+#: ACL user refused at connection time. (A NOPERM reply to one command is not a connection
+#: error and is raised as it is.)
+REFUSALS = (AuthenticationError, AuthorizationError)
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether `error` may go away if the same call is sent again later."""
+    return isinstance(error, TRANSIENT_ERRORS) and not isinstance(error, REFUSALS)
+
+
+def refusal(error: BaseException, what: str) -> BrokerAuthError:
+    """The error to raise when Redis refused the caller's credentials."""
+    return BrokerAuthError(
+        f"Redis refused the connection to {what}: {error}. Check the user and password of the "
+        "Redis URL"
+    )
+
+
+class Backoff:
+    """Successive delays: `first` seconds doubling up to `cap`, each with random jitter.
+
+    The jitter keeps a fleet of workers that lost Redis together from reconnecting in
+    lockstep. The cap bounds how long a worker stays away once Redis is back.
+    """
+
+    def __init__(self, first: float = 0.1, cap: float = 5.0) -> None:
+        self._first = first
+        self._cap = cap
+        self._attempt = 0
+
+    def next_delay(self) -> float:
+        """Return the next delay in seconds (between half and all of the exponential step)."""
+        step: float = min(self._cap, self._first * 2 ** min(self._attempt, 32))
+        self._attempt += 1
+        return step / 2 + random.random() * step / 2
+
+    def reset(self) -> None:
+        self._attempt = 0
+
+    @property
+    def failures(self) -> int:
+        return self._attempt
+
+
+def retry(
+    call: Callable[[], T],
+    what: str,
+    *,
+    attempts: int | None = None,
+    stop: threading.Event | None = None,
+    give_up_at: float | None = None,
+    backoff: Backoff | None = None,
+    log: logging.Logger = logger,
+) -> T:
+    """Return `call()`, sending it again after transient errors, with backoff and jitter.
+
+    Each failed attempt is one WARNING line naming `what` and the error. The loop ends with
+    BrokerConnectionError after `attempts` tries, once `stop` is set, or after the monotonic
+    time `give_up_at`; without any of them it waits for Redis as long as it takes. Refusals
+    (credentials, ACL rights) raise BrokerAuthError at once; other errors propagate as they are.
+    """
+    backoff = backoff or Backoff()
+    tried = 0
+    while True:
+        try:
+            result = call()
+        except REFUSALS as e:
+            raise refusal(e, what) from None
+        except TRANSIENT_ERRORS as e:
+            tried += 1
+            ended = (
+                (attempts is not None and tried >= attempts)
+                or (stop is not None and stop.is_set())
+                or (give_up_at is not None and time.monotonic() >= give_up_at)
+            )
+            if ended:
+                raise BrokerConnectionError(
+                    f"Could not {what} after {tried} attempts: {e}. Is Redis reachable?"
+                ) from e
+            delay = backoff.next_delay()
+            if give_up_at is not None:
+                delay = max(0.0, min(delay, give_up_at - time.monotonic()))
+            log.warning("Could not %s (%s); retrying in %.1fs", what, e, delay)
+            if stop is not None:
+                stop.wait(delay)
+            else:
+                time.sleep(delay)
+            continue
+        if tried:
+            log.info("Redis answers again: could %s after %d failed attempts", what, tried)
+        return result
