@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from faults.harness import NAMESPACE, wait_until
+from faults.harness import NAMESPACE, Ledger, wait_until
 from redis_server import RedisServer
 
 from spinach import Engine, RedisBroker, Tasks
@@ -63,7 +63,7 @@ def test_a_worker_started_while_redis_is_down_waits_and_starts_when_it_answers(
         spin.schedule("again", "after-outage")
         client = server.client()
         wait_until(
-            lambda: any(e.startswith(b"end:again:after-outage:") for e in client.smembers("ledger")),
+            lambda: Ledger(client).count("end", "again")["after-outage"] == 1,
             30,
             "the job sent once Redis was up to run",
             diagnose=log.read_text,
