@@ -11,6 +11,16 @@ import pytest
 from redis_server import INSTALL_HINT, RedisServer
 
 
+def job_records(client: Any, namespace: str, queue: str = "spinach") -> list[str]:
+    """Ids of the job records of a queue, by scanning (tests only: never on a hot path)."""
+    from spinach.keys import queue_keys
+
+    prefix = queue_keys(namespace, queue).job("")
+    pattern = prefix.replace("{", "\\{").replace("}", "\\}") + "*"
+    found = [key.decode() if isinstance(key, bytes) else key for key in client.scan_iter(pattern)]
+    return sorted(key[len(prefix) :] for key in found)
+
+
 def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, message: str = "") -> None:
     """Wait until `predicate()` is true, failing the test after `timeout` seconds."""
     deadline = time.monotonic() + timeout

@@ -4,9 +4,10 @@ import logging
 
 import pytest
 import redis
-from helpers import Ledger
+from helpers import Ledger, job_records
 
 from spinach import Engine, Tasks, signals
+from spinach.contract import call
 from spinach.exc import SchemaMismatchError
 from spinach.keys import queue_keys
 
@@ -63,7 +64,7 @@ def test_a_corrupt_payload_is_removed_with_an_error_and_others_still_run(
     spin.schedule("item", 1)
     job = spin.schedule("item", 2)
     spin.schedule("item", 3)
-    raw.hset(queue_keys(spin.namespace, "spinach").jobs, str(job.id), garbage)
+    raw.hset(queue_keys(spin.namespace, "spinach").job(job.job_id), "e", garbage)
 
     with caplog.at_level(logging.ERROR, logger="spinach.worker"):
         spin.start_workers(number=1, block=True, stop_when_queue_empty=True)
@@ -87,7 +88,7 @@ def test_data_of_another_schema_is_refused_with_a_clear_error(
 
     with pytest.raises((WorkerStopped, SchemaMismatchError), match="schema 999"):
         spin.start_workers(number=1, block=True)
-    assert raw.hlen(queue_keys(spin.namespace, "spinach").jobs) == 1
+    assert len(job_records(raw, spin.namespace)) == 1
 
 
 def test_scripts_missing_from_the_store_are_reloaded(
@@ -107,11 +108,15 @@ def test_scripts_missing_from_the_store_are_reloaded(
 def _enqueue_call(spin: Engine, token: str, job_id: str, payload: bytes) -> list[object]:
     """Send one enqueue script call by hand, as a client retrying after a lost reply would."""
     keys = queue_keys(spin.namespace, "spinach")
-    call_keys = (
-        keys.schema, keys.enqueue_token(token), keys.ready, keys.delayed, keys.jobs, keys.wake,
-        keys.budget, keys.tasks, keys.limits, keys.parked("t"),
-    )  # fmt: skip
-    return spin.broker._scripts("enqueue", call_keys, (60_000, 1, "t", job_id, "1", payload))
+    one = call(
+        "enqueue",
+        keys,
+        {"token_ttl_ms": 60_000},
+        given={"token": keys.enqueue_token(token)},
+        variadic_keys=[keys.parked("t")],
+        variadic={"tasks": ["t"], "jobs": [job_id, "1", payload]},
+    )
+    return spin.broker._scripts(one)
 
 
 def test_an_enqueue_call_sent_twice_is_applied_once(spin: Engine) -> None:

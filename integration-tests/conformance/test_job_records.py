@@ -10,9 +10,9 @@ import redis
 from helpers import Ledger, wait_for
 
 from spinach import CancelResult, Engine, JobStatus, Retention, Tasks
-from spinach.brokers.base import Lease, Outcome
 from spinach.exc import InvalidNameError
 from spinach.keys import queue_keys
+from spinach.protocol import Lease, Outcome
 from spinach.retry import ExponentialBackoff
 from spinach_worker.acker import Acker
 from spinach_worker.leases import LeaseBook
@@ -216,7 +216,7 @@ def test_jobs_that_cannot_run_go_to_the_failed_store(
     web.attach_tasks(web_tasks)
     unknown = web.schedule("unknown_here")
     garbled = spin.schedule("ok", 1)
-    raw.hset(queue_keys(spin.namespace, "spinach").jobs, garbled.job_id, b"not json")
+    raw.hset(queue_keys(spin.namespace, "spinach").job(garbled.job_id), "e", b"not json")
     _drain(spin)
 
     by_id = {job.id: job for job in spin.failed_jobs()}
@@ -462,7 +462,7 @@ def test_an_outcome_redis_cannot_take_does_not_hold_back_the_others(
     )
     source.put(("spinach", Outcome("s", second.job_id), tokens[second.job_id]))
     source.put(None)
-    acker = Acker(spin.broker, book, source, "test-acker")
+    acker = Acker(spin.broker, book, source, "spinach", "test-acker")
     acker.start()
     acker.join()
     assert spin.get_job(second).status is JobStatus.SUCCEEDED  # type: ignore[union-attr]

@@ -7,7 +7,7 @@ import pytest
 from helpers import Ledger, wait_for
 
 from spinach import Engine, Tasks, signals
-from spinach.brokers.base import Lease, Outcome
+from spinach.protocol import Lease, Outcome
 from spinach.retry import ExponentialBackoff
 
 FAST = ExponentialBackoff(base=timedelta(milliseconds=20), cap=timedelta(milliseconds=40))

@@ -4,6 +4,7 @@ import threading
 
 from helpers import Ledger, wait_for
 
+import spinach_worker
 from spinach import Engine, Tasks
 from spinach_worker import ThreadWorkers
 
@@ -133,9 +134,32 @@ def test_live_workers_are_registered_while_they_run(spin: Engine, ledger: Ledger
     spin.start_workers(number=3, queue="registry", block=False)
     wait_for(lambda: spin.broker.live_workers("registry"), message="the registration")
     [worker] = spin.broker.live_workers("registry")
-    assert (worker["pid"], worker["threads"], worker["queue"]) == (os.getpid(), 3, "registry")
+    assert (worker.pid, worker.threads, worker.queue) == (os.getpid(), 3, "registry")
+    assert worker.version == spinach_worker.__version__
     spin.stop_workers()
     assert spin.broker.live_workers("registry") == []
+
+
+def test_the_registry_tells_what_each_thread_runs(spin: Engine, ledger: Ledger) -> None:
+    release = threading.Event()
+    tasks = Tasks()
+    tasks.add(lambda i: (ledger.add(i), release.wait(10)), name="hold", queue="registry")
+    spin.attach_tasks(tasks)
+    job = spin.schedule("hold", 1)
+    spin.start_workers(number=2, queue="registry", block=False, lease_seconds=0.6)
+    ledger.wait_for_count(1)
+    try:
+        # The registry is renewed every third of the lease: the running job shows up there.
+        wait_for(
+            lambda: any(w.running for w in spin.status("registry").workers),
+            message="the running job in the registry",
+        )
+        [worker] = spin.status("registry").workers
+        [running] = worker.running
+        assert (running.job_id, running.task) == (job.job_id, "hold")
+        assert running.thread.endswith(("-worker-1", "-worker-2")) and running.started_at
+    finally:
+        release.set()
 
 
 def test_health_endpoints_report_liveness_and_readiness(spin: Engine) -> None:

@@ -20,6 +20,7 @@ from spinach.doctor import (
     sample_keys,
     tls_finding,
 )
+from spinach.protocol import WorkerInfo
 
 
 def check(verdict: Verdict) -> Check:
@@ -86,8 +87,8 @@ def test_clock_skew_warns_only_beyond_a_second_the_round_trip_cannot_explain() -
     assert "behind" in clock_finding(1.5, 0.01)[1]
 
 
-def worker(host: str, **tasks: int | None) -> dict[str, Any]:
-    return {"host": host, "pid": 7, "threads": 4, "tasks": tasks}
+def worker(host: str, **tasks: int | None) -> WorkerInfo:
+    return WorkerInfo(id=host, host=host, pid=7, threads=4, tasks=tasks)
 
 
 def test_retries_lists_at_most_once_and_retried_tasks_when_workers_agree() -> None:
@@ -106,10 +107,10 @@ def test_retries_warns_when_two_live_workers_declare_different_budgets() -> None
 
 def test_retries_is_unknown_without_workers_or_with_workers_that_do_not_declare_tasks() -> None:
     assert retries_finding([])[0] is Verdict.UNKNOWN
-    old = {"host": "a", "pid": 1, "threads": 2}
+    old = WorkerInfo(id="a", host="a", pid=1, threads=2)
     verdict, detail, _ = retries_finding([old])
     assert verdict is Verdict.UNKNOWN
-    assert "1 older worker(s)" in detail
+    assert "1 worker(s) declare no task" in detail
     assert retries_finding([old, worker("b", charge=0)])[0] is Verdict.PASS
 
 

@@ -2,7 +2,15 @@
 
 import os
 
-from spinach.inspection import MAX_ERROR_CHARS, CancelResult, describe_error, record_info
+from spinach.inspection import (
+    MAX_ERROR_CHARS,
+    MAX_TRACEBACK_CHARS,
+    CancelResult,
+    describe_error,
+    describe_traceback,
+    done_info,
+    record_info,
+)
 from spinach.job import JobStatus
 
 
@@ -26,15 +34,21 @@ def test_an_error_whose_message_cannot_be_read_is_still_described() -> None:
     assert describe_error(Broken()).endswith("Broken: (its message could not be read)")
 
 
-def test_a_record_reads_back_with_its_error_split() -> None:
-    raw = b'["f","resize",2,1700000000000,1700000001000,1700000002000,"w1","ValueError: a: b",3]'
-    info = record_info(
-        "id1", "images", raw, b'{"v":"1","id":"id1","task":"resize","queue":"images","args":[1]}'
-    )
+def _flat(**fields: str) -> list[bytes]:
+    return [part.encode() for pair in fields.items() for part in pair]
+
+
+def test_a_failed_record_reads_back_with_its_error_split_and_its_traceback() -> None:
+    envelope = '{"v":"1","id":"id1","task":"resize","queue":"images","args":[1]}'
+    flat = _flat(
+        e=envelope, t="resize", c="1700000000000", b="3", r="2", s="f", f="1700000002000",
+        ran="7:1700000001000:w1", err="ValueError: a: b", tb="Traceback...\nValueError: a: b",
+    )  # fmt: skip
+    info = record_info("id1", "images", flat)
     assert (info.status, info.task, info.attempts, info.max_retries) == (
         JobStatus.FAILED,
         "resize",
-        2,
+        3,
         3,
     )
     assert (info.error_type, info.error_message, info.args, info.retriable) == (
@@ -43,7 +57,36 @@ def test_a_record_reads_back_with_its_error_split() -> None:
         (1,),
         True,
     )
+    assert info.traceback == "Traceback...\nValueError: a: b"
+    assert info.worker == "w1"
     assert info.finished_at is not None and info.finished_at.timestamp() == 1700000002.0
+    assert info.started_at is not None and info.started_at.timestamp() == 1700000001.0
+
+
+def test_a_live_record_reads_as_waiting_queued_running_or_abandoned() -> None:
+    base = {"e": '{"v":"1","id":"i","task":"t","queue":"q"}', "t": "t", "c": "1700000000000"}
+    assert record_info("i", "q", _flat(**base), due_ms=1700000005000).status is JobStatus.WAITING
+    assert record_info("i", "q", _flat(**base)).status is JobStatus.QUEUED
+    running = record_info("i", "q", _flat(**base, l="9:1700000001000:w2"))
+    assert (running.status, running.attempts, running.worker) == (JobStatus.RUNNING, 1, "w2")
+    abandoned = record_info("i", "q", _flat(**base, x="1", ran="9:1700000001000:w2"))
+    assert abandoned.status is JobStatus.FAILED
+    assert abandoned.error_type == "spinach.exc.JobAbandonedError"
+
+
+def test_a_done_record_reads_back() -> None:
+    raw = b'["s","resize",2,1700000000000,1700000001000,1700000002000,"w1","",0]'
+    info = done_info("id1", "images", raw)
+    assert (info.status, info.attempts, info.worker) == (JobStatus.SUCCEEDED, 2, "w1")
+
+
+def test_a_traceback_is_kept_bounded_with_its_end() -> None:
+    try:
+        raise ValueError("x" * (2 * MAX_TRACEBACK_CHARS) + " at the bottom")
+    except ValueError as e:
+        text = describe_traceback(e)
+    assert len(text) <= MAX_TRACEBACK_CHARS + 4
+    assert text.startswith("...") and text.rstrip().endswith("x at the bottom")
 
 
 def test_only_a_cancelled_result_is_true() -> None:

@@ -1,13 +1,32 @@
-"""The script files follow the conventions every Redis topology relies on."""
+"""The script files follow the conventions every Redis topology relies on, and their headers
+are a contract the bodies keep: names, never positions."""
 
 import re
 
 import pytest
 
 from spinach_lua import SCHEMA_VERSION, SCRIPTS, ScriptError
-from spinach_lua.manifest import load_scripts
+from spinach_lua.manifest import ContractError, LuaScript, build_script, load_scripts
 
 SCRIPT_NAMES = sorted(SCRIPTS)
+
+
+def _body(script: LuaScript) -> str:
+    """The script's own code: after its header and the generated prologue."""
+    return script.source.split("\nend\n", 1)[1]
+
+
+def _balanced(text: str, start: int) -> str:
+    """The text of the brace-delimited table constructor opening at `start`."""
+    depth = 0
+    for n in range(start, len(text)):
+        if text[n] == "{":
+            depth += 1
+        elif text[n] == "}":
+            depth -= 1
+            if depth == 0:
+                return text[start + 1 : n]
+    raise AssertionError("unbalanced braces")
 
 
 def test_the_package_ships_the_state_machine_scripts() -> None:
@@ -16,28 +35,62 @@ def test_the_package_ships_the_state_machine_scripts() -> None:
 
 
 @pytest.mark.parametrize("name", SCRIPT_NAMES)
-def test_the_header_documents_exactly_the_keys_the_file_name_announces(name: str) -> None:
+def test_a_body_names_only_keys_and_arguments_its_header_declares(name: str) -> None:
     script = SCRIPTS[name]
-    documented = re.findall(r"^KEYS\[(\d+)\]", script.source, re.MULTILINE)
-    assert [int(n) for n in documented] == list(range(1, script.num_keys + 1))
+    body = _body(script)
+    keys = {entry.name for entry in script.keys}
+    args = {entry.name for entry in script.argv}
+    args |= {f"{entry.name}_n" for entry in script.variadic_args}
+    assert set(re.findall(r"\bKEY\.(\w+)", body)) <= keys
+    assert set(re.findall(r"\bARG\.(\w+)", body)) <= args
 
 
 @pytest.mark.parametrize("name", SCRIPT_NAMES)
-def test_a_script_only_touches_keys_it_received(name: str) -> None:
+def test_every_declared_key_and_argument_is_used(name: str) -> None:
     script = SCRIPTS[name]
-    body = script.source.split("]]", 1)[1]
-    used = {int(n) for n in re.findall(r"KEYS\[(\d+)\]", body)}
-    assert used <= set(range(1, script.num_keys + 1))
-    # Every redis.call names its key with a value that came from KEYS (KEYS[...], or a variable
-    # or table field holding one): never a string built in Lua, which would break on Cluster.
-    for command, key in re.findall(r"redis\.call\('(\w+)',\s*([^,)]+)", script.source):
+    body = _body(script)
+    used = set(re.findall(r"\b(?:KEY|ARG)\.(\w+)", body))
+    declared = {entry.name for entry in (*script.keys, *script.argv)}
+    # The schema key and the caller's version are used by the schema guard include.
+    assert declared - used - {"schema", "version"} == set()
+
+
+@pytest.mark.parametrize("name", SCRIPT_NAMES)
+def test_no_body_reads_keys_arguments_or_replies_by_position(name: str) -> None:
+    body = _body(SCRIPTS[name])
+    assert not re.search(r"\bKEYS\[", body), "keys are read as KEY.<name>"
+    assert not re.search(r"\bARGV\[\d", body), "fixed arguments are read as ARG.<name>"
+    assert not re.search(r"return \{0,", body), "replies are built by reply{...}"
+
+
+@pytest.mark.parametrize("name", SCRIPT_NAMES)
+def test_every_reply_names_exactly_the_fields_the_header_declares(name: str) -> None:
+    script = SCRIPTS[name]
+    body = _body(script)
+    declared = set(script.reply_fields)
+    starts = [m.end() - 1 for m in re.finditer(r"\breply\{", body)]
+    for start in starts:
+        fields = set(re.findall(r"(?:^|,)\s*(\w+)\s*=", _balanced(body, start)))
+        assert fields == declared, fields ^ declared
+    # A reply built in a table first (reply(result)) is checked when it runs: the generated
+    # reply() refuses a missing or unknown field.
+    assert starts or "reply(" in body
+
+
+@pytest.mark.parametrize("name", SCRIPT_NAMES)
+def test_a_script_touches_only_its_keys_and_the_records_of_its_queue(name: str) -> None:
+    # Every redis.call names its key with a declared key, a variable holding one, or a record
+    # or count key of the queue (built from the schema key, so it shares the queue's hash tag):
+    # never a string literal, which could land on another Redis Cluster slot.
+    for command, key in re.findall(r"redis\.call\('(\w+)',\s*([^,)]+)", SCRIPTS[name].source):
         if command == "TIME":
             continue
-        assert ".." not in key and "'" not in key and '"' not in key, (command, key)
-        assert re.fullmatch(r"KEYS\[[^\]]+\]|[a-z_]+(\.[a-z_]+)*(\[[a-z_]+\])?", key), (
-            command,
-            key,
+        assert "'" not in key and '"' not in key, (command, key)
+        allowed = (
+            r"KEY\.\w+|[a-z_]+(\.[a-z_]+)*(\[[a-z_]+\])?"  # a declared key, or a variable
+            r"|job_key\(.+|unpack\([a-z_]+|STATS_PREFIX \.\. .+"  # records and counts
         )
+        assert re.fullmatch(allowed, key.strip()), (command, key)
 
 
 @pytest.mark.parametrize("name", SCRIPT_NAMES)
@@ -49,3 +102,53 @@ def test_includes_are_flattened_and_the_sha_is_stable(name: str) -> None:
 
 def test_return_codes_are_one_enum() -> None:
     assert int(ScriptError.OK) == 0 and int(ScriptError.SCHEMA_MISMATCH) < 0
+
+
+HEADER = """--[[
+A test script.
+
+KEYS
+  schema      STRING  schema key
+  ready       LIST    a list
+  parked*     LIST    variadic keys
+
+ARGV
+  version     schema version
+  limit       a number
+  tasks*      names
+  jobs*3      groups
+
+REPLY
+  count       a number
+]]
+"""
+
+
+def test_the_prologue_names_keys_arguments_and_variadic_sections() -> None:
+    script = build_script("demo", HEADER + "return reply{count = 1}\n", {})
+    assert script.fixed_keys == ("schema", "ready")
+    assert script.variadic_key == "parked"
+    assert script.fixed_args == ("limit",)
+    assert [(e.name, e.group) for e in script.variadic_args] == [("tasks", 1), ("jobs", 3)]
+    assert "local KEY = {schema = KEYS[1], ready = KEYS[2]}" in script.source
+    assert "KEY.parked = {unpack(KEYS, 3)}" in script.source
+    assert "ARG.tasks_n = tonumber(ARGV[3])" in script.source
+
+
+@pytest.mark.parametrize(
+    ("header", "problem"),
+    [
+        (HEADER.replace("  schema      STRING  schema key\n", ""), "schema key"),
+        (HEADER.replace("  version     schema version\n", ""), "schema version"),
+        (HEADER.replace("STRING  schema key", "THING schema key"), "must name its type"),
+        (HEADER.replace("  limit       a number\n", "") + "", None),
+        (HEADER.replace("REPLY\n", ""), "lacks a REPLY"),
+        (HEADER.replace("  jobs*3      groups\n", "  jobs*3      groups\n  late  oops\n"), "after"),
+    ],
+)
+def test_a_header_that_cannot_be_a_contract_is_refused(header: str, problem: str | None) -> None:
+    if problem is None:
+        build_script("ok", header + "return reply{count = 1}\n", {})
+        return
+    with pytest.raises(ContractError, match=problem):
+        build_script("bad", header, {})

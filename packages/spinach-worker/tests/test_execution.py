@@ -43,7 +43,7 @@ def sent() -> Iterator[list[str]]:
 
 def test_success_is_recorded_as_succeeded(sent: list[str]) -> None:
     job, task = make()
-    assert execution.conclude(job, task, NS, None) == ("s", str(job.id), 0, "")
+    assert execution.conclude(job, task, NS, None) == ("s", str(job.id), 0, "", "")
     assert job.status is JobStatus.SUCCEEDED and sent == []
 
 
@@ -57,8 +57,9 @@ def test_a_failure_without_retries_left_fails_for_good(sent: list[str]) -> None:
 def test_a_failure_with_retries_left_waits_for_the_policy_delay(sent: list[str]) -> None:
     policy = ExponentialBackoff(base=timedelta(seconds=10), cap=timedelta(seconds=10))
     job, task = make(max_retries=3, policy=policy)
-    op, _, delay_ms, error = execution.conclude(job, task, NS, ValueError("busy"))
+    op, _, delay_ms, error, trace = execution.conclude(job, task, NS, ValueError("busy"))
     assert op == "r" and 5_000 <= delay_ms <= 10_000 and error == "ValueError: busy"
+    assert trace.startswith("ValueError: busy") or "ValueError: busy" in trace
     assert job.retries == 1 and job.status is JobStatus.NOT_SET and sent == ["retry"]
 
 
@@ -68,7 +69,8 @@ def test_retry_exception_at_a_time_gives_that_absolute_time(
 ) -> None:
     job, task = make(max_retries=1)
     at = datetime(2030, 1, 1, 12, 0, tzinfo=tz)
-    op, _, at_ms, _ = execution.conclude(job, task, NS, RetryException("later", at=at))
+    op, _, at_ms, _, trace = execution.conclude(job, task, NS, RetryException("later", at=at))
+    assert trace == ""  # a retry asked for is no failure: no traceback to keep
     expected = at.replace(tzinfo=UTC) if tz is None else at
     assert op == "R" and at_ms == int(expected.timestamp() * 1000)
     assert job.at == expected

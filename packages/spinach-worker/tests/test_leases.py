@@ -2,7 +2,7 @@
 
 import time
 
-from spinach.brokers.base import Lease
+from spinach.protocol import Lease
 from spinach_worker.leases import LeaseBook
 
 

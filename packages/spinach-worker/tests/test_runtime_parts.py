@@ -49,33 +49,27 @@ def test_loading_something_that_is_not_an_engine_says_so(path: str, error: type[
         load_engine(path)
 
 
-def test_the_watchdog_reports_a_fetch_loop_that_stopped_turning() -> None:
-    from spinach import Engine, MemoryBroker
-    from spinach_worker.context import WorkerContext
-    from spinach_worker.heartbeat import Heartbeat
-    from spinach_worker.leases import LeaseBook
+def test_the_watchdog_reports_a_fetch_loop_that_stopped_turning_once() -> None:
+    from spinach_worker.watchdog import Watchdog
 
-    spin = Engine(MemoryBroker(), namespace="watchdog")
-    ctx = WorkerContext(spin.broker, spin.tasks, "watchdog", "q", "w", 1000, LeaseBook())
     stuck = threading.Event()
     alive = threading.Thread(target=stuck.wait, args=(5,))
     alive.start()
     reported: list[BaseException] = []
     try:
         last_turn = time.monotonic() - 100
-        heartbeat = Heartbeat(
-            ctx,
-            interval=60,
-            fetcher_turn=lambda: last_turn,
-            fetcher_thread=lambda: alive,
+        watchdog = Watchdog(
+            last_turn=lambda: last_turn,
+            thread=lambda: alive,
             stuck_after=30,
             on_stuck=reported.append,
-            name="test-heartbeat",
+            interval=60,
+            name="test-watchdog",
         )
-        heartbeat._watch_fetcher()
+        assert watchdog.check()
         assert len(reported) == 1 and "no progress for 100s" in str(reported[0])
         last_turn = time.monotonic()
-        heartbeat._watch_fetcher()
+        assert not watchdog.check()
         assert len(reported) == 1
     finally:
         stuck.set()
@@ -83,7 +77,7 @@ def test_the_watchdog_reports_a_fetch_loop_that_stopped_turning() -> None:
 
 
 def test_a_lease_is_forgotten_only_with_its_own_token() -> None:
-    from spinach.brokers.base import Lease
+    from spinach.protocol import Lease
     from spinach_worker.leases import LeaseBook
 
     book = LeaseBook()

@@ -358,8 +358,8 @@ def _worker_name(engine: Engine, job: JobInfo) -> str:
     if job.worker is None:
         return "-"
     for worker in engine.broker.live_workers(job.queue):
-        if worker.get("id") == job.worker:
-            return f"{job.worker} ({worker.get('host')}, pid {worker.get('pid')})"
+        if worker.id == job.worker:
+            return f"{job.worker} ({worker.host}, pid {worker.pid})"
     return job.worker
 
 

@@ -25,6 +25,7 @@ from redis.retry import Retry
 
 from spinach.brokers.base import Broker
 from spinach.keys import PREFIX, queue_keys
+from spinach.protocol import WorkerInfo
 from spinach_lua import SCHEMA_VERSION
 
 __all__ = ["Check", "Verdict", "diagnose", "exit_code"]
@@ -545,8 +546,8 @@ def _workers(broker: Broker, queue: str) -> Finding:
     workers = broker.live_workers(queue)
     if not workers:
         return Verdict.WARN, "no live worker: its jobs wait", _ADVICE["workers"]
-    hosts = {str(worker.get("host", "?")) for worker in workers}
-    threads = sum(int(worker.get("threads") or 0) for worker in workers)
+    hosts = {worker.host or "?" for worker in workers}
+    threads = sum(worker.threads for worker in workers)
     detail = f"{len(workers)} live worker(s) on {len(hosts)} host(s), {threads} threads"
     return Verdict.PASS, detail, ""
 
@@ -555,22 +556,22 @@ def _retries(broker: Broker, queue: str) -> Finding:
     return retries_finding(broker.live_workers(queue))
 
 
-def retries_finding(workers: Sequence[dict[str, Any]]) -> Finding:
+def retries_finding(workers: Sequence[WorkerInfo]) -> Finding:
     """Judge the retry budgets (max_retries) that the live workers of a queue declare."""
     if not workers:
         return Verdict.UNKNOWN, "no live worker declares its tasks", _BY_HAND["retries"]
     declared: dict[str, dict[str, list[str]]] = {}
     silent = 0
     for worker in workers:
-        tasks = worker.get("tasks")
-        if not isinstance(tasks, dict):
-            silent += 1  # written by a spinach-worker from before task declarations
+        tasks = worker.tasks
+        if not tasks:
+            silent += 1  # a worker without tasks on this queue
             continue
-        who = f"{worker.get('host', '?')} pid {worker.get('pid', '?')}"
+        who = f"{worker.host or '?'} pid {worker.pid}"
         for name, budget in tasks.items():
-            budget = "unlimited" if budget is None else str(budget)
-            declared.setdefault(str(name), {}).setdefault(budget, []).append(who)
-    older = f"{silent} older worker(s) do not declare their tasks" if silent else ""
+            shown = "unlimited" if budget is None else str(budget)
+            declared.setdefault(str(name), {}).setdefault(shown, []).append(who)
+    older = f"{silent} worker(s) declare no task" if silent else ""
     if not declared:
         detail = older or "the live workers declare no task"
         return Verdict.UNKNOWN, detail, _BY_HAND["retries"]

@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 from spinach import admin, const, telemetry
 from spinach.arguments import check_arguments
-from spinach.brokers.base import Broker, PreparedJob
+from spinach.brokers.base import Broker
 from spinach.envelope import Envelope, encode
 from spinach.exc import PayloadTooLargeError, WorkerNotInstalledError
 from spinach.ids import new_job_id, new_job_ids
-from spinach.inspection import CancelResult, JobInfo, NamespaceStatus
+from spinach.inspection import CancelResult, JobInfo, JobPage, MinuteCount, NamespaceStatus
 from spinach.job import Job, JobStatus
 from spinach.keys import validate_queue
+from spinach.protocol import PreparedJob
 from spinach.retention import Retention
 from spinach.task import Batch, Task, Tasks
 from spinach.utils import now_utc, to_epoch_ms, utc, wall_ms
@@ -124,13 +125,45 @@ class Engine:
         job_id, queues = self._queues_for(job)
         return admin.retry_failed(self._broker, queues, job_id)
 
-    def retry_all_failed(self, queue: str | None = None) -> int:
-        """Queue again every failed job (of `queue`, or of every queue); return how many."""
-        return sum(len(self._broker.retry_failed(q)[0]) for q in self.queues(queue))
+    def retry_all_failed(self, queue: str | None = None, *, task: str | None = None) -> int:
+        """Queue again every failed job (of `queue`, or of every queue; of `task` only, if
+        given); return how many."""
+        return sum(len(self._broker.retry_failed(q, task=task)[0]) for q in self.queues(queue))
 
-    def purge_failed(self, queue: str | None = None) -> int:
-        """Delete every failed job (of `queue`, or of every queue) for good; return how many."""
-        return sum(self._broker.purge_failed(q) for q in self.queues(queue))
+    def purge_failed(self, queue: str | None = None, *, task: str | None = None) -> int:
+        """Delete every failed job (of `queue`, or of every queue; of `task` only, if given)
+        for good; return how many."""
+        return sum(self._broker.purge_failed(q, task=task) for q in self.queues(queue))
+
+    def jobs(
+        self,
+        state: str,
+        queue: str = const.DEFAULT_QUEUE,
+        *,
+        task: str | None = None,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> JobPage:
+        """One page of the jobs of `queue` in `state`: "ready" (oldest first), "delayed"
+        (soonest first), "running", "failed" or "finished" (newest first).
+
+        A page is one range of one Redis list, never a scan of the queue. With `task`, at most
+        a bounded window of jobs is looked at per call: the page may hold fewer jobs than
+        `limit`, and its `next_offset` says where to continue.
+        """
+        return admin.jobs(self._broker, validate_queue(queue), state, task, offset, limit)
+
+    def throughput(self, queue: str | None = None, minutes: int = 60) -> list[MinuteCount]:
+        """Jobs processed and failed per minute (of `queue`, or of every queue), oldest first.
+
+        Counted by the scripts as outcomes are recorded; the counts expire after two hours.
+        """
+        return admin.throughput(self._broker, self.queues(queue), minutes)
+
+    def run_now(self, job: "str | uuid.UUID | Job") -> bool:
+        """Make a waiting (delayed) job ready now, ahead of its queue; False if not waiting."""
+        job_id, queues = self._queues_for(job)
+        return admin.run_now(self._broker, queues, job_id)
 
     def status(self, queue: str | None = None) -> NamespaceStatus:
         """Counts, oldest ready job, workers, periodic tasks and limits: of `queue`, or all."""
@@ -252,31 +285,46 @@ class Engine:
         """The job a tick of periodic `task` creates (no arguments, as in Spinach 0.0.25)."""
         return self._prepare(task, None, (), {}, now_utc(), wall_ms(), new_job_id())[1]
 
-    def remove_periodic_task(self, task: TaskRef) -> bool:
+    def _task_and_queue(self, task: TaskRef, queue: str | None) -> tuple[str, str]:
+        """A task's name and queue: from the attached task, or as given (admin tools)."""
+        if queue is not None:
+            if not isinstance(task, str):
+                task = self._tasks.get(task).name
+            return task, validate_queue(queue)
+        resolved = self._tasks.get(task)
+        return resolved.name, resolved.queue
+
+    def remove_periodic_task(self, task: TaskRef, *, queue: str | None = None) -> bool:
         """Take a periodic task off the schedule, even while live workers still declare it.
 
         It stays off until `resume_periodic_task`; remove it from the code as well so that a
-        later resume does not bring it back. Returns whether it was scheduled.
+        later resume does not bring it back. Returns whether it was scheduled. With `queue`,
+        `task` may be the name of a task this engine does not have attached.
         """
-        resolved = self._tasks.get(task)
-        return bool(self._broker.periodic_control(resolved.queue, "remove", [resolved.name]))
+        name, on = self._task_and_queue(task, queue)
+        return bool(self._broker.periodic_control(on, "remove", [name]))
 
-    def resume_periodic_task(self, task: TaskRef) -> bool:
+    def resume_periodic_task(self, task: TaskRef, *, queue: str | None = None) -> bool:
         """Let live workers that declare a removed periodic task schedule it again."""
-        resolved = self._tasks.get(task)
-        return bool(self._broker.periodic_control(resolved.queue, "resume", [resolved.name]))
+        name, on = self._task_and_queue(task, queue)
+        return bool(self._broker.periodic_control(on, "resume", [name]))
 
-    def set_concurrency_limit(self, task: TaskRef, limit: int | None) -> int | None:
+    def set_concurrency_limit(
+        self, task: TaskRef, limit: int | None, *, queue: str | None = None
+    ) -> int | None:
         """Override, at runtime, how many jobs of `task` may run at once across all workers.
 
         The override outlives worker restarts (a worker start applies the limits declared in
         code, never over an override). None lifts the override: the code's limit, if any,
-        applies again. Returns the limit now in force.
+        applies again. Returns the limit now in force. With `queue`, `task` may be the name
+        of a task this engine does not have attached.
         """
-        resolved = self._tasks.get(task)
-        if limit is not None and (not isinstance(limit, int) or limit < 1):
+        if limit is not None and (
+            not isinstance(limit, int) or isinstance(limit, bool) or limit < 1
+        ):
             raise ValueError("A concurrency limit must be a positive int, or None to lift it")
-        return self._broker.set_limits(resolved.queue, "override", [(resolved.name, limit)])[0]
+        name, on = self._task_and_queue(task, queue)
+        return self._broker.set_limits(on, "override", [(name, limit)])[0]
 
     def start_workers(
         self,

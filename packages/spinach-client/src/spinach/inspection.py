@@ -6,8 +6,9 @@ These are plain, immutable snapshots read from Redis; the `spinach` command prin
 
 import enum
 import json
+import traceback
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -32,6 +33,23 @@ def describe_error(error: BaseException) -> str:
     text = f"{name}: {message}" if message else name
     # Redis takes UTF-8: undecodable bytes of file names (surrogates) are written escaped.
     return text.encode("utf-8", "backslashreplace").decode("utf-8")[:MAX_ERROR_CHARS]
+
+
+#: Most traceback text kept with a failed run; a longer one keeps its end (the innermost frames
+#: and the exception), where the cause usually is.
+MAX_TRACEBACK_CHARS = 8192
+
+
+def describe_traceback(error: BaseException) -> str:
+    """The traceback kept with a failed run, its end when it is longer than the bound."""
+    try:
+        text = "".join(traceback.format_exception(error))
+    except Exception:  # noqa: BLE001 - a broken __str__ or frame must not cost the job its retries
+        text = f"(the traceback of {type(error).__qualname__} could not be formatted)"
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    if len(text) > MAX_TRACEBACK_CHARS:
+        text = "...\n" + text[-MAX_TRACEBACK_CHARS:]
+    return text
 
 
 def from_ms(ms: int | float | None) -> datetime | None:
@@ -88,6 +106,8 @@ class JobInfo:
     #: Why it failed for good, or for a job waiting for its retry, why its last run failed.
     error_type: str | None = None
     error_message: str | None = None
+    #: The traceback of that failed run (its last lines, when long).
+    traceback: str | None = None
     #: Its arguments, while they are kept: live jobs and jobs of the failed store.
     args: tuple[Any, ...] | None = None
     kwargs: dict[str, Any] | None = None
@@ -109,6 +129,16 @@ class QueueStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class RunningJob:
+    """What one thread of a worker runs, as of the worker's last heartbeat."""
+
+    job_id: str
+    task: str
+    thread: str
+    started_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class WorkerStatus:
     """One live worker process of a queue, as its last heartbeat described it."""
 
@@ -120,15 +150,25 @@ class WorkerStatus:
     jobs_running: int
     started_at: datetime | None
     last_heartbeat: datetime | None
+    #: The spinach-worker version it runs.
+    version: str = ""
+    #: What its threads run now (as of its last heartbeat).
+    running: tuple[RunningJob, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class PeriodicStatus:
-    """A periodic task a live worker vouches for, and when it runs next."""
+    """A periodic task of a queue, and when it runs next."""
 
     queue: str
     task: str
+    #: None while an operator removed it (paused), or while no live worker vouches for it.
     next_run: datetime | None
+    period: timedelta | None = None
+    #: Removed from the schedule by an operator until resumed.
+    paused: bool = False
+    #: Ids of the live workers that declare it.
+    declared_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +181,30 @@ class LimitStatus:
     running: int
     #: Jobs of the task held back by the limit.
     waiting: int
+    #: The limit the workers' code declares, and an operator's override (which wins).
+    code_limit: int | None = None
+    override: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JobPage:
+    """One page of the jobs of a queue in one state."""
+
+    jobs: list[JobInfo]
+    #: The offset of the next page, None when this one is the last.
+    next_offset: int | None
+    #: How many jobs of that state the queue holds in all.
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class MinuteCount:
+    """Outcomes of the jobs of a queue (or of all) in one minute of Redis time."""
+
+    minute: datetime
+    processed: int
+    failed: int
+    retried: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +224,8 @@ def as_json(value: Any) -> str:
     def default(obj: Any) -> Any:
         if isinstance(obj, datetime):
             return obj.isoformat()
+        if isinstance(obj, timedelta):
+            return obj.total_seconds()
         if isinstance(obj, enum.Enum):
             return obj.name.lower() if isinstance(obj, JobStatus) else obj.value
         raise TypeError(f"{type(obj).__name__} is not JSON serializable")
@@ -179,7 +245,7 @@ def as_json(value: Any) -> str:
 _RECORD_STATES = {"s": JobStatus.SUCCEEDED, "f": JobStatus.FAILED, "c": JobStatus.CANCELLED}
 
 
-class _Record(msgspec.Struct, array_like=True):
+class _DoneRecord(msgspec.Struct, array_like=True):
     """[state, task, attempts, created_ms, started_ms, finished_ms, worker, error, max_retries]"""
 
     state: str
@@ -193,7 +259,7 @@ class _Record(msgspec.Struct, array_like=True):
     max_retries: int
 
 
-_record_decoder = msgspec.json.Decoder(_Record)
+_done_decoder = msgspec.json.Decoder(_DoneRecord)
 
 
 def _str(value: bytes | str | int) -> str:
@@ -217,11 +283,18 @@ def _arguments(envelope: bytes | None) -> tuple[tuple[Any, ...] | None, dict[str
     return tuple(decoded.args), dict(decoded.kwargs)
 
 
-def record_info(job_id: str, queue: str, raw: bytes, envelope: bytes | None = None) -> JobInfo:
-    """A finished job's record (or a failed-store entry, with its envelope) as a JobInfo."""
-    record = _record_decoder.decode(raw)
+def _lease_parts(value: str) -> tuple[int, str]:
+    """(started ms, worker id) of a lease value "<token>:<started ms>:<worker>"."""
+    parts = value.split(":", 2)
+    if len(parts) != 3 or not parts[1].isdigit():
+        return 0, ""
+    return int(parts[1]), parts[2]
+
+
+def done_info(job_id: str, queue: str, raw: bytes) -> JobInfo:
+    """A finished job's record (succeeded or cancelled) as a JobInfo."""
+    record = _done_decoder.decode(raw)
     error_type, error_message = _split_error(record.error)
-    args, kwargs = _arguments(envelope)
     return JobInfo(
         id=job_id,
         queue=queue,
@@ -235,42 +308,70 @@ def record_info(job_id: str, queue: str, raw: bytes, envelope: bytes | None = No
         worker=record.worker or None,
         error_type=error_type,
         error_message=error_message,
-        args=args,
-        kwargs=kwargs,
-        retriable=record.state == "f" and envelope is not None and args is not None,
     )
 
 
-def live_info(job_id: str, queue: str, reply: list[Any]) -> JobInfo:
-    """A job still in a queue (waiting, queued or running), from the job_state script's reply."""
-    envelope, due, started, worker, task, retries, created, budget, abandoned = reply[1:10]
-    last_error = _str(reply[10])
-    status = JobStatus.QUEUED
-    attempts = int(retries)
-    if int(started) != 0:
-        status = JobStatus.RUNNING
-        attempts += 1
-    elif int(due) >= 0:
-        status = JobStatus.WAITING
-    if int(abandoned):  # its worker died running it; the next fetch reports it failed
-        status = JobStatus.FAILED
-        last_error = ABANDONED_ERROR
+def record_info(job_id: str, queue: str, flat: list[bytes], due_ms: int = -1) -> JobInfo:
+    """A job's own record (see spinach_lua's record include) as a JobInfo.
+
+    `flat` is the record as HGETALL returns it; `due_ms` the job's score in the delayed set,
+    -1 when it is not there.
+    """
+    fields = {_str(flat[n]): flat[n + 1] for n in range(0, len(flat), 2)}
+
+    def text(name: str) -> str:
+        value = fields.get(name)
+        return "" if value is None else _str(value)
+
+    def number(name: str) -> int:
+        value = text(name)
+        return int(value) if value.lstrip("-").isdigit() else 0
+
+    envelope = fields.get("e")
     args, kwargs = _arguments(envelope)
-    worker_id = _str(worker)
-    error_type, error_message = _split_error(last_error)
+    retries = number("r")
+    budget = number("b")
+    lease = text("l")
+    error = text("err")
+    started, worker = _lease_parts(lease or text("ran"))
+    finished = None
+    retriable = False
+    attempts = retries
+    if text("s") == "f":
+        status = JobStatus.FAILED
+        finished = from_ms(number("f"))
+        attempts = retries + 1
+        retriable = envelope is not None and args is not None and not text("u")
+    elif text("x"):  # its worker died running it; the next fetch reports it failed
+        status = JobStatus.FAILED
+        error = ABANDONED_ERROR
+        attempts = retries + 1
+    elif lease:
+        status = JobStatus.RUNNING
+        attempts = retries + 1
+    elif due_ms >= 0:
+        status = JobStatus.WAITING
+    else:
+        status = JobStatus.QUEUED
+    if status in (JobStatus.WAITING, JobStatus.QUEUED):
+        started, worker = 0, ""  # the last run's, if it was retried: shown by its error only
+    error_type, error_message = _split_error(error)
     return JobInfo(
         id=job_id,
         queue=queue,
-        task=_str(task),
+        task=text("t"),
         status=status,
         attempts=attempts,
-        max_retries=None if int(budget) < 0 else int(budget),
-        created_at=from_ms(int(created)),
-        due_at=from_ms(int(due)) if status is JobStatus.WAITING else None,
-        started_at=from_ms(int(started)),
-        worker=worker_id or None,
+        max_retries=None if budget < 0 else budget,
+        created_at=from_ms(number("c")),
+        due_at=from_ms(due_ms) if status is JobStatus.WAITING else None,
+        started_at=from_ms(started),
+        finished_at=finished,
+        worker=worker or None,
         error_type=error_type,
         error_message=error_message,
+        traceback=text("tb") or None,
         args=args,
         kwargs=kwargs,
+        retriable=retriable,
     )

@@ -41,38 +41,32 @@ def validate_queue(queue: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class QueueKeys:
-    """The keys of one queue of one namespace."""
+    """The keys of one queue of one namespace.
+
+    The field names are the key names of the scripts' contracts (spinach_lua's headers), so the
+    script runner takes a script's keys from here by name. Per-job records are the exception:
+    the scripts build their keys from the schema key (see `job`), as the record include does.
+    """
 
     schema: str
     ready: str
     delayed: str
     running: str
-    jobs: str
-    retries: str
     wake: str
-    leases: str
-    budget: str
     lease_seq: str
     periodic: str
     periodic_every: str
     periodic_alive: str
     periodic_paused: str
-    tasks: str
     limits: str
     limits_code: str
     limits_override: str
     limited_running: str
-    abandoned: str
     workers: str
     workers_info: str
-    created: str
-    cancelled: str
     done: str
     done_index: str
-    failed: str
-    failed_jobs: str
     failed_index: str
-    errors: str
     _base: str
 
     def enqueue_token(self, token: str) -> str:
@@ -87,6 +81,14 @@ class QueueKeys:
         """Private wake-up list of one worker, beside the queue's own (same slot for BLPOP)."""
         return f"{self._base}:wake:{worker_id}"
 
+    def job(self, job_id: str) -> str:
+        """The record of one job (a hash). Scripts build the same name from the schema key."""
+        return f"{self._base}:job:{job_id}"
+
+    def stats(self, minute: int) -> str:
+        """Per-minute outcome counts (a hash; `minute` is Redis time // 60,000 ms)."""
+        return f"{self._base}:stats:{minute}"
+
 
 @functools.lru_cache(maxsize=1024)
 def queue_keys(namespace: str, queue: str) -> QueueKeys:
@@ -97,32 +99,21 @@ def queue_keys(namespace: str, queue: str) -> QueueKeys:
         ready=f"{base}:ready",
         delayed=f"{base}:delayed",
         running=f"{base}:running",
-        jobs=f"{base}:jobs",
-        retries=f"{base}:retries",
         wake=f"{base}:wake",
-        leases=f"{base}:leases",
-        budget=f"{base}:budget",
         lease_seq=f"{base}:lease_seq",
         periodic=f"{base}:periodic",
         periodic_every=f"{base}:periodic:every",
         periodic_alive=f"{base}:periodic:alive",
         periodic_paused=f"{base}:periodic:paused",
-        tasks=f"{base}:tasks",
         limits=f"{base}:limits",
         limits_code=f"{base}:limits:code",
         limits_override=f"{base}:limits:override",
         limited_running=f"{base}:limits:running",
-        abandoned=f"{base}:abandoned",
         workers=f"{base}:workers",
         workers_info=f"{base}:workers:info",
-        created=f"{base}:created",
-        cancelled=f"{base}:cancelled",
         done=f"{base}:done",
         done_index=f"{base}:done:index",
-        failed=f"{base}:failed",
-        failed_jobs=f"{base}:failed:jobs",
         failed_index=f"{base}:failed:index",
-        errors=f"{base}:errors",
         _base=base,
     )
 

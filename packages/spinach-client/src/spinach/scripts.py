@@ -4,16 +4,17 @@ This is the only place where a script's reply code becomes an exception.
 """
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import redis
 from redis.cluster import RedisCluster
 from redis.exceptions import NoScriptError
 
+from spinach.contract import Call, parse
 from spinach.exc import SchemaMismatchError, SpinachError
 from spinach_lua import SCHEMA_VERSION, SCRIPTS, ScriptError
 
-Call = tuple[str, Sequence[str], Sequence[Any]]
+T = TypeVar("T")
 
 
 class ReplicationTimeoutError(SpinachError):
@@ -43,15 +44,20 @@ class ScriptRunner:
         self._wait_for_replicas = wait_for_replicas
         self._wait_timeout_ms = wait_timeout_ms
 
-    def __call__(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> list[Any]:
-        """Run one script and return its reply after its status code was checked."""
+    def __call__(self, call: Call) -> list[Any]:
+        """Run one script call and return its reply after its status code was checked."""
+        name, keys, args = call
         script = SCRIPTS[name]
         try:
-            reply = self._client.evalsha(script.sha1, len(keys), *keys, SCHEMA_VERSION, *args)
+            reply = self._client.evalsha(script.sha1, len(keys), *keys, *args)
         except NoScriptError:
             self._client.script_load(script.source)
-            reply = self._client.evalsha(script.sha1, len(keys), *keys, SCHEMA_VERSION, *args)
+            reply = self._client.evalsha(script.sha1, len(keys), *keys, *args)
         return _checked(name, keys, reply)
+
+    def run(self, reply_type: type[T], call: Call) -> T:
+        """Run one script call and return its reply as the script's NamedTuple."""
+        return parse(call[0], reply_type, self(call))
 
     def many(self, calls: Sequence[Call], durable: bool = False) -> list[list[Any]]:
         """Run several script calls, in one round trip where the topology allows it.
@@ -61,7 +67,7 @@ class ScriptRunner:
         """
         waiting = durable and self._wait_for_replicas > 0
         if self._cluster or (len(calls) == 1 and not waiting):
-            return [self(name, keys, args) for name, keys, args in calls]
+            return [self(one) for one in calls]
         replies, acknowledged = self._send(calls, waiting)
         missing = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
         if missing:
@@ -88,7 +94,7 @@ class ScriptRunner:
         pipe = self._client.pipeline(transaction=False)
         for name, keys, args in calls:
             script = SCRIPTS[name]
-            pipe.evalsha(script.sha1, len(keys), *keys, SCHEMA_VERSION, *args)
+            pipe.evalsha(script.sha1, len(keys), *keys, *args)
         if waiting:
             pipe.execute_command("WAIT", self._wait_for_replicas, self._wait_timeout_ms)
         replies: list[Any] = pipe.execute(raise_on_error=False)
@@ -104,7 +110,7 @@ def _checked(name: str, keys: Sequence[str], reply: Any) -> list[Any]:
         raise SchemaMismatchError(
             f"Redis data at {where} uses Spinach schema {stored}, but this installation uses "
             f"schema {SCHEMA_VERSION}: run the same spinach-lua version everywhere, or drain "
-            "the queue with the old version first"
+            "the queue with the old version first (see the upgrade notes of the migration page)"
         )
     if code < 0:
         raise RuntimeError(f"Script {name} failed with unknown code {code}")

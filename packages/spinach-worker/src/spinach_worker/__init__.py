@@ -1,8 +1,9 @@
 """Spinach workers: fetch jobs from a broker and run them on threads or an event loop."""
 
+__version__ = "0.1.0"
+
 from spinach_worker.asyncio_workers import AsyncioWorkers
 from spinach_worker.runtime import WorkerRuntime
 from spinach_worker.workers import ThreadWorkers
 
-__all__ = ["AsyncioWorkers", "ThreadWorkers", "WorkerRuntime"]
-__version__ = "0.1.0"
+__all__ = ["AsyncioWorkers", "ThreadWorkers", "WorkerRuntime", "__version__"]

@@ -1,21 +1,24 @@
 """The acker: records job outcomes in Redis in batches, one script call for many jobs.
 
-Outcomes queue up while a call is in flight, so under load one round trip acknowledges many
-jobs; when idle, each outcome is sent at once. Each outcome carries the fencing token of its
-job's lease and applies only while that lease is still this worker's, so re-sending a batch
-after a lost reply, or a worker back from a long pause, changes nothing twice.
+Under load most outcomes do not need it: the fetcher takes them along with its next fetch
+(`take`), one round trip for both. The acker sends the others: those that wait while the
+fetcher sleeps on an idle queue or has no free thread to fetch for. Outcomes queue up while a
+call is in flight, so one round trip acknowledges many jobs. Each outcome carries the fencing
+token of its job's lease and applies only while that lease is still this worker's, so re-sending
+a batch after a lost reply, or a worker back from a long pause, changes nothing twice.
 """
 
 import logging
 import queue
 import threading
 import time
+from collections.abc import Sequence
 
 from redis.exceptions import DataError
 
-from spinach.brokers.base import Broker, Lease, Outcome
 from spinach.exc import SchemaMismatchError
-from spinach.retrying import Backoff
+from spinach.protocol import Lease, Outcome, QueueBackend
+from spinach.retrying import REFUSALS, Backoff
 from spinach_worker.leases import LeaseBook
 from spinach_worker.workers import Result
 
@@ -25,9 +28,12 @@ logger = logging.getLogger("spinach.worker")
 MAX_BATCH = 1000
 
 #: How long the acker lets outcomes gather after the first one before sending them. Under load
-#: this turns one Redis call per job into one per batch; it only delays the acknowledgement,
-#: never the start of a job (the lease covers the wait).
+#: this leaves them to the fetcher's next call, or turns one Redis call per job into one per
+#: batch; it only delays the acknowledgement, never the start of a job (the lease covers it).
 ACK_WINDOW = 0.002
+
+#: Outcomes of one batch, with their lease tokens.
+Batch = list[tuple[Outcome, str]]
 
 
 class Acker:
@@ -35,16 +41,20 @@ class Acker:
 
     def __init__(
         self,
-        broker: Broker,
+        broker: QueueBackend,
         book: LeaseBook,
         source: "queue.SimpleQueue[Result | None]",
+        queue_name: str,
         name: str,
     ) -> None:
         self._broker = broker
         self._book = book
         self._source = source
-        self._busy = False
-        self._idle = threading.Condition()
+        self._queue = queue_name
+        self._busy = 0
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._ended = False
         self._give_up_after: float | None = None
         #: time.monotonic() of the last recorded batch (None before the first).
         self.last_ack: float | None = None
@@ -69,42 +79,103 @@ class Acker:
         with self._idle:
             return self._idle.wait_for(lambda: self.idle, timeout)
 
-    def _run(self) -> None:
-        ended = False
-        while not ended:
-            item = self._source.get()
-            self._busy = True
-            if item is not None and self._give_up_after is None:
-                time.sleep(ACK_WINDOW)
-            batch: dict[str, list[tuple[Outcome, str]]] = {}
-            count = 0
-            while item is not None:
-                queue_name, outcome, token = item
+    # -- shared with the fetcher -------------------------------------------------------------
+
+    def take(self, most: int = MAX_BATCH) -> Batch:
+        """Take up to `most` waiting outcomes to send along with a fetch (non-blocking).
+
+        The caller must `settle` them once sent, or `give_back` them if the call failed.
+        """
+        with self._lock:
+            if self._ended or self._source.empty():
+                return []
+            self._busy += 1
+            batch = self._collect(None, most)
+        if not batch:
+            self._done_with()
+        return batch
+
+    def settle(self, batch: Batch, rejected: Sequence[str]) -> None:
+        """Forget the leases of a batch Redis has recorded; report the rejected outcomes."""
+        for outcome, token in batch:
+            self._book.pop(Lease(outcome.id, token))
+        self.last_ack = time.monotonic()
+        for job_id in rejected:
+            logger.warning(
+                "Outcome of job %s rejected: its lease was taken over while this worker was "
+                "paused or cut off from Redis; the job's new owner decides its fate",
+                job_id,
+            )
+        self._done_with()
+
+    def give_back(self, batch: Batch) -> None:
+        """Return a batch taken with `take` that could not be sent: the acker sends it."""
+        for outcome, token in batch:
+            self._source.put((self._queue, outcome, token))
+        self._done_with()
+
+    def _done_with(self) -> None:
+        with self._idle:
+            self._busy -= 1
+            self._idle.notify_all()
+
+    def _collect(self, first: Result | None, most: int) -> Batch:
+        """The held outcomes among `first` and what waits in the source, up to `most`.
+
+        Stops at the None that ends the executor's output, and leaves it for the acker.
+        """
+        batch: Batch = []
+        item = first
+        while True:
+            if item is not None:
+                _, outcome, token = item
                 if self._book.holds(Lease(outcome.id, token)):
-                    batch.setdefault(queue_name, []).append((outcome, token))
+                    batch.append((outcome, token))
                 else:
                     logger.warning(
                         "Outcome %r of job %s discarded: this worker no longer holds its lease "
                         "(it expired and the job was handed on)", outcome.op, outcome.id,
                     )  # fmt: skip
-                count += 1
-                if count >= MAX_BATCH:
-                    break
-                try:
-                    item = self._source.get_nowait()
-                except queue.Empty:
-                    break
-            else:
-                ended = True
-            for queue_name, outcomes in batch.items():
-                self._record(queue_name, outcomes)
-            with self._idle:
-                self._busy = False
-                self._idle.notify_all()
+            if len(batch) >= most:
+                return batch
+            try:
+                item = self._source.get_nowait()
+            except queue.Empty:
+                return batch
+            if item is None:  # left for the acker's own loop, which ends on it
+                self._source.put(None)
+                self._ended = True
+                return batch
 
-    def _record(self, queue_name: str, outcomes: list[tuple[Outcome, str]]) -> None:
-        rejected = self._send(queue_name, outcomes)
-        for outcome, token in outcomes:
+    # -- the acker's own loop ----------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            item = self._source.get()
+            with self._lock:
+                if item is None:
+                    self._ended = True
+                    break
+                self._busy += 1
+            if self._give_up_after is None:
+                time.sleep(ACK_WINDOW)  # let the fetcher take them, or more gather
+            with self._lock:
+                batch = self._collect(item, MAX_BATCH)
+            try:
+                if batch:
+                    self._record(batch)
+            finally:
+                self._done_with()
+            if self._ended:
+                break
+        with self._lock:  # what the fetcher took and gave back is recorded by give_back
+            batch = self._collect(None, MAX_BATCH)
+        if batch:
+            self._record(batch)
+
+    def _record(self, batch: Batch) -> None:
+        rejected = self._send(batch)
+        for outcome, token in batch:
             self._book.pop(Lease(outcome.id, token))
         if rejected is None:
             return
@@ -116,21 +187,22 @@ class Acker:
                 job_id,
             )
 
-    def _send_plainly(
-        self, queue_name: str, outcomes: list[tuple[Outcome, str]]
-    ) -> list[str] | None:
+    def _send_plainly(self, batch: Batch) -> list[str] | None:
         """Send outcomes one by one, without their error text: none blocks the others."""
         rejected: list[str] = []
-        for outcome, token in outcomes:
-            plain = outcome._replace(error=outcome.error.encode("ascii", "replace").decode())
+        for outcome, token in batch:
+            plain = outcome._replace(
+                error=outcome.error.encode("ascii", "replace").decode(),
+                traceback=outcome.traceback.encode("ascii", "replace").decode(),
+            )
             try:
-                rejected += self._broker.finish(queue_name, [(plain, token)])[1]
+                rejected += self._broker.finish(self._queue, [(plain, token)])[1]
             except (DataError, UnicodeError):
                 logger.exception("Could not record the outcome of job %s", outcome.id)
         return rejected
 
-    def _send(self, queue_name: str, outcomes: list[tuple[Outcome, str]]) -> list[str] | None:
-        """Send `outcomes` until Redis takes them; return the rejected ids, None if given up.
+    def _send(self, batch: Batch) -> list[str] | None:
+        """Send `batch` until Redis takes it; return the rejected ids, None if given up.
 
         Until an outcome is recorded its lease stays in the book, so the heartbeat keeps
         renewing it and no other worker takes the job over.
@@ -138,23 +210,25 @@ class Acker:
         backoff = Backoff()
         while True:
             try:
-                return self._broker.finish(queue_name, outcomes)[1]
+                return self._broker.finish(self._queue, batch)[1]
             except SchemaMismatchError:
-                logger.exception("Could not record %d job outcomes", len(outcomes))
+                logger.exception("Could not record %d job outcomes", len(batch))
                 return None  # recovery takes the jobs over once their leases expire
             except (DataError, UnicodeError):  # never taken as is: keep it from the others
-                logger.exception("Could not send %d job outcomes as they are", len(outcomes))
-                return self._send_plainly(queue_name, outcomes)
+                logger.exception("Could not send %d job outcomes as they are", len(batch))
+                return self._send_plainly(batch)
             except Exception as e:  # noqa: BLE001 - lost connection, Redis full, ...: try again
                 if self._give_up_after is not None and time.monotonic() > self._give_up_after:
                     logger.error(
                         "Could not record %d job outcomes while stopping (%s); their leases "
-                        "will expire and recovery will take the jobs over", len(outcomes), e,
+                        "will expire and recovery will take the jobs over", len(batch), e,
                     )  # fmt: skip
                     return None
                 delay = backoff.next_delay()
-                logger.warning(
+                level = logging.ERROR if isinstance(e, REFUSALS) else logging.WARNING
+                logger.log(
+                    level,
                     "Could not record %d job outcomes, retrying in %.1fs: %s",
-                    len(outcomes), delay, e,
+                    len(batch), delay, e,
                 )  # fmt: skip
                 time.sleep(delay)

@@ -13,8 +13,8 @@ import threading
 import time
 
 from spinach import signals
-from spinach.brokers.base import Outcome
 from spinach.job import Job
+from spinach.protocol import Outcome
 from spinach.task import Task
 from spinach_worker import execution, telemetry
 from spinach_worker.workers import BaseWorkers
@@ -50,12 +50,15 @@ class AsyncioWorkers(BaseWorkers):
         self._wakeup = asyncio.Event()
         self._stop = asyncio.Event()
         self._ready.set()
-        consumers = [asyncio.create_task(self._consume()) for _ in range(self._num_workers)]
+        consumers = [
+            asyncio.create_task(self._consume(f"{self._namespace}-coroutine-{n}"))
+            for n in range(1, self._num_workers + 1)
+        ]
         await self._stop.wait()
         self._wakeup.set()
         await asyncio.gather(*consumers)
 
-    async def _consume(self) -> None:
+    async def _consume(self, name: str) -> None:
         while True:
             while not self._pending:
                 if self._stop.is_set():
@@ -71,7 +74,10 @@ class AsyncioWorkers(BaseWorkers):
             if not self.vouches(job):
                 self._skip(job)
                 continue
-            self._done(job, await self._run(job, task))
+            self._current[name] = (job, time.time_ns() // 1_000_000)
+            outcome = await self._run(job, task)
+            del self._current[name]
+            self._done(job, outcome)
 
     async def _run(self, job: Job, task: Task) -> Outcome:
         execution.current_task.set(task)  # for hooks; the next job of this consumer replaces it

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from spinach.brokers.base import Broker
+from spinach.protocol import QueueBackend
 from spinach.task import Tasks
 from spinach_worker.leases import LeaseBook
 
@@ -11,7 +11,7 @@ from spinach_worker.leases import LeaseBook
 class WorkerContext:
     """The fixed facts of one running worker."""
 
-    broker: Broker
+    broker: QueueBackend
     tasks: Tasks
     namespace: str
     queue: str

@@ -4,10 +4,10 @@ import math
 
 import msgspec
 
-from spinach.brokers.base import FetchedJob
 from spinach.envelope import decode
 from spinach.exc import SpinachError, UnknownTask
 from spinach.job import Job, JobStatus
+from spinach.protocol import FetchedJob
 from spinach.task import Task, Tasks
 from spinach.utils import from_epoch_ms
 

@@ -11,9 +11,9 @@ from contextvars import ContextVar
 from datetime import timedelta
 
 from spinach import signals
-from spinach.brokers.base import Outcome
-from spinach.inspection import describe_error
+from spinach.inspection import describe_error, describe_traceback
 from spinach.job import Job, JobStatus
+from spinach.protocol import Outcome
 from spinach.retry import DEFAULT_RETRY_POLICY
 from spinach.task import AbortException, RetryException, Task
 from spinach.utils import now_utc, to_epoch_ms, utc
@@ -36,8 +36,8 @@ def start(job: Job, namespace: str) -> float:
 
 
 def failure(job_id: str, error: BaseException, op: str = "f") -> Outcome:
-    """The outcome of a job that failed for good, its error kept with it in the failed store."""
-    return Outcome(op, job_id, 0, describe_error(error))
+    """The outcome of a job that failed for good, its error and traceback kept with it."""
+    return Outcome(op, job_id, 0, describe_error(error), describe_traceback(error))
 
 
 #: Whether this worker still surely holds a job's lease (see LeaseBook.vouches).
@@ -159,9 +159,12 @@ def conclude(
 
 
 def _retry_outcome(job: Job, task: Task | None, error: BaseException) -> Outcome:
+    text = describe_error(error)
+    # A RetryException is the task asking for a retry: its own frames say nothing of a failure.
+    trace = "" if isinstance(error, RetryException) else describe_traceback(error)
     if isinstance(error, RetryException) and error.at is not None:
         job.at = utc(error.at)
-        return Outcome("R", job.job_id, to_epoch_ms(job.at), describe_error(error))
+        return Outcome("R", job.job_id, to_epoch_ms(job.at), text, trace)
     delay = (task.retry_policy if task else DEFAULT_RETRY_POLICY).delay(job.retries)
     job.at = now_utc() + delay
-    return Outcome("r", job.job_id, max(0, -(-delay // _MS)), describe_error(error))
+    return Outcome("r", job.job_id, max(0, -(-delay // _MS)), text, trace)

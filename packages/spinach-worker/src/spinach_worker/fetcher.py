@@ -1,8 +1,9 @@
 """The fetcher: takes as many jobs as there are free threads in one script call.
 
-When the queue is empty it blocks on Redis until a wake-up token arrives: an enqueue on its
-queue, an alarm for the next due job, or a stop. It never polls, and enqueues on other queues
-never wake it.
+The same call carries the outcomes of the jobs that finished since the last one, so under load
+one round trip both records results and brings the next jobs. When the queue is empty it blocks
+on Redis until a wake-up token arrives: an enqueue on its queue, an alarm for the next due job
+or lease deadline, or a stop. It never polls, and enqueues on other queues never wake it.
 """
 
 import contextlib
@@ -11,15 +12,13 @@ import threading
 import time
 from collections.abc import Callable
 
-from spinach.brokers.base import FetchResult, Lease, Outcome
-from spinach.exc import UnknownTask
-from spinach.job import Job
+from spinach.protocol import FetchResult, Lease
 from spinach.retrying import REFUSALS, TRANSIENT_ERRORS, Backoff, refusal
-from spinach_worker import execution
-from spinach_worker.abandoned import report_abandoned
+from spinach_worker.acker import Acker
 from spinach_worker.alarm import Alarm
 from spinach_worker.context import WorkerContext
 from spinach_worker.decoding import CorruptJobError, UnknownJobTask, build_job
+from spinach_worker.reporter import Reporter
 from spinach_worker.workers import BaseWorkers
 
 logger = logging.getLogger("spinach.worker")
@@ -40,6 +39,8 @@ class Fetcher:
         self,
         ctx: WorkerContext,
         workers: BaseWorkers,
+        acker: Acker,
+        reporter: Reporter,
         stop_when_queue_empty: bool,
         settled: Callable[[], bool],
         wait_settled: Callable[[], None],
@@ -49,6 +50,8 @@ class Fetcher:
     ) -> None:
         self._ctx = ctx
         self._workers = workers
+        self._acker = acker
+        self._reporter = reporter
         self._stop_when_queue_empty = stop_when_queue_empty
         self._settled = settled
         self._wait_settled = wait_settled
@@ -99,6 +102,7 @@ class Fetcher:
         ctx = self._ctx
         backoff = Backoff()
         busy = False
+        recover = True  # expired leases are taken back by the first fetch and after a sleep
         while not self._stopping.is_set():
             self.last_turn = time.monotonic()
             free = self._workers.wait_for_slot(timeout=1.0)
@@ -109,18 +113,35 @@ class Fetcher:
             if free <= 0 or self._stopping.is_set():
                 continue
             settled = self._stop_when_queue_empty and self._settled()
+            outcomes = self._acker.take()
             sent_at = time.monotonic()
             try:
                 result = ctx.broker.fetch(
-                    ctx.queue, free, ctx.lease_ms, ctx.task_names, worker_id=ctx.worker_id
+                    ctx.queue,
+                    free,
+                    ctx.lease_ms,
+                    ctx.task_names,
+                    worker_id=ctx.worker_id,
+                    outcomes=outcomes,
+                    recover=recover,
                 )
             except REFUSALS as e:
+                if outcomes:
+                    self._acker.give_back(outcomes)
                 raise refusal(e, "fetch jobs") from None
             except TRANSIENT_ERRORS as e:
+                if outcomes:
+                    self._acker.give_back(outcomes)
                 delay = backoff.next_delay()
                 logger.warning("Could not fetch jobs, retrying in %.1fs: %s", delay, e)
                 self._stopping.wait(delay)
                 continue
+            except BaseException:
+                if outcomes:
+                    self._acker.give_back(outcomes)
+                raise
+            if outcomes:
+                self._acker.settle(outcomes, result.rejected)
             if backoff.failures:
                 logger.info("Fetching from Redis again after %d failures", backoff.failures)
             backoff.reset()
@@ -134,6 +155,7 @@ class Fetcher:
                 return
             self._dispatch(result)
             busy = result.ready_left > 0
+            recover = False
             if len(result.jobs) == free and busy:
                 continue  # more work waiting: fetch again as soon as threads free up
             if self._stop_when_queue_empty and result.ready_left == result.delayed_left == 0:
@@ -147,11 +169,12 @@ class Fetcher:
                         self.last_turn = time.monotonic()
                         self._wait_settled()
                     continue
-            self._sleep(result)
+            recover = self._sleep(result)
 
-    def _sleep(self, result: FetchResult) -> None:
+    def _sleep(self, result: FetchResult) -> bool:
+        """Wait for work; return whether the next fetch should look for expired leases."""
         if result.ready_left > 0:
-            return
+            return False
         wake_ms = result.next_wake_ms
         # +1 ms: the alarm measures with this host's clock, the due time is Redis's.
         self._alarm.set(None if wake_ms is None else (wake_ms + 1) / 1000)
@@ -161,6 +184,7 @@ class Fetcher:
         except TRANSIENT_ERRORS as e:
             logger.warning("Lost Redis while waiting for jobs: %s", e)
             self._stopping.wait(Backoff().next_delay())
+        return True
 
     def _dispatch(self, result: FetchResult) -> None:
         ctx = self._ctx
@@ -173,19 +197,12 @@ class Fetcher:
                 stale.append(lease)
                 continue
             if fetched.abandoned:
-                error = report_abandoned(fetched, ctx.tasks, ctx.namespace)
-                outcome = Outcome("f", fetched.id, 0, error)
-                self._workers.out_queue.put((ctx.queue, outcome, fetched.token))
+                self._reporter.report(fetched)
                 continue
             try:
                 job, task = build_job(fetched, ctx.tasks)
-            except UnknownJobTask as e:
-                self._fail_unrunnable(e.job, e)
-                continue
-            except CorruptJobError as e:
-                logger.error("%s; it is kept in the failed jobs of queue %s", e, ctx.queue)
-                outcome = execution.failure(fetched.id, e, op="F")
-                self._workers.out_queue.put((ctx.queue, outcome, fetched.token))
+            except (UnknownJobTask, CorruptJobError):
+                self._reporter.report(fetched)
                 continue
             if job.should_retry:
                 ctx.book.mark_retryable(fetched.id)
@@ -197,11 +214,6 @@ class Fetcher:
                 len(stale),
             )
             self.hand_back(stale)
-
-    def _fail_unrunnable(self, job: Job, error: UnknownTask) -> None:
-        logger.error("%s", error)
-        outcome = execution.conclude(job, None, self._ctx.namespace, error)
-        self._workers.out_queue.put((job.queue, outcome, job._lease_token))
 
     def _hand_back(self, result: FetchResult) -> None:
         leases = [Lease(fetched.id, fetched.token) for fetched in result.jobs]

@@ -5,7 +5,7 @@ import threading
 import time
 from collections.abc import Iterable
 
-from spinach.brokers.base import Lease
+from spinach.protocol import Lease
 
 
 class LeaseBook:

@@ -17,19 +17,22 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from spinach import const
-from spinach.brokers.base import Lease
 from spinach.exc import SpinachError
 from spinach.job import Job
 from spinach.keys import validate_queue
+from spinach.protocol import Lease
 from spinach.retrying import TRANSIENT_ERRORS, Backoff, retry
-from spinach_worker import telemetry
+from spinach_worker import __version__, telemetry
 from spinach_worker.acker import Acker
 from spinach_worker.context import WorkerContext
 from spinach_worker.fetcher import Fetcher
 from spinach_worker.health import HealthServer, since
 from spinach_worker.heartbeat import Heartbeat
+from spinach_worker.housekeeping import Housekeeper
 from spinach_worker.leases import LeaseBook
 from spinach_worker.periodic import PeriodicScheduler
+from spinach_worker.reporter import Reporter
+from spinach_worker.watchdog import Watchdog
 from spinach_worker.workers import BaseWorkers, ThreadWorkers
 
 if TYPE_CHECKING:
@@ -125,10 +128,18 @@ class WorkerRuntime:
         self._workers: BaseWorkers = self._workers_class(self._number, ns)
         self._workers.vouches = self._vouches
         self._workers.on_not_started = self._not_started
-        self._acker = Acker(ctx.broker, ctx.book, self._workers.out_queue, name=f"{ns}-acker")
+        beat = ctx.lease_ms / 3000
+        self._acker = Acker(
+            ctx.broker, ctx.book, self._workers.out_queue, ctx.queue, name=f"{ns}-acker"
+        )
+        self._reporter = Reporter(
+            ctx.tasks, ns, ctx.queue, ctx.book, self._workers.out_queue, name=f"{ns}-reporter"
+        )
         self._fetcher = Fetcher(
             ctx,
             self._workers,
+            self._acker,
+            self._reporter,
             stop_when_queue_empty=self._stop_when_queue_empty,
             settled=self._settled,
             wait_settled=self._wait_settled,
@@ -136,19 +147,24 @@ class WorkerRuntime:
             on_fatal=self._on_fatal,
             name=f"{ns}-fetcher",
         )
-        self._heartbeat = Heartbeat(
+        self._heartbeat = Heartbeat(ctx, interval=beat, name=f"{ns}-heartbeat")
+        self._housekeeper = Housekeeper(
             ctx,
-            interval=ctx.lease_ms / 3000,
-            fetcher_turn=lambda: self._fetcher.last_turn,
-            fetcher_thread=lambda: self._fetcher.thread,
+            interval=beat,
+            threads=self._number,
+            running_now=self._workers.running_now,
+            version=__version__,
+            name=f"{ns}-housekeeper",
+        )
+        self._watchdog = Watchdog(
+            last_turn=lambda: self._fetcher.last_turn,
+            thread=lambda: self._fetcher.thread,
             stuck_after=ctx.broker.max_block_seconds + STUCK_FETCHER_SECONDS,
             on_stuck=self._on_fatal,
-            name=f"{ns}-heartbeat",
+            interval=beat,
+            name=f"{ns}-watchdog",
         )
-        self._heartbeat.threads = self._number
-        self._scheduler = PeriodicScheduler(
-            ctx, self._engine, refresh=ctx.lease_ms / 3000, name=f"{ns}-periodic"
-        )
+        self._scheduler = PeriodicScheduler(ctx, self._engine, refresh=beat, name=f"{ns}-periodic")
         try:
             retry(
                 self._announce,
@@ -160,7 +176,10 @@ class WorkerRuntime:
             self._workers.stop(0)
             raise
         self._acker.start()
+        self._reporter.start()
         self._heartbeat.start()
+        self._housekeeper.start()
+        self._watchdog.start()
         self._fetcher.start()
         self._scheduler.start()
         if self._health is not None:
@@ -197,8 +216,12 @@ class WorkerRuntime:
         return not self._stop_requested.is_set(), {**details, "redis": "ok"}
 
     def _announce(self) -> None:
-        """The start-up calls: publish this code's limits, register, check the schema."""
+        """The start-up calls: publish this code's limits, register, take back dead leases.
+
+        Every one of them checks the schema of the queue's data first.
+        """
         self._apply_code_limits()
+        self._housekeeper.register()
         self._heartbeat.beat()
 
     def _vouches(self, job: Job) -> bool:
@@ -236,15 +259,18 @@ class WorkerRuntime:
                 logger.error(
                     "The fetch loop is stuck (see the watchdog's report): stopping without it"
                 )
+            self._watchdog.stop()
             unstarted = self._workers.take_unstarted()
             if unstarted:
                 leases = [Lease(job.job_id, job._lease_token) for job in unstarted]
                 self._release(ctx.book.take(leases), "unstarted")
+            self._reporter.stop()
             if not self._workers.stop(self._shutdown_timeout):
                 self._abandon_running()
             self._acker.give_up_retrying_after(30.0)
             self._acker.join()
             self._heartbeat.stop()
+            self._housekeeper.stop()
             if self._health is not None:
                 self._health.stop()
             telemetry.forget_queue(ctx.broker, ctx.queue)

@@ -14,8 +14,8 @@ from opentelemetry import metrics, propagate, trace
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
-from spinach.brokers.base import Broker, Outcome
 from spinach.job import Job
+from spinach.protocol import Outcome, QueueBackend
 from spinach.task import AbortException, RetryException
 from spinach.telemetry import SYSTEM, is_metering, is_tracing
 
@@ -26,6 +26,11 @@ _processed = _meter.create_counter(
 )
 _duration = _meter.create_histogram(
     "spinach.job.duration", unit="s", description="How long jobs ran"
+)
+_recovered = _meter.create_counter(
+    "spinach.leases.recovered",
+    unit="{job}",
+    description="Jobs taken back from dead workers whose lease expired",
 )
 
 _OUTCOMES = {"s": "succeeded", "f": "failed", "F": "failed", "r": "retried", "R": "retried"}
@@ -91,13 +96,19 @@ def finished(
         _duration.record(seconds, labels)
 
 
+def leases_recovered(namespace: str, queue: str, count: int) -> None:
+    """Count jobs this worker's heartbeat took back from dead workers."""
+    if count and is_metering():
+        _recovered.add(count, _labels(namespace, queue))
+
+
 #: The queues whose workers run in this process, sampled by the gauges below.
-_observed: dict[tuple[str, str], Broker] = {}
+_observed: dict[tuple[str, str], QueueBackend] = {}
 _gauges_lock = threading.Lock()
 _gauges_created = False
 
 
-def observe_queue(broker: Broker, queue: str) -> None:
+def observe_queue(broker: QueueBackend, queue: str) -> None:
     """Report the queue's depth and the age of its oldest ready job while its workers run.
 
     The gauges are sampled when the SDK's reader collects (never per job): one or two Redis
@@ -118,7 +129,7 @@ def observe_queue(broker: Broker, queue: str) -> None:
     )  # fmt: skip
 
 
-def forget_queue(broker: Broker, queue: str) -> None:
+def forget_queue(broker: QueueBackend, queue: str) -> None:
     """Stop sampling `queue` (its workers stopped)."""
     _observed.pop((broker.namespace, queue), None)
 
@@ -139,7 +150,7 @@ def _depth(options: CallbackOptions) -> Iterable[Observation]:
 def _oldest(options: CallbackOptions) -> Iterable[Observation]:
     for (namespace, queue), broker in list(_observed.items()):
         try:
-            age = broker.oldest_ready_age(queue)
+            age = broker.queue_stats(queue).oldest_ready_age
         except Exception:  # noqa: BLE001 - Redis away: no sample this time
             continue
         yield Observation(0.0 if age is None else age, _labels(namespace, queue))

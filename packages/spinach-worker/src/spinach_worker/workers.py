@@ -10,8 +10,8 @@ import time
 from collections.abc import Callable
 
 from spinach import signals
-from spinach.brokers.base import Outcome
 from spinach.job import Job
+from spinach.protocol import Outcome, RunningJob
 from spinach.task import Task
 from spinach_worker import execution
 
@@ -53,6 +53,9 @@ class BaseWorkers:
         #: What to do with a job that was not started for that reason (the runtime hands it
         #: back, fenced: only if Redis still holds the lease for this worker).
         self.on_not_started: Callable[[Job], None] = _ignore
+        #: What each thread (or coroutine) runs now: name -> (job, started ms), for the
+        #: worker registry. A dict write per job: cheaper than any lock.
+        self._current: dict[str, tuple[Job, int]] = {}
 
     @property
     def num_workers(self) -> int:
@@ -105,6 +108,13 @@ class BaseWorkers:
             self._in_flight -= 1
             if self._num_workers - self._in_flight >= self._wanted:
                 self._slots.notify_all()
+
+    def running_now(self) -> list[RunningJob]:
+        """What each thread runs now (the heartbeat publishes it in the registry)."""
+        return [
+            RunningJob(job_id=job.job_id, task=job.task_name, thread=name, started_ms=started)
+            for name, (job, started) in list(self._current.items())
+        ]
 
     def _skip(self, job: Job) -> None:
         """Give up a job without running it: its lease may be another worker's by now."""
@@ -185,6 +195,7 @@ class ThreadWorkers(BaseWorkers):
 
     def _worker(self, name: str) -> None:
         signals.worker_started.send(self._namespace, worker_name=name)
+        current = self._current
         try:
             while True:
                 item = self._in_queue.get()
@@ -194,11 +205,13 @@ class ThreadWorkers(BaseWorkers):
                 if not self.vouches(job):
                     self._skip(job)
                     continue
+                current[name] = (job, time.time_ns() // 1_000_000)
                 try:
                     outcome = execution.run(job, task, self._namespace, self.vouches)
                 except BaseException as e:
                     logger.exception("Unexpected error while running %s", job)
                     outcome = execution.failure(job.job_id, e)
+                del current[name]
                 self._done(job, outcome)
         finally:
             signals.worker_terminated.send(self._namespace, worker_name=name)

@@ -1,28 +1,64 @@
 """The broker contract, implemented once on top of a Redis-compatible client.
 
-Every operation is one spinach-lua script call (or a pipeline of them); Python only decides
-policy. RedisBroker and MemoryBroker differ only by the client they hold.
+Every operation is one spinach-lua script call (or a pipeline of them), built by name through
+spinach.contract; Python only decides policy. RedisBroker and MemoryBroker differ only by the
+client they hold.
 """
 
-import json
+import contextlib
 import logging
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple, cast
+from typing import Any, cast
 
+import msgspec
 import redis
 from redis.cluster import RedisCluster
 from redis.exceptions import OutOfMemoryError
 
 from spinach import const
+from spinach.contract import (
+    CancelReply,
+    ExpireRecordsReply,
+    FailedPageReply,
+    FailedPurgeReply,
+    FailedRetryReply,
+    FetchReply,
+    FinishReply,
+    JobPageReply,
+    JobStateReply,
+    PeriodicControlReply,
+    QueueStatsReply,
+    RegisterPeriodicReply,
+    RegisterWorkerReply,
+    ReleaseReply,
+    RenewReply,
+    RunNowReply,
+    SetLimitsReply,
+    ThroughputReply,
+    TickReply,
+    call,
+)
 from spinach.envelope import decode
 from spinach.exc import BrokerFullError
-from spinach.inspection import CancelResult, JobInfo, live_info, record_info
+from spinach.inspection import CancelResult, JobInfo, done_info, record_info
 from spinach.keys import namespace_patterns, queue_keys, queues_key, validate_namespace
+from spinach.protocol import (
+    FetchedJob,
+    FetchResult,
+    Lease,
+    Outcome,
+    PreparedJob,
+    QueueStats,
+    RenewResult,
+    WorkerInfo,
+    decode_worker_info,
+    encode_worker_info,
+)
 from spinach.retention import Retention
 from spinach.retrying import TRANSIENT_ERRORS, Backoff, retry
-from spinach.scripts import Call, ScriptRunner
+from spinach.scripts import ScriptRunner
 
 logger = logging.getLogger(__name__)
 
@@ -33,98 +69,25 @@ MAX_BLOCK_SECONDS = 5.0
 #: Most jobs sent in one script call; a larger batch is split, each part still atomic.
 ENQUEUE_CHUNK = 10_000
 
-
 #: Most expired leases one call takes back; the rest wait for the next call.
 RECOVER_LIMIT = 100
 
+#: The states `job_page` lists.
+PAGE_STATES = ("ready", "delayed", "running", "failed", "finished")
 
-class PreparedJob(NamedTuple):
-    """A job ready to send: its queue, id, due time, retry budget and encoded envelope."""
+
+@dataclass(frozen=True, slots=True)
+class PeriodicInfo:
+    """A periodic task of a queue as Redis schedules it."""
 
     task: str
-    queue: str
-    id: str
-    at_ms: int
-    delay_ms: int
-    #: 0: at most once; n > 0: may run n more times; -1: without limit.
-    max_retries: int
-    payload: bytes
-
-
-class FetchedJob(NamedTuple):
-    """A job handed to a worker: its id, envelope (None if missing), retries so far, lease token."""
-
-    id: str
-    payload: bytes | None
-    retries: int
-    token: str = ""
-    #: Its worker died mid-run and it may not run again: report it failed, do not run it.
-    abandoned: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class FetchResult:
-    """What one fetch brought back, and what the queue holds after it."""
-
-    jobs: list[FetchedJob]
-    ready_left: int
-    #: -1 (unknown) when ready_left > 0, as are the running and next-time figures below: a
-    #: worker that still has jobs to take does not sleep, so the fetch skips their cost.
-    delayed_left: int
-    #: Milliseconds until the earliest delayed job is due (Redis time), or None if none is.
-    next_due_ms: int | None
-    #: Jobs of the queue running anywhere (this fetch's included).
-    running_left: int = 0
-    #: Milliseconds until the earliest lease deadline of a running job, or None if none runs.
-    next_expiry_ms: int | None = None
-
-    @property
-    def next_wake_ms(self) -> int | None:
-        """When an idle worker should look again by itself: a job due, or a lease expiring."""
-        times = [t for t in (self.next_due_ms, self.next_expiry_ms) if t is not None]
-        return min(times) if times else None
-
-
-@dataclass(frozen=True, slots=True)
-class RenewResult:
-    """What a lease renewal found: the leases the caller no longer holds."""
-
-    lost: list[str]
-
-
-class Outcome(NamedTuple):
-    """One job's result: 's' succeeded, 'f' failed, 'r' retry in `when` ms, 'R' at `when`.
-
-    'F' is a failure of a job whose payload cannot be decoded: it is kept in the failed-job
-    store to be read, not to be run again.
-    """
-
-    op: str
-    id: str
-    when: int = 0
-    #: Why the run failed ("Type: message"): kept with a retried job until its next run, and
-    #: with a job that failed for good in the failed-job store.
-    error: str = ""
-
-
-class Lease(NamedTuple):
-    """A fetched job this worker holds: its id and the fencing token of its lease."""
-
-    id: str
-    token: str
-
-
-@dataclass(frozen=True, slots=True)
-class QueueStats:
-    """How many jobs of a queue are in each state."""
-
-    ready: int
-    delayed: int
-    running: int
-    #: Id of the job at the head of the ready list (the oldest ready one), if any.
-    oldest_ready_id: str | None = None
-    #: Jobs in the failed-job store.
-    failed: int = 0
+    #: Its next tick, ms of Redis time (None while removed by an operator).
+    next_ms: int | None
+    period_ms: int | None
+    #: Removed by an operator (`remove_periodic_task`) until resumed.
+    paused: bool
+    #: Whether a live worker vouches for it now (only those tick).
+    alive: bool
 
 
 def _text(value: bytes | str) -> str:
@@ -136,6 +99,13 @@ def _meta(job: PreparedJob, task_number: int) -> str:
     if job.at_ms == job.delay_ms == job.max_retries == 0:
         return str(task_number)
     return f"{task_number}:{job.at_ms}:{job.delay_ms}:{job.max_retries}"
+
+
+def _outcome_args(outcomes: Iterable[tuple[Outcome, str]]) -> list[Any]:
+    args: list[Any] = []
+    for (op, job_id, when, error, traceback), token in outcomes:
+        args += (op, job_id, token, when, error, traceback)
+    return args
 
 
 class Broker:
@@ -191,6 +161,15 @@ class Broker:
     def stop(self) -> None:
         """Kept for compatibility: brokers need no background thread."""
 
+    def _retention_args(self) -> dict[str, int]:
+        keep_done, max_done, keep_failed, max_failed = self.retention.script_args()
+        return {
+            "keep_done_ms": keep_done,
+            "max_done": max_done,
+            "keep_failed_ms": keep_failed,
+            "max_failed": max_failed,
+        }
+
     # -- client side -------------------------------------------------------------------------
 
     def enqueue(self, jobs: Sequence[PreparedJob]) -> None:
@@ -203,7 +182,7 @@ class Broker:
         for job in jobs:
             by_queue.setdefault(job.queue, []).append(job)
         self._note_queues(by_queue)
-        calls: list[Call] = []
+        calls = []
         for queue, queued in by_queue.items():
             keys = queue_keys(self.namespace, queue)
             for start in range(0, len(queued), ENQUEUE_CHUNK):
@@ -211,16 +190,19 @@ class Broker:
                 numbers: dict[str, int] = {}
                 for job in chunk:
                     numbers.setdefault(job.task, len(numbers) + 1)
-                args: list[Any] = [const.ENQUEUE_TOKEN_TTL_MS, len(numbers), *numbers]
+                flat: list[Any] = []
                 for job in chunk:
-                    args += (job.id, _meta(job, numbers[job.task]), job.payload)
-                token = keys.enqueue_token(uuid.uuid4().hex)
-                call_keys = (
-                    keys.schema, token, keys.ready, keys.delayed, keys.jobs, keys.wake, keys.budget,
-                    keys.tasks, keys.limits, keys.created,
-                    *(keys.parked(name) for name in numbers),
-                )  # fmt: skip
-                calls.append(("enqueue", call_keys, args))
+                    flat += (job.id, _meta(job, numbers[job.task]), job.payload)
+                calls.append(
+                    call(
+                        "enqueue",
+                        keys,
+                        {"token_ttl_ms": const.ENQUEUE_TOKEN_TTL_MS},
+                        given={"token": keys.enqueue_token(uuid.uuid4().hex)},
+                        variadic_keys=[keys.parked(name) for name in numbers],
+                        variadic={"tasks": list(numbers), "jobs": flat},
+                    )
+                )
         if calls:
             try:
                 self._with_retries("enqueue", lambda: self._scripts.many(calls, durable=True))
@@ -230,9 +212,9 @@ class Broker:
                     "Raise maxmemory, or let workers drain the queues."
                 ) from None
 
-    def _with_retries(self, what: str, call: Any) -> Any:
+    def _with_retries(self, what: str, send: Any) -> Any:
         return retry(
-            call,
+            send,
             what,
             attempts=self.enqueue_job_max_retries + 1,
             backoff=Backoff(first=0.1, cap=2.0),
@@ -240,40 +222,33 @@ class Broker:
         )
 
     def queue_stats(self, queue: str) -> QueueStats:
-        """Count the jobs of `queue` by state."""
-        keys = queue_keys(self.namespace, queue)
-        reply = self._scripts(
-            "queue_stats",
-            (keys.schema, keys.ready, keys.delayed, keys.running, keys.failed_index),
-            (),
-        )  # fmt: skip
-        oldest = reply[4] or None
+        """Count the jobs of `queue` by state; say how long its oldest ready job has waited.
+
+        The wait counts from when the job was queued (Redis time; retried from the failed store
+        counts as queued again), or from its due time for a scheduled job.
+        """
+        reply = self._scripts.run(
+            QueueStatsReply, call("queue_stats", queue_keys(self.namespace, queue))
+        )
+        age = None
+        if reply.oldest_id is not None and reply.oldest_queued_ms >= 0:
+            since = reply.oldest_queued_ms
+            if reply.oldest_envelope:
+                with contextlib.suppress(msgspec.DecodeError, msgspec.ValidationError):
+                    since = max(since, decode(reply.oldest_envelope).at)
+            age = max(0.0, (reply.now_ms - since) / 1000)
         return QueueStats(
-            ready=int(reply[1]),
-            delayed=int(reply[2]),
-            running=int(reply[3]),
-            oldest_ready_id=None if oldest is None else _text(oldest),
-            failed=int(reply[5]),
+            ready=reply.ready,
+            delayed=reply.delayed,
+            running=reply.running,
+            oldest_ready_id=None if reply.oldest_id is None else _text(reply.oldest_id),
+            failed=reply.failed,
+            oldest_ready_age=age,
         )
 
     def oldest_ready_age(self, queue: str, stats: QueueStats | None = None) -> float | None:
-        """Seconds the oldest ready job of `queue` has waited to run, if any.
-
-        Counted from when it was queued (Redis time; retried from the failed store counts as
-        queued again), or from its due time for a scheduled job, to now on Redis's clock.
-        """
-        stats = stats or self.queue_stats(queue)
-        if stats.oldest_ready_id is None:
-            return None
-        k = queue_keys(self.namespace, queue)
-        payload = self._r.hget(k.jobs, stats.oldest_ready_id)
-        if not payload:
-            return None
-        queued = self._r.hget(k.created, stats.oldest_ready_id)
-        seconds, micros = self._r.time()
-        envelope = decode(payload)
-        since = max(int(queued) if queued else envelope.created, envelope.at)
-        return max(0.0, (int(seconds) * 1000 + int(micros) // 1000 - since) / 1000)
+        """Seconds the oldest ready job of `queue` has waited to run, if any."""
+        return (stats or self.queue_stats(queue)).oldest_ready_age
 
     def is_queue_empty(self, queue: str) -> bool:
         """Whether `queue` has no job ready to run (kept from Spinach 0.0.25)."""
@@ -298,98 +273,192 @@ class Broker:
         return sorted({_text(queue) for queue in found})
 
     def job_info(self, queue: str, job_id: str) -> JobInfo | None:
-        """Where job `job_id` is in `queue`, or None if the queue does not know it."""
-        k = queue_keys(self.namespace, queue)
-        reply = self._scripts(
-            "job_state",
-            (k.schema, k.jobs, k.delayed, k.leases, k.tasks, k.retries, k.created, k.budget,
-             k.done, k.failed, k.failed_jobs, k.abandoned, k.errors),
-            (job_id,),
-        )  # fmt: skip
-        kind = _text(reply[1])
-        if kind == "live":
-            return live_info(job_id, queue, reply[1:])
-        if kind == "failed":
-            return record_info(job_id, queue, reply[2], reply[3] or None)
-        if kind == "done":
-            return record_info(job_id, queue, reply[2])
+        """What `queue` knows of job `job_id`, or None if it does not know it."""
+        reply = self._scripts.run(
+            JobStateReply, call("job_state", queue_keys(self.namespace, queue), {"id": job_id})
+        )
+        kind = _text(reply.kind)
+        if kind == "job":
+            return record_info(job_id, queue, reply.fields, reply.due_ms)
+        if kind == "done" and reply.done_record:
+            return done_info(job_id, queue, reply.done_record)
         return None
 
     def cancel(self, queue: str, job_id: str) -> CancelResult:
         """Remove job `job_id` from `queue` if it has not started."""
-        k = queue_keys(self.namespace, queue)
-        finished_ms, max_finished, _, _ = self.retention.script_args()
-        reply = self._scripts(
-            "cancel",
-            (k.schema, k.jobs, k.delayed, k.leases, k.tasks, k.budget, k.retries, k.created,
-             k.abandoned, k.cancelled, k.done, k.done_index, k.failed, k.errors),
-            (job_id, finished_ms, max_finished),
-        )  # fmt: skip
-        outcome = _text(reply[1])
+        retention = self._retention_args()
+        reply = self._scripts.run(
+            CancelReply,
+            call(
+                "cancel",
+                queue_keys(self.namespace, queue),
+                {
+                    "id": job_id,
+                    "keep_done_ms": retention["keep_done_ms"],
+                    "max_done": retention["max_done"],
+                },
+            ),
+        )
+        outcome = _text(reply.outcome)
         return CancelResult.NOT_FOUND if outcome == "unknown" else CancelResult(outcome)
+
+    def run_now(self, queue: str, job_id: str) -> bool:
+        """Make a waiting job of `queue` ready now, ahead of the others; False if not waiting."""
+        reply = self._scripts.run(
+            RunNowReply, call("run_now", queue_keys(self.namespace, queue), {"id": job_id})
+        )
+        return bool(reply.moved)
 
     def failed_page(self, queue: str, offset: int = 0, limit: int = 50) -> list[JobInfo]:
         """One page of the failed store of `queue`, newest first."""
-        k = queue_keys(self.namespace, queue)
-        reply = self._scripts(
-            "failed_page", (k.schema, k.failed, k.failed_jobs, k.failed_index), (offset, limit)
+        reply = self._scripts.run(
+            FailedPageReply,
+            call(
+                "failed_page",
+                queue_keys(self.namespace, queue),
+                {"offset": offset, "limit": limit},
+            ),
         )
         return [
-            record_info(_text(job_id), queue, record, envelope or None)
-            for job_id, record, envelope in zip(reply[1], reply[2], reply[3], strict=True)
-            if record
+            record_info(_text(job_id), queue, fields)
+            for job_id, fields in zip(reply.ids, reply.records, strict=True)
+            if fields
         ]
 
-    def retry_failed(
-        self, queue: str, job_ids: Sequence[str] | None = None, chunk: int = 1000
-    ) -> tuple[list[str], list[str]]:
-        """Queue failed jobs of `queue` again: `job_ids` in one call, or all of them by chunks.
+    def job_page(
+        self, queue: str, state: str, offset: int = 0, limit: int = 50
+    ) -> tuple[list[JobInfo | None], int]:
+        """One page of the jobs of `queue` in `state` (see PAGE_STATES), and how many it holds.
 
-        Returns (retried ids, ids that cannot run again: their payload was not kept). Ids the
+        Ready jobs come oldest first, delayed ones soonest first, running ones by lease,
+        failed and finished ones newest first. An entry is None where the list still holds
+        the id of a job that is gone (cancelled while queued, not met by a fetch yet).
+        """
+        if state not in PAGE_STATES:
+            raise ValueError(f"state must be one of {', '.join(PAGE_STATES)}, got {state!r}")
+        reply = self._scripts.run(
+            JobPageReply,
+            call(
+                "job_page",
+                queue_keys(self.namespace, queue),
+                {"state": state, "offset": offset, "limit": limit},
+            ),
+        )
+        jobs: list[JobInfo | None] = []
+        for n, raw_id in enumerate(reply.ids):
+            job_id = _text(raw_id)
+            if state == "finished":
+                record = reply.done_records[n]
+                jobs.append(done_info(job_id, queue, record) if record else None)
+                continue
+            fields = reply.records[n]
+            due = reply.scores[n] if state == "delayed" else -1
+            jobs.append(record_info(job_id, queue, fields, due) if fields else None)
+        return jobs, reply.total
+
+    def retry_failed(
+        self,
+        queue: str,
+        job_ids: Sequence[str] | None = None,
+        chunk: int = 1000,
+        task: str | None = None,
+    ) -> tuple[list[str], list[str]]:
+        """Queue failed jobs of `queue` again: `job_ids` in one call, or all (of `task`).
+
+        Returns (retried ids, ids that cannot run again: their payload is unusable). Ids the
         store does not hold are left out of both.
         """
-        k = queue_keys(self.namespace, queue)
-        call_keys = (
-            k.schema, k.failed, k.failed_jobs, k.failed_index, k.jobs, k.tasks, k.budget,
-            k.retries, k.created, k.ready, k.wake, k.cancelled,
-        )  # fmt: skip
+        keys = queue_keys(self.namespace, queue)
+        if job_ids is not None:
+            reply = self._scripts.run(
+                FailedRetryReply,
+                call(
+                    "failed_retry",
+                    keys,
+                    {"mode": "ids", "skip": 0, "limit": 0, "task": ""},
+                    variadic={"ids": list(job_ids)},
+                ),
+            )
+            return [_text(i) for i in reply.retried], [_text(i) for i in reply.unretriable]
         retried: list[str] = []
         unretriable: list[str] = []
-        if job_ids is not None:
-            reply = self._scripts("failed_retry", call_keys, ("ids", 0, 0, *job_ids))
-            return [_text(i) for i in reply[1]], [_text(i) for i in reply[3]]
-        while True:  # chunk by chunk, oldest first, skipping what cannot run again
-            reply = self._scripts("failed_retry", call_keys, ("all", len(unretriable), chunk))
-            retried += map(_text, reply[1])
-            unretriable += map(_text, reply[3])
-            if not reply[1] and not reply[3]:
+        skipped = 0
+        while True:  # chunk by chunk, oldest first, passing over what stays
+            reply = self._scripts.run(
+                FailedRetryReply,
+                call(
+                    "failed_retry",
+                    keys,
+                    {
+                        "mode": "all",
+                        "skip": len(unretriable) + skipped,
+                        "limit": chunk,
+                        "task": task or "",
+                    },
+                ),
+            )
+            retried += map(_text, reply.retried)
+            unretriable += map(_text, reply.unretriable)
+            skipped += len(reply.skipped)
+            if not reply.retried and not reply.unretriable and not reply.skipped:
                 return retried, unretriable
 
-    def purge_failed(self, queue: str, chunk: int = 1000) -> int:
-        """Delete every failed job of `queue` for good, by chunks; return how many."""
-        k = queue_keys(self.namespace, queue)
-        call_keys = (k.schema, k.failed, k.failed_jobs, k.failed_index)
-        deleted = 0
+    def purge_failed(self, queue: str, chunk: int = 1000, task: str | None = None) -> int:
+        """Delete every failed job of `queue` (of `task`) for good, by chunks; say how many."""
+        keys = queue_keys(self.namespace, queue)
+        deleted = kept = 0
         while True:
-            count = int(self._scripts("failed_purge", call_keys, (chunk,))[1])
-            deleted += count
-            if count == 0:
+            reply = self._scripts.run(
+                FailedPurgeReply,
+                call("failed_purge", keys, {"skip": kept, "limit": chunk, "task": task or ""}),
+            )
+            deleted += reply.deleted
+            kept += reply.looked - reply.deleted
+            if reply.looked == 0:
                 return deleted
 
     def expire_records(self, queue: str, budget: int = 1000) -> int:
         """Drop finished records and failed jobs of `queue` past their retention; say how many."""
-        k = queue_keys(self.namespace, queue)
-        reply = self._scripts(
-            "expire_records",
-            (k.schema, k.done, k.done_index, k.failed, k.failed_jobs, k.failed_index),
-            (*self.retention.script_args(), budget),
+        reply = self._scripts.run(
+            ExpireRecordsReply,
+            call(
+                "expire_records",
+                queue_keys(self.namespace, queue),
+                {**self._retention_args(), "budget": budget},
+            ),
         )
-        return int(reply[1])
+        return reply.dropped
+
+    def throughput(self, queue: str, minutes: int = 60) -> tuple[int, list[tuple[int, int, int]]]:
+        """Per-minute (succeeded, failed, retried) of `queue`, oldest first, and the first minute.
+
+        Returns (start of the first minute in ms of Redis time, counts per minute).
+        """
+        reply = self._scripts.run(
+            ThroughputReply,
+            call("throughput", queue_keys(self.namespace, queue), {"minutes": minutes}),
+        )
+        counts = reply.counts
+        per_minute = [
+            (int(counts[i]), int(counts[i + 1]), int(counts[i + 2]))
+            for i in range(0, len(counts), 3)
+        ]
+        return reply.first_minute_ms, per_minute
 
     def limits_in_force(self, queue: str) -> dict[str, int]:
         """Every task of `queue` with a concurrency limit, and the limit."""
         found = self._r.hscan_iter(queue_keys(self.namespace, queue).limits, count=1000)
         return {_text(task): int(limit) for task, limit in found}
+
+    def limit_sources(self, queue: str) -> tuple[dict[str, int], dict[str, int]]:
+        """(limits declared in code, operators' overrides) of the tasks of `queue`."""
+        k = queue_keys(self.namespace, queue)
+        code = self._r.hgetall(k.limits_code)
+        override = self._r.hgetall(k.limits_override)
+        return (
+            {_text(task): int(limit) for task, limit in code.items()},
+            {_text(task): int(limit) for task, limit in override.items()},
+        )
 
     def flush(self) -> None:
         """Delete every key of this namespace (tests and admin only: it scans the keyspace)."""
@@ -410,91 +479,100 @@ class Broker:
         promote_limit: int = 1000,
         *,
         worker_id: str = "",
+        outcomes: Sequence[tuple[Outcome, str]] = (),
+        recover: bool = True,
     ) -> FetchResult:
-        """Take up to `max_jobs` ready jobs of `queue` under leases of `lease_ms`.
+        """Record `outcomes`, then take up to `max_jobs` ready jobs of `queue` under leases.
 
         `task_names` are the tasks of the queue the caller knows: the concurrency limits of
-        those are enforced. The same call promotes due delayed jobs and takes back expired
-        leases. `worker_id` is recorded in the leases (`get_job` tells who runs a job).
+        those are enforced. The same call promotes due delayed jobs, and with `recover` takes
+        back expired leases. `worker_id` is recorded in the leases (`get_job` tells who runs a
+        job). The outcomes (each with its lease token) are fenced as `finish` does.
         """
         k = queue_keys(self.namespace, queue)
-        reply = self._scripts(
-            "fetch",
-            (k.schema, k.ready, k.delayed, k.running, k.jobs, k.retries, k.wake, k.leases,
-             k.budget, k.lease_seq, k.tasks, k.limits, k.limited_running, k.abandoned,
-             k.cancelled, *(k.parked(name) for name in task_names)),
-            (max_jobs, lease_ms, promote_limit, RECOVER_LIMIT, worker_id, len(task_names),
-             *task_names),
-        )  # fmt: skip
-        ids, payloads, retries, tokens, abandoned = (
-            reply[1], reply[2], reply[3], reply[4], reply[8],
-        )  # fmt: skip
+        reply = self._scripts.run(
+            FetchReply,
+            call(
+                "fetch",
+                k,
+                {
+                    "max_jobs": max_jobs,
+                    "lease_ms": lease_ms,
+                    "promote_limit": promote_limit,
+                    "recover_limit": RECOVER_LIMIT if recover else 0,
+                    "worker": worker_id,
+                    **self._retention_args(),
+                },
+                variadic_keys=[k.parked(name) for name in task_names],
+                variadic={"tasks": task_names, "outcomes": _outcome_args(outcomes)},
+            ),
+        )
         jobs = [
-            FetchedJob(_text(job_id), payload or None, int(retry), _text(token), flag == 1)
-            for job_id, payload, retry, token, flag in zip(
-                ids, payloads, retries, tokens, abandoned, strict=True
+            FetchedJob(_text(job_id), payload or None, int(retries), _text(lease), flag == 1)
+            for job_id, payload, retries, lease, flag in zip(
+                reply.ids, reply.payloads, reply.retries, reply.leases, reply.abandoned, strict=True
             )
         ]
-        next_due, next_expiry = int(reply[7]), int(reply[10])
         return FetchResult(
             jobs=jobs,
-            ready_left=int(reply[5]),
-            delayed_left=int(reply[6]),
-            next_due_ms=None if next_due < 0 else next_due,
-            running_left=int(reply[9]),
-            next_expiry_ms=None if next_expiry < 0 else next_expiry,
+            ready_left=reply.ready_left,
+            delayed_left=reply.delayed_left,
+            next_due_ms=None if reply.next_due_ms < 0 else reply.next_due_ms,
+            running_left=reply.running_left,
+            next_expiry_ms=None if reply.next_expiry_ms < 0 else reply.next_expiry_ms,
+            applied=reply.applied,
+            rejected=tuple(_text(job_id) for job_id in reply.rejected),
         )
 
-    def finish(self, queue: str, outcomes: Iterable[tuple[Outcome, str]]) -> tuple[int, list[str]]:
+    def finish(self, queue: str, outcomes: Sequence[tuple[Outcome, str]]) -> tuple[int, list[str]]:
         """Record outcomes (each with its lease token); return (applied, rejected ids).
 
         An outcome is rejected when the lease is no longer the caller's (fencing). Succeeded
         jobs leave a record, failed ones go to the failed-job store (see `retention`).
         """
-        k = queue_keys(self.namespace, queue)
-        args: list[Any] = [*self.retention.script_args()]
-        for (op, job_id, when, error), token in outcomes:
-            args += (op, job_id, token, when, error)
-        reply = self._scripts(
-            "finish",
-            (k.schema, k.running, k.jobs, k.retries, k.delayed, k.wake, k.leases, k.budget,
-             k.tasks, k.limited_running, k.abandoned, k.created, k.done, k.done_index, k.failed,
-             k.failed_jobs, k.failed_index, k.errors),
-            args,
-        )  # fmt: skip
-        return int(reply[1]), [_text(job_id) for job_id in reply[2]]
+        reply = self._scripts.run(
+            FinishReply,
+            call(
+                "finish",
+                queue_keys(self.namespace, queue),
+                self._retention_args(),
+                variadic={"outcomes": _outcome_args(outcomes)},
+            ),
+        )
+        return reply.applied, [_text(job_id) for job_id in reply.rejected]
 
     def release(self, queue: str, leases: Sequence[Lease]) -> int:
         """Put fetched jobs that never started back at the head of `queue`, in order."""
         if not leases:
             return 0
-        k = queue_keys(self.namespace, queue)
-        args: list[Any] = []
+        flat: list[Any] = []
         for lease in leases:
-            args += lease
-        reply = self._scripts(
-            "release",
-            (k.schema, k.running, k.ready, k.wake, k.leases, k.tasks, k.limited_running),
-            args,
+            flat += lease
+        reply = self._scripts.run(
+            ReleaseReply,
+            call("release", queue_keys(self.namespace, queue), variadic={"leases": flat}),
         )
-        return int(reply[1])
+        return reply.released
 
     def renew(
         self, queue: str, leases: Sequence[Lease], lease_ms: int, task_names: Sequence[str] = ()
     ) -> RenewResult:
         """Extend the caller's leases on `queue` and take back expired ones (a heartbeat)."""
         k = queue_keys(self.namespace, queue)
-        args: list[Any] = [lease_ms, RECOVER_LIMIT, len(task_names), *task_names]
+        flat: list[Any] = []
         for lease in leases:
-            args += lease
-        reply = self._scripts(
-            "renew",
-            (k.schema, k.running, k.leases, k.budget, k.retries, k.jobs, k.ready, k.wake,
-             k.tasks, k.limits, k.limited_running, k.abandoned,
-             *(k.parked(name) for name in task_names)),
-            args,
-        )  # fmt: skip
-        return RenewResult(lost=[_text(job_id) for job_id in reply[1]])
+            flat += lease
+        reply = self._scripts.run(
+            RenewReply,
+            call(
+                "renew",
+                k,
+                {"lease_ms": lease_ms, "recover_limit": RECOVER_LIMIT},
+                variadic_keys=[k.parked(name) for name in task_names],
+                variadic={"tasks": task_names, "leases": flat},
+            ),
+        )
+        return RenewResult(lost=[_text(job_id) for job_id in reply.lost], recovered=reply.recovered)
 
     def register_periodic(
         self, queue: str, periods: Sequence[tuple[str, int]], alive_ms: int
@@ -503,16 +581,19 @@ class Broker:
 
         Returns the time in ms to the earliest tick of the queue, or None if none is scheduled.
         """
-        k = queue_keys(self.namespace, queue)
-        args: list[Any] = [alive_ms]
+        flat: list[Any] = []
         for name, period_ms in periods:
-            args += (name, period_ms)
-        reply = self._scripts(
-            "register_periodic",
-            (k.schema, k.periodic, k.periodic_every, k.periodic_alive, k.periodic_paused),
-            args,
+            flat += (name, period_ms)
+        reply = self._scripts.run(
+            RegisterPeriodicReply,
+            call(
+                "register_periodic",
+                queue_keys(self.namespace, queue),
+                {"alive_ms": alive_ms},
+                variadic={"tasks": flat},
+            ),
         )
-        return None if int(reply[1]) < 0 else int(reply[1])
+        return None if reply.next_due_ms < 0 else reply.next_due_ms
 
     def tick(self, queue: str, candidates: Sequence[PreparedJob]) -> tuple[int, int | None]:
         """Create the job of each periodic task of `candidates` whose tick is due.
@@ -520,27 +601,27 @@ class Broker:
         Each candidate is the job to create for its task if the task is due: its envelope
         names the task. Returns how many were created and the time in ms to the next tick.
         """
-        k = queue_keys(self.namespace, queue)
-        args: list[Any] = []
+        flat: list[Any] = []
         for job in candidates:
-            args += (job.task, job.id, job.max_retries, job.payload)
-        reply = self._scripts(
-            "tick",
-            (k.schema, k.periodic, k.periodic_every, k.periodic_alive, k.ready, k.jobs, k.wake,
-             k.budget, k.tasks, k.created),
-            args,
-        )  # fmt: skip
-        return int(reply[1]), None if int(reply[2]) < 0 else int(reply[2])
+            flat += (job.task, job.id, job.max_retries, job.payload)
+        reply = self._scripts.run(
+            TickReply,
+            call("tick", queue_keys(self.namespace, queue), variadic={"jobs": flat}),
+        )
+        return reply.created, None if reply.next_due_ms < 0 else reply.next_due_ms
 
     def periodic_control(self, queue: str, action: str, names: Sequence[str]) -> int:
         """Remove periodic tasks of `queue` from the schedule ('remove') or allow them back."""
-        k = queue_keys(self.namespace, queue)
-        reply = self._scripts(
-            "periodic_control",
-            (k.schema, k.periodic, k.periodic_every, k.periodic_alive, k.periodic_paused),
-            (action, *names),
+        reply = self._scripts.run(
+            PeriodicControlReply,
+            call(
+                "periodic_control",
+                queue_keys(self.namespace, queue),
+                {"action": action},
+                variadic={"names": list(names)},
+            ),
         )
-        return int(reply[1])
+        return reply.changed
 
     def set_limits(
         self, queue: str, source: str, limits: Sequence[tuple[str, int | None]]
@@ -549,16 +630,20 @@ class Broker:
         ('override'; None lifts the override). Returns the limit in force of each task.
         """
         k = queue_keys(self.namespace, queue)
-        args: list[Any] = [source]
+        flat: list[Any] = []
         for name, limit in limits:
-            args += (name, limit or 0)
-        reply = self._scripts(
-            "set_limits",
-            (k.schema, k.limits, k.limits_code, k.limits_override, k.ready, k.wake,
-             *(k.parked(name) for name, _ in limits)),
-            args,
-        )  # fmt: skip
-        return [int(limit) or None for limit in reply[1]]
+            flat += (name, limit or 0)
+        reply = self._scripts.run(
+            SetLimitsReply,
+            call(
+                "set_limits",
+                k,
+                {"source": source},
+                variadic_keys=[k.parked(name) for name, _ in limits],
+                variadic={"pairs": flat},
+            ),
+        )
+        return [int(limit) or None for limit in reply.limits]
 
     def concurrency(self, queue: str, task: str) -> tuple[int | None, int, int]:
         """(limit in force, jobs running, jobs held back) of a task of `queue`."""
@@ -571,56 +656,77 @@ class Broker:
             int(self._r.llen(k.parked(task))),
         )
 
+    def _redis_now_ms(self) -> int:
+        seconds, micros = self._r.time()
+        return int(seconds) * 1000 + int(micros) // 1000
+
     def periodic_schedule(self, queue: str) -> dict[str, int]:
         """Each periodic task of `queue` a live worker vouches for, and its next tick (ms)."""
+        return {
+            info.task: info.next_ms
+            for info in self.periodic_tasks(queue)
+            if info.alive and info.next_ms is not None
+        }
+
+    def periodic_tasks(self, queue: str) -> list[PeriodicInfo]:
+        """Every periodic task Redis knows for `queue`: scheduled, or removed by an operator."""
         k = queue_keys(self.namespace, queue)
-        seconds, micros = self._r.time()
-        now_ms = int(seconds) * 1000 + int(micros) // 1000
-        alive_names = cast(
-            "list[bytes | str]", self._r.zrangebyscore(k.periodic_alive, now_ms, "+inf")
-        )
-        alive = {_text(name) for name in alive_names}
-        entries = cast(
+        now_ms = self._redis_now_ms()
+        due = cast(
             "list[tuple[bytes | str, float]]", self._r.zrange(k.periodic, 0, -1, withscores=True)
         )
-        return {_text(name): int(due) for name, due in entries if _text(name) in alive}
+        alive = cast(
+            "list[tuple[bytes | str, float]]",
+            self._r.zrange(k.periodic_alive, 0, -1, withscores=True),
+        )
+        every = {_text(t): int(p) for t, p in self._r.hgetall(k.periodic_every).items()}
+        paused = {_text(t) for t in self._r.smembers(k.periodic_paused)}
+        next_ms = {_text(t): int(at) for t, at in due}
+        alive_until = {_text(t): int(until) for t, until in alive}
+        names = sorted(set(next_ms) | paused)
+        return [
+            PeriodicInfo(
+                task=name,
+                next_ms=next_ms.get(name),
+                period_ms=every.get(name),
+                paused=name in paused,
+                alive=alive_until.get(name, 0) > now_ms,
+            )
+            for name in names
+        ]
 
     def register_worker(
-        self, queue: str, worker_id: str, alive_ms: int, info: dict[str, Any]
+        self, queue: str, worker_id: str, alive_ms: int, info: WorkerInfo | None
     ) -> int:
         """Vouch for a live worker of `queue` for `alive_ms` ms (0 removes it); count the live."""
         if alive_ms:
             self._noted_queues.discard(queue)  # a heartbeat re-adds it, should it have gone
             self._note_queues([queue])
-        k = queue_keys(self.namespace, queue)
-        reply = self._scripts(
-            "register_worker",
-            (k.schema, k.workers, k.workers_info),
-            (worker_id, alive_ms, json.dumps(info, sort_keys=True)),
+        described = encode_worker_info(info) if info is not None else b""
+        reply = self._scripts.run(
+            RegisterWorkerReply,
+            call(
+                "register_worker",
+                queue_keys(self.namespace, queue),
+                {"worker": worker_id, "alive_ms": alive_ms, "info": described},
+            ),
         )
-        return int(reply[1])
+        return reply.live
 
-    def live_workers(self, queue: str) -> list[dict[str, Any]]:
-        """What the live workers of `queue` say about themselves.
-
-        Each also gets ``alive_until_ms``: until when its last heartbeat vouches for it (Redis
-        time); with the ``alive_ms`` it declares, that dates its last heartbeat.
-        """
+    def live_workers(self, queue: str) -> list[WorkerInfo]:
+        """What the live workers of `queue` say about themselves (with `alive_until_ms`)."""
         k = queue_keys(self.namespace, queue)
-        seconds, micros = self._r.time()
-        now_ms = int(seconds) * 1000 + int(micros) // 1000
         entries = cast(
             "list[tuple[bytes | str, float]]",
-            self._r.zrangebyscore(k.workers, now_ms, "+inf", withscores=True),
+            self._r.zrangebyscore(k.workers, self._redis_now_ms(), "+inf", withscores=True),
         )
         if not entries:
             return []
         found = self._r.hmget(k.workers_info, [worker_id for worker_id, _ in entries])
         workers = []
         for (_, until), raw in zip(entries, found, strict=True):
-            if raw:
-                info = json.loads(raw)
-                info["alive_until_ms"] = int(until)
+            info = decode_worker_info(raw, int(until)) if raw else None
+            if info is not None:
                 workers.append(info)
         return workers
 

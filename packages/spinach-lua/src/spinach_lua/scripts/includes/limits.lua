@@ -1,10 +1,9 @@
 -- Concurrency limits and where jobs wait. Needs the prelude.
 --
--- The queue description `q` every helper takes:
---   q.ready, q.tasks (id -> task), q.limited_running, q.limits (task -> limit, from the
---   `limits` hash, or nil), q.parked (task -> key of its parked list, for the tasks the caller
---   knows). A job of a task at its limit waits in the task's parked list, out of the way of the
---   other jobs of the queue, so that no fetch ever scans behind it.
+-- The queue description `q` the helpers take: q.ready, q.limited_running, q.limits (task ->
+-- limit, for the tasks the caller knows), q.parked (task -> key of its parked list). A job of a
+-- task at its limit waits in the task's parked list, out of the way of the other jobs of the
+-- queue, so that no fetch ever scans behind it.
 
 -- Running jobs of limited tasks are members "<task>\0<id>" of one sorted set, so a task's
 -- running count is a ZLEXCOUNT: derived from the leases themselves, never a counter that a
@@ -17,41 +16,37 @@ local function running_of(q, task)
   return redis.call('ZLEXCOUNT', q.limited_running, '[' .. task .. '\0', '(' .. task .. '\1')
 end
 
--- Read the limits of the tasks the caller knows into q.limits.
-local function load_limits(q, limits_key, names)
-  q.limits = {}
-  if #names == 0 then
-    return
-  end
-  local values = redis.call('HMGET', limits_key, unpack(names))
-  for n, name in ipairs(names) do
-    if values[n] then
-      q.limits[name] = tonumber(values[n])
-    end
-  end
-end
-
--- Read the task names the caller passed (ARGV[count_at] of them, right after it) and their parked
--- lists (the KEYS right after KEYS[last_fixed_key]) into q, then their limits.
--- Returns the list of names.
-local function load_tasks(q, count_at, last_fixed_key, limits_key)
+-- Read the tasks the caller knows (ARGV from index `first`, `count` of them) with their parked
+-- lists (`parked`, in the same order) and their limits into q. Returns the list of names.
+local function load_tasks(q, first, count, parked, limits_key)
   local names = {}
   q.parked = {}
-  for n = 1, tonumber(ARGV[count_at]) do
-    names[n] = ARGV[count_at + n]
-    q.parked[names[n]] = KEYS[last_fixed_key + n]
+  q.limits = {}
+  for n = 1, count do
+    names[n] = ARGV[first + n - 1]
+    q.parked[names[n]] = parked[n]
   end
-  load_limits(q, limits_key, names)
+  if #names > 0 then
+    local values = redis.call('HMGET', limits_key, unpack(names))
+    for n, name in ipairs(names) do
+      if values[n] then
+        q.limits[name] = tonumber(values[n])
+      end
+    end
+  end
   return names
 end
 
--- Queue `ids` at the tail of the ready list, or of their task's parked list when the task has
--- a limit (and the caller knows its list).
-local function route(q, ids)
+-- Queue `ids` (whose tasks are `tasks`, in order) at the tail of the ready list, or of their
+-- task's parked list when the task has a limit (and the caller knows its list).
+local function route(q, ids, tasks)
   if #ids == 0 then
     return
   end
-  local tasks = hmget_sliced(q.tasks, ids)
+  if next(q.limits) == nil then
+    call_sliced('RPUSH', q.ready, ids)
+    return
+  end
   local ready, parked = {}, {}
   for n, id in ipairs(ids) do
     local task = tasks[n]
@@ -68,13 +63,9 @@ local function route(q, ids)
   end
 end
 
--- Free the limit slots of jobs that stopped running; returns how many were freed. `tasks`, the
--- task of each job, is read here unless the caller has it already.
+-- Free the limit slots of jobs that stopped running (`tasks`: the task of each, in order);
+-- returns how many were freed.
 local function free_slots(q, ids, tasks)
-  if #ids == 0 then
-    return 0
-  end
-  tasks = tasks or hmget_sliced(q.tasks, ids)
   local members = {}
   for n, id in ipairs(ids) do
     if tasks[n] then
@@ -86,31 +77,4 @@ local function free_slots(q, ids, tasks)
     freed = freed + redis.call('ZREM', q.limited_running, unpack(members, first, math.min(first + SLICE - 1, #members)))
   end
   return freed
-end
-
--- Take back the jobs whose lease expired: their worker died, hung or lost Redis.
--- Extra keys in q: running, leases, budget, retries, wake, abandoned.
--- A job with retries left (its `budget` entry) is queued again, the lost run counted as an
--- attempt. Any other job (at most once, or out of retries) is queued too, but marked abandoned:
--- the worker that fetches it reports it failed instead of running it. Going through a lease
--- like any job, the report survives a lost reply or a dying worker. Limit slots are freed.
-local function recover_expired(q, now, limit)
-  local expired = redis.call('ZRANGEBYSCORE', q.running, '-inf', now, 'LIMIT', 0, limit)
-  if #expired == 0 then
-    return
-  end
-  free_slots(q, expired)
-  call_sliced('ZREM', q.running, expired)
-  call_sliced('HDEL', q.leases, expired)
-  for _, id in ipairs(expired) do
-    local budget = tonumber(redis.call('HGET', q.budget, id))
-    local retries = tonumber(redis.call('HGET', q.retries, id)) or 0
-    if budget and (budget < 0 or retries < budget) then
-      redis.call('HSET', q.retries, id, retries + 1)
-    else
-      redis.call('HSET', q.abandoned, id, '1')
-    end
-  end
-  route(q, expired)
-  ensure_wake_token(q.wake)
 end

@@ -6,27 +6,12 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
--- Refuse to touch data written by another schema. The first call on a fresh queue records ours.
--- Returns nil when the schema matches, or the error reply {-1, stored_version}.
-local function schema_error(key, version)
-  local stored = redis.call('GET', key)
-  if stored == false then
-    redis.call('SET', key, version)
-    return nil
-  end
-  if stored ~= version then
-    return {-1, stored}
-  end
-  return nil
-end
-
 -- Lua's unpack() is limited by the C stack, so variadic commands are sent in slices.
 local SLICE = 1000
 
 local function call_sliced(command, key, items)
   for first = 1, #items, SLICE do
-    local last = math.min(first + SLICE - 1, #items)
-    redis.call(command, key, unpack(items, first, last))
+    redis.call(command, key, unpack(items, first, math.min(first + SLICE - 1, #items)))
   end
 end
 

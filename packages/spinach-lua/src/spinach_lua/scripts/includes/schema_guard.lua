@@ -1,8 +1,10 @@
--- Every writing script starts here: KEYS[1] is the queue's schema key, ARGV[1] the caller's
--- schema version. Data written by another schema is refused before anything is touched.
+-- Every writing script starts here. Data written by another schema is refused before anything
+-- is touched; the first call on a fresh queue records ours.
 do
-  local schema_refusal = schema_error(KEYS[1], ARGV[1])
-  if schema_refusal then
-    return schema_refusal
+  local stored = redis.call('GET', KEY.schema)
+  if stored == false then
+    redis.call('SET', KEY.schema, ARG.version)
+  elseif stored ~= ARG.version then
+    return {-1, stored}
   end
 end

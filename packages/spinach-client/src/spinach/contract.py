@@ -1,0 +1,243 @@
+"""The Python side of the scripts' contract: calls by name, replies by field name.
+
+A script's header (spinach_lua) names its KEYS, ARGV and reply fields. `call()` takes the
+keys by name from a QueueKeys (its fields are the key names) and the arguments by name, and
+orders both as the header says; the reply comes back as the NamedTuple registered for the
+script, whose fields are the header's reply fields (a unit test checks every pair). A caller
+that passes a name the header does not know, or forgets one, gets a ContractError at once.
+"""
+
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple, TypeVar
+
+from spinach.keys import QueueKeys
+from spinach_lua import SCHEMA_VERSION, SCRIPTS
+from spinach_lua.manifest import ContractError, LuaScript
+
+#: One script call, ready to send: its name, keys and arguments in the header's order.
+Call = tuple[str, Sequence[str], Sequence[Any]]
+
+T = TypeVar("T")
+
+
+class _Plan(NamedTuple):
+    script: LuaScript
+    keys: tuple[str, ...]
+    args: frozenset[str]
+    arg_order: tuple[str, ...]
+    variadic: tuple[str, ...]
+
+
+def _plan(script: LuaScript) -> _Plan:
+    return _Plan(
+        script=script,
+        keys=script.fixed_keys,
+        args=frozenset(script.fixed_args),
+        arg_order=script.fixed_args,
+        variadic=tuple(entry.name for entry in script.variadic_args),
+    )
+
+
+_PLANS = {name: _plan(script) for name, script in SCRIPTS.items()}
+
+
+def call(
+    name: str,
+    keys: QueueKeys,
+    args: Mapping[str, Any] | None = None,
+    *,
+    given: Mapping[str, str] | None = None,
+    variadic_keys: Sequence[str] = (),
+    variadic: Mapping[str, Sequence[Any]] | None = None,
+) -> Call:
+    """Build the call of script `name`: keys from `keys` (or `given`), arguments by name.
+
+    `variadic_keys` are the keys of the script's variadic key entry; `variadic` maps each
+    variadic argument's name to its flat list of values (groups flattened).
+    """
+    plan = _PLANS.get(name)
+    if plan is None:
+        raise ContractError(f"No script named {name!r}")
+    try:
+        if given:
+            ordered = [given[k] if k in given else getattr(keys, k) for k in plan.keys]
+        else:
+            ordered = [getattr(keys, k) for k in plan.keys]
+    except AttributeError as e:
+        raise ContractError(f"Script {name} needs a key this caller does not have: {e}") from None
+    if variadic_keys:
+        if plan.script.variadic_key is None:
+            raise ContractError(f"Script {name} takes no variadic keys")
+        ordered += variadic_keys
+    given_args = args or {}
+    if given_args.keys() != plan.args:
+        missing = sorted(plan.args - given_args.keys())
+        extra = sorted(given_args.keys() - plan.args)
+        raise ContractError(f"Script {name}: arguments missing {missing}, unknown {extra}")
+    values: list[Any] = [SCHEMA_VERSION, *(given_args[arg] for arg in plan.arg_order)]
+    lists = variadic or {}
+    if lists.keys() - set(plan.variadic):
+        raise ContractError(f"Script {name}: unknown variadic arguments {sorted(lists)}")
+    for n, arg in enumerate(plan.variadic):
+        items = lists.get(arg, ())
+        if n < len(plan.variadic) - 1:
+            values.append(len(items))  # the count of every variadic argument but the last
+        values += items
+    return name, ordered, values
+
+
+def parse(name: str, reply_type: type[T], raw: Sequence[Any]) -> T:
+    """Turn a script's reply (status 0 already checked) into its NamedTuple."""
+    fields = raw[1:]
+    expected = _PLANS[name].script.reply_fields
+    if len(fields) != len(expected):
+        raise ContractError(
+            f"Script {name} replied {len(fields)} fields, its header names {len(expected)}"
+        )
+    result: T = reply_type(*fields)
+    return result
+
+
+# -- the replies, one NamedTuple per script, fields in the header's order ----------------------
+# Redis returns bytes for strings, ints for numbers, lists for tables, None for false.
+
+
+class EnqueueReply(NamedTuple):
+    queued: int
+    delayed: int
+    duplicates: int
+
+
+class FetchReply(NamedTuple):
+    applied: int
+    rejected: list[bytes]
+    ids: list[bytes]
+    payloads: list[bytes | None]
+    retries: list[int]
+    leases: list[bytes]
+    abandoned: list[int]
+    ready_left: int
+    delayed_left: int
+    next_due_ms: int
+    running_left: int
+    next_expiry_ms: int
+
+
+class FinishReply(NamedTuple):
+    applied: int
+    rejected: list[bytes]
+
+
+class ReleaseReply(NamedTuple):
+    released: int
+
+
+class RenewReply(NamedTuple):
+    lost: list[bytes]
+    recovered: int
+
+
+class CancelReply(NamedTuple):
+    outcome: bytes
+
+
+class JobStateReply(NamedTuple):
+    kind: bytes
+    fields: list[bytes]
+    due_ms: int
+    done_record: bytes | None
+
+
+class FailedPageReply(NamedTuple):
+    ids: list[bytes]
+    records: list[list[bytes]]
+
+
+class FailedRetryReply(NamedTuple):
+    retried: list[bytes]
+    unknown: list[bytes]
+    unretriable: list[bytes]
+    skipped: list[bytes]
+
+
+class FailedPurgeReply(NamedTuple):
+    deleted: int
+    looked: int
+
+
+class ExpireRecordsReply(NamedTuple):
+    dropped: int
+
+
+class QueueStatsReply(NamedTuple):
+    ready: int
+    delayed: int
+    running: int
+    failed: int
+    oldest_id: bytes | None
+    oldest_queued_ms: int
+    oldest_envelope: bytes | None
+    now_ms: int
+
+
+class TickReply(NamedTuple):
+    created: int
+    next_due_ms: int
+
+
+class SetLimitsReply(NamedTuple):
+    limits: list[int]
+
+
+class RegisterPeriodicReply(NamedTuple):
+    next_due_ms: int
+
+
+class PeriodicControlReply(NamedTuple):
+    changed: int
+
+
+class RegisterWorkerReply(NamedTuple):
+    live: int
+
+
+class RunNowReply(NamedTuple):
+    moved: int
+
+
+class JobPageReply(NamedTuple):
+    ids: list[bytes]
+    records: list[list[bytes]]
+    done_records: list[bytes | None]
+    scores: list[int]
+    total: int
+
+
+class ThroughputReply(NamedTuple):
+    first_minute_ms: int
+    counts: list[int]
+
+
+#: The reply type of every script, by name (a unit test checks it against the headers).
+REPLIES: dict[str, type[tuple[Any, ...]]] = {
+    "enqueue": EnqueueReply,
+    "fetch": FetchReply,
+    "finish": FinishReply,
+    "release": ReleaseReply,
+    "renew": RenewReply,
+    "cancel": CancelReply,
+    "job_state": JobStateReply,
+    "failed_page": FailedPageReply,
+    "failed_retry": FailedRetryReply,
+    "failed_purge": FailedPurgeReply,
+    "expire_records": ExpireRecordsReply,
+    "queue_stats": QueueStatsReply,
+    "tick": TickReply,
+    "set_limits": SetLimitsReply,
+    "register_periodic": RegisterPeriodicReply,
+    "periodic_control": PeriodicControlReply,
+    "register_worker": RegisterWorkerReply,
+    "run_now": RunNowReply,
+    "job_page": JobPageReply,
+    "throughput": ThroughputReply,
+}

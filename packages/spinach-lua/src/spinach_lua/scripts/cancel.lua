@@ -1,0 +1,55 @@
+--[[
+Cancel a job that has not started: it is removed at once and never runs.
+
+A waiting job leaves the delayed set. A queued job cannot leave its list without a scan of the
+list, so its record is deleted: the fetch that meets its id drops it. A cancelled job leaves a
+finished record ('c') while records are kept.
+
+KEYS
+  schema      STRING  schema version of this queue's data
+  delayed     ZSET    ids of jobs waiting for their due time (score: due ms)
+  done        HASH    id -> record of a finished job
+  done_index  LIST    "<finished ms>:<id>" of finished jobs, oldest first
+
+ARGV
+  version     schema version expected by the caller
+  id          the job's id
+  keep_done_ms  how long finished records are kept, in ms (0: none is written)
+  max_done    most finished records kept
+
+REPLY
+  outcome     'cancelled'; 'running' (a worker holds it: nothing done); 'finished' (it
+              already succeeded, failed or was cancelled, or its worker died running it and it
+              waits to be reported failed); or 'unknown'
+]]
+--- @include "prelude"
+--- @include "record"
+--- @include "history"
+--- @include "schema_guard"
+
+local id = ARG.id
+local lease, abandoned, state, task, retries, created =
+  unpack(redis.call('HMGET', job_key(id), 'l', 'x', 's', 't', 'r', 'c'), 1, 6)
+if lease then
+  return reply{outcome = 'running'}
+end
+if abandoned or state then
+  return reply{outcome = 'finished'}  -- failed, or its worker died: it is being reported failed
+end
+if not task then
+  if redis.call('HEXISTS', KEY.done, id) == 1 then
+    return reply{outcome = 'finished'}
+  end
+  return reply{outcome = 'unknown'}
+end
+
+local now = now_ms()
+redis.call('ZREM', KEY.delayed, id)
+delete_record(id)
+local keep_done = tonumber(ARG.keep_done_ms)
+if keep_done > 0 then
+  local q = {done = KEY.done, done_index = KEY.done_index}
+  add_done(q, now, {{id, make_done_record('c', task, tonumber(retries) or 0, created, 0, now, '')}})
+  trim_done(q, now - keep_done, tonumber(ARG.max_done), 100)
+end
+return reply{outcome = 'cancelled'}

@@ -1,0 +1,70 @@
+--[[
+Queue failed jobs again, with their id and a fresh attempt budget.
+
+A job is queued at the tail of the ready list as if sent now (its creation time is now; a job
+of a task at its limit is parked by the next fetch) and leaves the failed store. A job whose
+envelope cannot be decoded cannot run again and stays in the store.
+
+KEYS
+  schema      STRING  schema version of this queue's data
+  failed_index  ZSET  id -> when it failed (ms), one per job of the failed store
+  ready       LIST    ids of jobs ready to run, oldest first
+  wake        LIST    wake-up token for idle workers of this queue
+
+ARGV
+  version     schema version expected by the caller
+  mode        'ids': the ids follow; 'all': the oldest failed jobs, see below
+  skip        with 'all': how many of the oldest failed jobs to skip (ones passed over before)
+  limit       with 'all': most failed jobs to look at in this call
+  task        with 'all': only the jobs of this task ("": of every task)
+  ids*        with 'ids': the ids
+
+REPLY
+  retried     ids queued again
+  unknown     ids the store does not hold
+  unretriable ids that cannot run again (their envelope is unusable)
+  skipped     with 'all': ids looked at and left alone (another task's)
+]]
+--- @include "prelude"
+--- @include "record"
+--- @include "schema_guard"
+
+local ids = {}
+if ARG.mode == 'all' then
+  local first = tonumber(ARG.skip)
+  ids = redis.call('ZRANGE', KEY.failed_index, first, first + tonumber(ARG.limit) - 1)
+else
+  for i = ARG.ids, ARG.ids + ARG.ids_n - 1 do
+    ids[#ids + 1] = ARGV[i]
+  end
+end
+
+local records = {}
+for n, id in ipairs(ids) do
+  records[n] = redis.call('HMGET', job_key(id), 's', 'e', 'u', 't')
+end
+local now = now_ms()
+local retried, unknown, unretriable, skipped = {}, {}, {}, {}
+for n, id in ipairs(ids) do
+  local state, envelope, unusable, task = unpack(records[n], 1, 4)
+  if state ~= 'f' then
+    unknown[#unknown + 1] = id
+  elseif ARG.mode == 'all' and ARG.task ~= '' and task ~= ARG.task then
+    skipped[#skipped + 1] = id
+  elseif not envelope or unusable then
+    unretriable[#unretriable + 1] = id
+  else
+    retried[#retried + 1] = id
+  end
+end
+if #retried > 0 then
+  call_sliced('ZREM', KEY.failed_index, retried)
+  for _, id in ipairs(retried) do
+    local key = job_key(id)
+    redis.call('HDEL', key, 's', 'f', 'r', 'x', 'l', 'err', 'tb', 'ran')
+    redis.call('HSET', key, 'c', now)
+  end
+  call_sliced('RPUSH', KEY.ready, retried)
+  ensure_wake_token(KEY.wake)
+end
+return reply{retried = retried, unknown = unknown, unretriable = unretriable, skipped = skipped}

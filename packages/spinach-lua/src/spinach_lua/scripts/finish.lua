@@ -1,0 +1,46 @@
+--[[
+Record the outcomes of jobs a worker ran: success, final failure, or a retry later.
+
+The acker's call, for outcomes that did not travel with a fetch (see fetch: the same include
+applies them there).
+
+KEYS
+  schema      STRING  schema version of this queue's data
+  running     ZSET    ids of fetched jobs (score: lease deadline ms)
+  delayed     ZSET    ids of jobs waiting for their due time (score: due ms)
+  wake        LIST    wake-up token for idle workers of this queue
+  limited_running  ZSET  "<task>\0<id>" of running jobs of limited tasks
+  done        HASH    id -> record of a finished job
+  done_index  LIST    "<finished ms>:<id>" of finished jobs, oldest first
+  failed_index  ZSET  id -> when it failed (ms), one per job of the failed store
+
+ARGV
+  version     schema version expected by the caller
+  keep_done_ms  how long finished records are kept, in ms (0: none are written)
+  max_done    most finished records kept
+  keep_failed_ms  how long failed jobs are kept, in ms
+  max_failed  most failed jobs kept
+  outcomes*6  outcomes of jobs the caller ran (see the outcomes include)
+
+REPLY
+  applied     how many outcomes were applied
+  rejected    ids whose outcome was rejected: the caller's lease is gone (fencing)
+]]
+--- @include "prelude"
+--- @include "record"
+--- @include "lease"
+--- @include "limits"
+--- @include "history"
+--- @include "outcomes"
+--- @include "schema_guard"
+
+local q = {
+  delayed = KEY.delayed, running = KEY.running, wake = KEY.wake,
+  limited_running = KEY.limited_running, done = KEY.done, done_index = KEY.done_index,
+  failed_index = KEY.failed_index,
+}
+local applied, rejected = apply_outcomes(q, now_ms(), ARG.outcomes, ARG.outcomes_n, {
+  keep_done = tonumber(ARG.keep_done_ms), max_done = tonumber(ARG.max_done),
+  keep_failed = tonumber(ARG.keep_failed_ms), max_failed = tonumber(ARG.max_failed),
+})
+return reply{applied = applied, rejected = rejected}

@@ -1,0 +1,75 @@
+--[[
+Read one page of the jobs of a queue in one state, read-only (inspection and the dashboard).
+
+A page is one range of one list or sorted set, never a scan of the whole queue.
+
+KEYS
+  schema      STRING  schema version of this queue's data
+  ready       LIST    ids of jobs ready to run, oldest first
+  delayed     ZSET    ids of jobs waiting for their due time (score: due ms)
+  running     ZSET    ids of fetched jobs (score: lease deadline ms)
+  done        HASH    id -> record of a finished job
+  done_index  LIST    "<finished ms>:<id>" of finished jobs, oldest first
+  failed_index  ZSET  id -> when it failed (ms), one per job of the failed store
+
+ARGV
+  version     schema version expected by the caller
+  state       'ready' (oldest first), 'delayed' (soonest first), 'running' (oldest lease
+              first), 'failed' or 'finished' (newest first)
+  offset      how many jobs of that order to skip
+  limit       most jobs to return
+
+REPLY
+  ids         ids of the page's jobs, in order
+  records     the record of each, as field, value, field, value... (empty for 'finished' and
+              for a job whose record is gone)
+  done_records  the finished record of each ('finished' only; else empty)
+  scores      due time ('delayed'), lease deadline ('running') or failure time ('failed')
+              of each, ms (empty otherwise)
+  total       how many jobs the queue holds in that state
+]]
+--- @include "prelude"
+--- @include "record"
+--- @include "schema_peek"
+
+local first, limit = tonumber(ARG.offset), tonumber(ARG.limit)
+local last = first + limit - 1
+local ids, scores, done_records, total = {}, {}, {}, 0
+local state = ARG.state
+local function split(flat)
+  for n = 1, #flat, 2 do
+    ids[#ids + 1] = flat[n]
+    scores[#scores + 1] = tonumber(flat[n + 1])
+  end
+end
+if state == 'ready' then
+  ids = redis.call('LRANGE', KEY.ready, first, last)
+  total = redis.call('LLEN', KEY.ready)
+elseif state == 'delayed' then
+  split(redis.call('ZRANGE', KEY.delayed, first, last, 'WITHSCORES'))
+  total = redis.call('ZCARD', KEY.delayed)
+elseif state == 'running' then
+  split(redis.call('ZRANGE', KEY.running, first, last, 'WITHSCORES'))
+  total = redis.call('ZCARD', KEY.running)
+elseif state == 'failed' then
+  split(redis.call('ZREVRANGE', KEY.failed_index, first, last, 'WITHSCORES'))
+  total = redis.call('ZCARD', KEY.failed_index)
+elseif state == 'finished' then
+  total = redis.call('LLEN', KEY.done_index)
+  local entries = redis.call('LRANGE', KEY.done_index, -last - 1, -first - 1)
+  for n = #entries, 1, -1 do
+    ids[#ids + 1] = string.match(entries[n], '^%d+:(.*)$')
+  end
+  if #ids > 0 then
+    done_records = hmget_sliced(KEY.done, ids)
+  end
+else
+  error('job_page: unknown state ' .. tostring(state))
+end
+local records = {}
+if state ~= 'finished' then
+  for n, id in ipairs(ids) do
+    records[n] = redis.call('HGETALL', job_key(id))
+  end
+end
+return reply{ids = ids, records = records, done_records = done_records, scores = scores, total = total}

@@ -1,0 +1,39 @@
+--[[
+Count the jobs of one queue by state, read-only.
+
+KEYS
+  schema      STRING  schema version of this queue's data
+  ready       LIST    ids of jobs ready to run
+  delayed     ZSET    ids of jobs waiting for their due time
+  running     ZSET    ids of running jobs
+  failed_index  ZSET  id -> when it failed (ms), one per job of the failed store
+
+ARGV
+  version     schema version expected by the caller
+
+REPLY
+  ready       jobs in the ready list (it may count cancelled jobs not met yet: never fewer
+              jobs than can run)
+  delayed     jobs waiting for their due time
+  running     jobs leased to a worker
+  failed      jobs in the failed store
+  oldest_id   id of the job at the head of the ready list (false when nothing is ready)
+  oldest_queued_ms  when that job was queued (ms, Redis time; -1 if unknown)
+  oldest_envelope  its envelope (false if unknown): its due time tells when it came due
+  now_ms      Redis's time now (ms)
+]]
+--- @include "prelude"
+--- @include "record"
+--- @include "schema_peek"
+
+local oldest = redis.call('LINDEX', KEY.ready, 0)
+local queued, envelope = -1, false
+if oldest then
+  local record = redis.call('HMGET', job_key(oldest), 'c', 'e')
+  queued, envelope = tonumber(record[1]) or -1, record[2]
+end
+return reply{
+  ready = redis.call('LLEN', KEY.ready), delayed = redis.call('ZCARD', KEY.delayed),
+  running = redis.call('ZCARD', KEY.running), failed = redis.call('ZCARD', KEY.failed_index),
+  oldest_id = oldest, oldest_queued_ms = queued, oldest_envelope = envelope, now_ms = now_ms(),
+}

@@ -1,0 +1,58 @@
+--[[
+Extend the leases a live worker holds, and take back expired ones (the heartbeat's call).
+
+Expired leases are taken back first, so a worker that missed its renewals cannot extend a lease
+that is no longer its own.
+
+KEYS
+  schema      STRING  schema version of this queue's data
+  running     ZSET    ids of fetched jobs (score: lease deadline ms)
+  ready       LIST    ids of jobs ready to run
+  wake        LIST    wake-up token for idle workers of this queue
+  limits      HASH    task -> how many of its jobs may run at once
+  limited_running  ZSET  "<task>\0<id>" of running jobs of limited tasks
+  parked*     LIST    one per task of `tasks`: its jobs held back by its limit
+
+ARGV
+  version     schema version expected by the caller
+  lease_ms    lease duration in ms
+  recover_limit  most expired leases to take back in this call
+  tasks*      the tasks of this queue the caller knows (their parked lists: `parked`)
+  leases*2    one pair per job the caller runs: id, lease
+
+REPLY
+  lost        ids whose lease the caller no longer holds (their outcome will be rejected)
+  recovered   how many expired leases of dead workers were taken back
+]]
+--- @include "prelude"
+--- @include "record"
+--- @include "lease"
+--- @include "limits"
+--- @include "recovery"
+--- @include "schema_guard"
+
+local now = now_ms()
+local q = {
+  ready = KEY.ready, running = KEY.running, wake = KEY.wake,
+  limited_running = KEY.limited_running,
+}
+load_tasks(q, ARG.tasks, ARG.tasks_n, KEY.parked, KEY.limits)
+local recovered = recover_expired(q, now, tonumber(ARG.recover_limit))
+
+local deadline = now + tonumber(ARG.lease_ms)
+local lost, renewed = {}, {}
+for i = ARG.leases, ARG.leases + ARG.leases_n - 1, 2 do
+  local id = ARGV[i]
+  if redis.call('HGET', job_key(id), 'l') == ARGV[i + 1] then
+    renewed[#renewed + 1] = deadline
+    renewed[#renewed + 1] = id
+  else
+    lost[#lost + 1] = id
+  end
+end
+if #renewed > 0 then
+  for first = 1, #renewed, SLICE do
+    redis.call('ZADD', KEY.running, 'XX', unpack(renewed, first, math.min(first + SLICE - 1, #renewed)))
+  end
+end
+return reply{lost = lost, recovered = recovered}
