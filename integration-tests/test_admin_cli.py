@@ -199,9 +199,13 @@ def test_status_shows_a_live_worker_its_periodic_task_and_a_concurrency_limit_in
 
     def limit_in_use() -> bool:
         status = cli_json(spin, "status")[1]
-        return status["limits"] == [
-            {"queue": DEFAULT, "task": "hold", "limit": 1, "running": 1, "waiting": 1}
-        ] and [w["jobs_running"] for w in status["workers"]] == [1]
+        shown = ("queue", "task", "limit", "running", "waiting", "code_limit", "override")
+        return [{k: lim[k] for k in shown} for lim in status["limits"]] == [
+            {
+                "queue": DEFAULT, "task": "hold", "limit": 1, "running": 1, "waiting": 1,
+                "code_limit": 1, "override": None,
+            }
+        ] and [w["jobs_running"] for w in status["workers"]] == [1]  # fmt: skip
 
     wait_for(limit_in_use, message="one hold job running, the other held back by the limit")
     code, status = cli_json(spin, "status")
@@ -259,13 +263,16 @@ def test_jobs_failed_lists_failed_jobs_of_every_queue_newest_first_one_page_at_a
     assert code == 0
     assert [job["id"] for job in jobs] == [newest, middle, oldest]
     assert [job["queue"] for job in jobs] == [DEFAULT, OTHER, DEFAULT]
-    assert jobs[0] | {"created_at": None, "started_at": None, "finished_at": None} == {
+    varying = {"created_at": None, "started_at": None, "finished_at": None, "traceback": None}
+    assert jobs[0] | varying == {
         "id": newest, "queue": DEFAULT, "task": "doomed", "status": "failed", "attempts": 1,
         "max_retries": 0, "created_at": None, "due_at": None, "started_at": None,
         "finished_at": None, "worker": jobs[0]["worker"], "error_type": "ValueError",
-        "error_message": "doomed 3", "args": [3], "kwargs": {}, "retriable": True,
+        "error_message": "doomed 3", "traceback": None, "args": [3], "kwargs": {},
+        "retriable": True,
     }  # fmt: skip
     assert jobs[0]["worker"]
+    assert jobs[0]["traceback"].rstrip().endswith("ValueError: doomed 3")
     times = [datetime.fromisoformat(job["finished_at"]) for job in jobs]
     assert times == sorted(times, reverse=True) and len(set(times)) == 3
 

@@ -19,6 +19,7 @@ from spinach.acl import acl_rules
 from spinach.brokers.base import Broker
 from spinach.doctor import Check, Verdict, diagnose, exit_code
 from spinach.keys import queue_keys
+from spinach.protocol import WorkerInfo
 
 pytestmark = pytest.mark.redis
 
@@ -92,10 +93,10 @@ def url(server: RedisServer, user: str = "", password: str = "") -> str:
     return f"redis://{credentials}127.0.0.1:{server.port}/0"
 
 
-def describe(info: dict[str, Any] | None = None, **tasks: int | None) -> dict[str, Any]:
+def describe(info: dict[str, Any] | None = None, **tasks: int | None) -> WorkerInfo:
     """A worker registry entry like spinach-worker's heartbeat writes."""
-    entry = {"host": "web-1", "pid": 4242, "queue": QUEUE, "threads": 4, "tasks": tasks}
-    return {**entry, **(info or {})}
+    entry: dict[str, Any] = {"host": "web-1", "pid": 4242, "queue": QUEUE, "threads": 4}
+    return WorkerInfo(id="w", tasks=tasks, **{**entry, **(info or {})})
 
 
 def test_a_server_configured_for_production_passes_persistence_eviction_and_auth(
@@ -249,20 +250,20 @@ def test_two_workers_declaring_different_max_retries_for_a_task_warn(
     assert retries.advice
 
 
-def test_workers_from_before_task_declarations_are_counted_not_judged(
+def test_workers_that_declare_no_task_are_counted_not_judged(
     redis_server: RedisServer, connect: Callable[..., Broker]
 ) -> None:
     broker = connect(redis_server.url)
-    old = {"host": "old-1", "pid": 1, "queue": QUEUE, "threads": 2}  # no "tasks" key
-    broker.register_worker(QUEUE, "old", 10_000, old)
+    idle = WorkerInfo(id="idle", host="old-1", pid=1, queue=QUEUE, threads=2)  # no task here
+    broker.register_worker(QUEUE, "idle", 10_000, idle)
     checks = by_name(diagnose(broker, [QUEUE]))
     assert checks["workers"].verdict is Verdict.PASS
     assert checks["retries"].verdict is Verdict.UNKNOWN
-    assert "1 older worker(s)" in checks["retries"].detail
+    assert "1 worker(s) declare no task" in checks["retries"].detail
     broker.register_worker(QUEUE, "new", 10_000, describe(charge=0))
     retries = by_name(diagnose(broker, [QUEUE]))["retries"]
     assert retries.verdict is Verdict.PASS
-    assert "1 older worker(s)" in retries.detail
+    assert "1 worker(s) declare no task" in retries.detail
 
 
 def test_keys_with_ttls_outside_spinach_make_the_server_look_like_a_cache(

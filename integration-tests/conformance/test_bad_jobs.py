@@ -64,7 +64,7 @@ def test_a_corrupt_payload_is_removed_with_an_error_and_others_still_run(
     spin.schedule("item", 1)
     job = spin.schedule("item", 2)
     spin.schedule("item", 3)
-    raw.hset(queue_keys(spin.namespace, "spinach").job(job.job_id), "e", garbage)
+    raw.hset(queue_keys(spin.namespace, "spinach").jobs, job.job_id, garbage)
 
     with caplog.at_level(logging.ERROR, logger="spinach.worker"):
         spin.start_workers(number=1, block=True, stop_when_queue_empty=True)

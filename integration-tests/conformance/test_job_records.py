@@ -216,7 +216,7 @@ def test_jobs_that_cannot_run_go_to_the_failed_store(
     web.attach_tasks(web_tasks)
     unknown = web.schedule("unknown_here")
     garbled = spin.schedule("ok", 1)
-    raw.hset(queue_keys(spin.namespace, "spinach").job(garbled.job_id), "e", b"not json")
+    raw.hset(queue_keys(spin.namespace, "spinach").jobs, garbled.job_id, b"not json")
     _drain(spin)
 
     by_id = {job.id: job for job in spin.failed_jobs()}

@@ -33,7 +33,7 @@ def test_a_call_orders_keys_and_arguments_as_the_header_says() -> None:
     assert name == "renew"
     assert ordered == [
         keys.schema, keys.running, keys.ready, keys.wake, keys.limits, keys.limited_running,
-        keys.parked("a"),
+        keys.jobs, keys.state, keys.parked("a"),
     ]  # fmt: skip
     # version first; then the fixed arguments; then each variadic, its count first but the last
     assert args == [SCHEMA_VERSION, 5000, 100, 1, "a", "id1", "tok1"]

@@ -34,17 +34,19 @@ def test_an_error_whose_message_cannot_be_read_is_still_described() -> None:
     assert describe_error(Broken()).endswith("Broken: (its message could not be read)")
 
 
-def _flat(**fields: str) -> list[bytes]:
-    return [part.encode() for pair in fields.items() for part in pair]
+def _packed(**fields: str) -> bytes:
+    from spinach.inspection import RECORD_FIELDS
+
+    return "\0".join(fields.get(name, "") for name in RECORD_FIELDS).encode()
 
 
 def test_a_failed_record_reads_back_with_its_error_split_and_its_traceback() -> None:
     envelope = '{"v":"1","id":"id1","task":"resize","queue":"images","args":[1]}'
-    flat = _flat(
-        e=envelope, t="resize", c="1700000000000", b="3", r="2", s="f", f="1700000002000",
+    packed = _packed(
+        t="resize", c="1700000000000", b="3", r="2", s="f", f="1700000002000",
         ran="7:1700000001000:w1", err="ValueError: a: b", tb="Traceback...\nValueError: a: b",
     )  # fmt: skip
-    info = record_info("id1", "images", flat)
+    info = record_info("id1", "images", packed, envelope.encode())
     assert (info.status, info.task, info.attempts, info.max_retries) == (
         JobStatus.FAILED,
         "resize",
@@ -64,12 +66,14 @@ def test_a_failed_record_reads_back_with_its_error_split_and_its_traceback() -> 
 
 
 def test_a_live_record_reads_as_waiting_queued_running_or_abandoned() -> None:
-    base = {"e": '{"v":"1","id":"i","task":"t","queue":"q"}', "t": "t", "c": "1700000000000"}
-    assert record_info("i", "q", _flat(**base), due_ms=1700000005000).status is JobStatus.WAITING
-    assert record_info("i", "q", _flat(**base)).status is JobStatus.QUEUED
-    running = record_info("i", "q", _flat(**base, l="9:1700000001000:w2"))
+    envelope = b'{"v":"1","id":"i","task":"t","queue":"q"}'
+    base = {"t": "t", "c": "1700000000000"}
+    waiting = record_info("i", "q", _packed(**base), envelope, due_ms=1700000005000)
+    assert waiting.status is JobStatus.WAITING
+    assert record_info("i", "q", _packed(**base), envelope).status is JobStatus.QUEUED
+    running = record_info("i", "q", _packed(**base, l="9:1700000001000:w2"), envelope)
     assert (running.status, running.attempts, running.worker) == (JobStatus.RUNNING, 1, "w2")
-    abandoned = record_info("i", "q", _flat(**base, x="1", ran="9:1700000001000:w2"))
+    abandoned = record_info("i", "q", _packed(**base, x="1", ran="9:1700000001000:w2"))
     assert abandoned.status is JobStatus.FAILED
     assert abandoned.error_type == "spinach.exc.JobAbandonedError"
 
@@ -91,3 +95,22 @@ def test_a_traceback_is_kept_bounded_with_its_end() -> None:
 
 def test_only_a_cancelled_result_is_true() -> None:
     assert [bool(result) for result in CancelResult] == [True, False, False, False]
+
+
+def test_python_reads_the_record_fields_in_the_order_the_record_include_writes_them() -> None:
+    import importlib.resources
+    import re
+
+    from spinach.inspection import RECORD_FIELDS
+
+    include = importlib.resources.files("spinach_lua").joinpath("scripts/includes/record.lua")
+    declared = re.search(r"local RECORD_FIELDS = \{([^}]*)\}", include.read_text())
+    assert declared is not None
+    assert tuple(re.findall(r"'(\w+)'", declared.group(1))) == RECORD_FIELDS
+
+
+def test_a_packed_record_with_trailing_fields_left_out_reads_back() -> None:
+    from spinach.inspection import unpack_record
+
+    assert unpack_record(b"mail\x001700000000000") == {"t": "mail", "c": "1700000000000"}
+    assert unpack_record("t\x00\x00\x003")["r"] == "3"

@@ -143,14 +143,16 @@ class CancelReply(NamedTuple):
 
 class JobStateReply(NamedTuple):
     kind: bytes
-    fields: list[bytes]
+    state: bytes | None
+    envelope: bytes | None
     due_ms: int
     done_record: bytes | None
 
 
 class FailedPageReply(NamedTuple):
     ids: list[bytes]
-    records: list[list[bytes]]
+    states: list[bytes | None]
+    envelopes: list[bytes | None]
 
 
 class FailedRetryReply(NamedTuple):
@@ -207,7 +209,8 @@ class RunNowReply(NamedTuple):
 
 class JobPageReply(NamedTuple):
     ids: list[bytes]
-    records: list[list[bytes]]
+    states: list[bytes | None]
+    envelopes: list[bytes | None]
     done_records: list[bytes | None]
     scores: list[int]
     total: int

@@ -31,8 +31,13 @@ def describe_error(error: BaseException) -> str:
     except Exception:  # noqa: BLE001 - a broken __str__ must not cost the job its retries
         message = "(its message could not be read)"
     text = f"{name}: {message}" if message else name
-    # Redis takes UTF-8: undecodable bytes of file names (surrogates) are written escaped.
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")[:MAX_ERROR_CHARS]
+    return _storable(text)[:MAX_ERROR_CHARS]
+
+
+def _storable(text: str) -> str:
+    """`text` as a job record keeps it: valid UTF-8 (undecodable bytes of file names, which
+    Python holds as surrogates, written escaped), and no NUL byte (the record's separator)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\0", "\\0")
 
 
 #: Most traceback text kept with a failed run; a longer one keeps its end (the innermost frames
@@ -46,7 +51,7 @@ def describe_traceback(error: BaseException) -> str:
         text = "".join(traceback.format_exception(error))
     except Exception:  # noqa: BLE001 - a broken __str__ or frame must not cost the job its retries
         text = f"(the traceback of {type(error).__qualname__} could not be formatted)"
-    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    text = _storable(text)
     if len(text) > MAX_TRACEBACK_CHARS:
         text = "...\n" + text[-MAX_TRACEBACK_CHARS:]
     return text
@@ -311,23 +316,35 @@ def done_info(job_id: str, queue: str, raw: bytes) -> JobInfo:
     )
 
 
-def record_info(job_id: str, queue: str, flat: list[bytes], due_ms: int = -1) -> JobInfo:
-    """A job's own record (see spinach_lua's record include) as a JobInfo.
+#: The fields of a job's packed state, in their order (spinach_lua's record include; a unit
+#: test checks that both sides agree).
+RECORD_FIELDS = ("t", "c", "b", "r", "l", "x", "s", "f", "ran", "u", "err", "tb")
 
-    `flat` is the record as HGETALL returns it; `due_ms` the job's score in the delayed set,
-    -1 when it is not there.
-    """
-    fields = {_str(flat[n]): flat[n + 1] for n in range(0, len(flat), 2)}
+
+def unpack_record(packed: bytes | str) -> dict[str, str]:
+    """A job's packed state as {field: value}; empty values are left out."""
+    values = _str(packed).split("\0")
+    return {name: value for name, value in zip(RECORD_FIELDS, values, strict=False) if value}
+
+
+def record_info(
+    job_id: str,
+    queue: str,
+    packed: bytes | str,
+    envelope: bytes | None = None,
+    due_ms: int = -1,
+) -> JobInfo:
+    """A job's record (its packed state and envelope, see spinach_lua's record include) as a
+    JobInfo; `due_ms` is its score in the delayed set, -1 when it is not there."""
+    fields = unpack_record(packed)
 
     def text(name: str) -> str:
-        value = fields.get(name)
-        return "" if value is None else _str(value)
+        return fields.get(name, "")
 
     def number(name: str) -> int:
         value = text(name)
         return int(value) if value.lstrip("-").isdigit() else 0
 
-    envelope = fields.get("e")
     args, kwargs = _arguments(envelope)
     retries = number("r")
     budget = number("b")

@@ -44,8 +44,7 @@ class QueueKeys:
     """The keys of one queue of one namespace.
 
     The field names are the key names of the scripts' contracts (spinach_lua's headers), so the
-    script runner takes a script's keys from here by name. Per-job records are the exception:
-    the scripts build their keys from the schema key (see `job`), as the record include does.
+    script runner takes a script's keys from here by name.
     """
 
     schema: str
@@ -67,6 +66,9 @@ class QueueKeys:
     done: str
     done_index: str
     failed_index: str
+    jobs: str
+    state: str
+    stats: str
     _base: str
 
     def enqueue_token(self, token: str) -> str:
@@ -80,14 +82,6 @@ class QueueKeys:
     def worker_wake(self, worker_id: str) -> str:
         """Private wake-up list of one worker, beside the queue's own (same slot for BLPOP)."""
         return f"{self._base}:wake:{worker_id}"
-
-    def job(self, job_id: str) -> str:
-        """The record of one job (a hash). Scripts build the same name from the schema key."""
-        return f"{self._base}:job:{job_id}"
-
-    def stats(self, minute: int) -> str:
-        """Per-minute outcome counts (a hash; `minute` is Redis time // 60,000 ms)."""
-        return f"{self._base}:stats:{minute}"
 
 
 @functools.lru_cache(maxsize=1024)
@@ -114,6 +108,9 @@ def queue_keys(namespace: str, queue: str) -> QueueKeys:
         done=f"{base}:done",
         done_index=f"{base}:done:index",
         failed_index=f"{base}:failed:index",
+        jobs=f"{base}:jobs",
+        state=f"{base}:state",
+        stats=f"{base}:stats",
         _base=base,
     )
 

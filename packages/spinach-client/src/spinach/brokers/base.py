@@ -278,8 +278,8 @@ class Broker:
             JobStateReply, call("job_state", queue_keys(self.namespace, queue), {"id": job_id})
         )
         kind = _text(reply.kind)
-        if kind == "job":
-            return record_info(job_id, queue, reply.fields, reply.due_ms)
+        if kind == "job" and reply.state is not None:
+            return record_info(job_id, queue, reply.state, reply.envelope, reply.due_ms)
         if kind == "done" and reply.done_record:
             return done_info(job_id, queue, reply.done_record)
         return None
@@ -320,9 +320,11 @@ class Broker:
             ),
         )
         return [
-            record_info(_text(job_id), queue, fields)
-            for job_id, fields in zip(reply.ids, reply.records, strict=True)
-            if fields
+            record_info(_text(job_id), queue, state, envelope)
+            for job_id, state, envelope in zip(
+                reply.ids, reply.states, reply.envelopes, strict=True
+            )
+            if state is not None
         ]
 
     def job_page(
@@ -351,9 +353,13 @@ class Broker:
                 record = reply.done_records[n]
                 jobs.append(done_info(job_id, queue, record) if record else None)
                 continue
-            fields = reply.records[n]
+            packed = reply.states[n]
             due = reply.scores[n] if state == "delayed" else -1
-            jobs.append(record_info(job_id, queue, fields, due) if fields else None)
+            jobs.append(
+                None
+                if packed is None
+                else record_info(job_id, queue, packed, reply.envelopes[n], due)
+            )
         return jobs, reply.total
 
     def retry_failed(

@@ -10,6 +10,8 @@ KEYS
   delayed     ZSET    ids of jobs waiting for their due time (score: due ms)
   done        HASH    id -> record of a finished job
   done_index  LIST    "<finished ms>:<id>" of finished jobs, oldest first
+  jobs        HASH    id -> envelope (see the record include)
+  state       HASH    id -> packed state of the job (see the record include)
 
 ARGV
   version     schema version expected by the caller
@@ -28,15 +30,15 @@ REPLY
 --- @include "schema_guard"
 
 local id = ARG.id
-local lease, abandoned, state, task, retries, created =
-  unpack(redis.call('HMGET', job_key(id), 'l', 'x', 's', 't', 'r', 'c'), 1, 6)
-if lease then
+local q = {jobs = KEY.jobs, state = KEY.state, done = KEY.done, done_index = KEY.done_index}
+local record = read_records(q, {id})[1]
+if record and record.l then
   return reply{outcome = 'running'}
 end
-if abandoned or state then
+if record and (record.x or record.s) then
   return reply{outcome = 'finished'}  -- failed, or its worker died: it is being reported failed
 end
-if not task then
+if not record then
   if redis.call('HEXISTS', KEY.done, id) == 1 then
     return reply{outcome = 'finished'}
   end
@@ -45,11 +47,11 @@ end
 
 local now = now_ms()
 redis.call('ZREM', KEY.delayed, id)
-delete_record(id)
+delete_records(q, {id})
 local keep_done = tonumber(ARG.keep_done_ms)
 if keep_done > 0 then
-  local q = {done = KEY.done, done_index = KEY.done_index}
-  add_done(q, now, {{id, make_done_record('c', task, tonumber(retries) or 0, created, 0, now, '')}})
+  local retries = tonumber(record.r) or 0
+  add_done(q, now, {{id, make_done_record('c', record.t, retries, record.c, 0, now, '')}})
   trim_done(q, now - keep_done, tonumber(ARG.max_done), 100)
 end
 return reply{outcome = 'cancelled'}

@@ -8,6 +8,8 @@ KEYS
   delayed     ZSET    ids of jobs waiting for their due time (score: due ms, Redis time)
   wake        LIST    wake-up token for idle workers of this queue
   limits      HASH    task -> how many of its jobs may run at once
+  jobs        HASH    id -> envelope (see the record include)
+  state       HASH    id -> packed state of the job (see the record include)
   parked*     LIST    one per task of `tasks`: its jobs held back by its limit
 
 ARGV
@@ -33,24 +35,18 @@ Status 1 (ALREADY_DONE): this call already ran (a retry after a lost reply): not
 --- @include "limits"
 --- @include "schema_guard"
 
--- Reads first: a migrating cluster slot aborts the call before it changed anything.
+local q = {ready = KEY.ready, jobs = KEY.jobs, state = KEY.state}
 local ids = {}
 for i = ARG.jobs, ARG.jobs + ARG.jobs_n - 1, 3 do
   ids[#ids + 1] = ARGV[i]
 end
-local known = {}
-if count_records(ids) > 0 then  -- rare: one EXISTS for the whole batch otherwise
-  for n, id in ipairs(ids) do
-    known[n] = redis.call('EXISTS', job_key(id)) == 1
-  end
-end
+local known = hmget_sliced(KEY.state, ids)
 
 if not redis.call('SET', KEY.token, '1', 'NX', 'PX', ARG.token_ttl_ms) then
   return {1}
 end
 
 local now = now_ms()
-local q = {ready = KEY.ready}
 local names = load_tasks(q, ARG.tasks, ARG.tasks_n, KEY.parked, KEY.limits)
 local earliest_before = earliest_due(KEY.delayed)
 
@@ -70,6 +66,7 @@ local function parse_meta(meta)
   return parsed
 end
 
+local new_ids, envelopes, records = {}, {}, {}
 local ready_ids, ready_tasks, delayed_args = {}, {}, {}
 local seen = {}
 local earliest = nil
@@ -81,7 +78,9 @@ for n, id in ipairs(ids) do
     seen[id] = true
     local i = ARG.jobs + (n - 1) * 3
     local meta = parse_meta(ARGV[i + 1])
-    create_record(id, ARGV[i + 2], meta[1], now, meta[4])
+    new_ids[#new_ids + 1] = id
+    envelopes[#envelopes + 1] = ARGV[i + 2]
+    records[#records + 1] = {t = meta[1], c = now, b = meta[4] ~= '0' and meta[4] or nil}
     local due = meta[2]
     if due <= 0 then
       due = now + meta[3]
@@ -98,6 +97,7 @@ for n, id in ipairs(ids) do
     end
   end
 end
+create_records(q, new_ids, envelopes, records)
 call_sliced('ZADD', KEY.delayed, delayed_args)
 route(q, ready_ids, ready_tasks)
 

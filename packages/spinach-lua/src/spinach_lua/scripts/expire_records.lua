@@ -7,6 +7,8 @@ KEYS
   done        HASH    id -> record of a finished job
   done_index  LIST    "<finished ms>:<id>" of finished jobs, oldest first
   failed_index  ZSET  id -> when it failed (ms), one per job of the failed store
+  jobs        HASH    id -> envelope (see the record include)
+  state       HASH    id -> packed state of the job (see the record include)
 
 ARGV
   version     schema version expected by the caller
@@ -25,7 +27,10 @@ REPLY
 --- @include "schema_guard"
 
 local now = now_ms()
-local q = {done = KEY.done, done_index = KEY.done_index, failed_index = KEY.failed_index}
+local q = {
+  done = KEY.done, done_index = KEY.done_index, failed_index = KEY.failed_index,
+  jobs = KEY.jobs, state = KEY.state,
+}
 local budget = tonumber(ARG.budget)
 local dropped = trim_done(q, now - tonumber(ARG.keep_done_ms), tonumber(ARG.max_done), budget)
 dropped = dropped

@@ -4,6 +4,8 @@ Read one page of a queue's failed jobs, newest first, read-only.
 KEYS
   schema      STRING  schema version of this queue's data
   failed_index  ZSET  id -> when it failed (ms), one per job of the failed store
+  jobs        HASH    id -> envelope (see the record include)
+  state       HASH    id -> packed state of the job (see the record include)
 
 ARGV
   version     schema version expected by the caller
@@ -12,16 +14,12 @@ ARGV
 
 REPLY
   ids         ids of the page's jobs, newest first
-  records     the record of each, as field, value, field, value...
+  states      the packed state of each (false if gone)
+  envelopes   the envelope of each (false if gone)
 ]]
 --- @include "prelude"
---- @include "record"
 --- @include "schema_peek"
 
 local first = tonumber(ARG.offset)
 local ids = redis.call('ZREVRANGE', KEY.failed_index, first, first + tonumber(ARG.limit) - 1)
-local records = {}
-for n, id in ipairs(ids) do
-  records[n] = redis.call('HGETALL', job_key(id))
-end
-return reply{ids = ids, records = records}
+return reply{ids = ids, states = hmget_sliced(KEY.state, ids), envelopes = hmget_sliced(KEY.jobs, ids)}

@@ -4,6 +4,8 @@ Delete failed jobs from the failed store for good, the oldest first.
 KEYS
   schema      STRING  schema version of this queue's data
   failed_index  ZSET  id -> when it failed (ms), one per job of the failed store
+  jobs        HASH    id -> envelope (see the record include)
+  state       HASH    id -> packed state of the job (see the record include)
 
 ARGV
   version     schema version expected by the caller
@@ -22,14 +24,15 @@ REPLY
 
 local first = tonumber(ARG.skip)
 local ids = redis.call('ZRANGE', KEY.failed_index, first, first + tonumber(ARG.limit) - 1)
+local q = {failed_index = KEY.failed_index, jobs = KEY.jobs, state = KEY.state}
 local doomed = ids
 if ARG.task ~= '' then
   doomed = {}
-  for _, id in ipairs(ids) do
-    if redis.call('HGET', job_key(id), 't') == ARG.task then
-      doomed[#doomed + 1] = id
+  for n, record in ipairs(read_records(q, ids)) do
+    if record and record.t == ARG.task then
+      doomed[#doomed + 1] = ids[n]
     end
   end
 end
-forget_failed({failed_index = KEY.failed_index}, doomed)
+forget_failed(q, doomed)
 return reply{deleted = #doomed, looked = #ids}

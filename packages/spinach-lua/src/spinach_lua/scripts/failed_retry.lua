@@ -10,6 +10,8 @@ KEYS
   failed_index  ZSET  id -> when it failed (ms), one per job of the failed store
   ready       LIST    ids of jobs ready to run, oldest first
   wake        LIST    wake-up token for idle workers of this queue
+  jobs        HASH    id -> envelope (see the record include)
+  state       HASH    id -> packed state of the job (see the record include)
 
 ARGV
   version     schema version expected by the caller
@@ -39,31 +41,27 @@ else
   end
 end
 
-local records = {}
-for n, id in ipairs(ids) do
-  records[n] = redis.call('HMGET', job_key(id), 's', 'e', 'u', 't')
-end
+local q = {jobs = KEY.jobs, state = KEY.state}
+local records = read_records(q, ids)
+local envelopes = read_envelopes(q, ids)
 local now = now_ms()
-local retried, unknown, unretriable, skipped = {}, {}, {}, {}
+local retried, unknown, unretriable, skipped, fresh = {}, {}, {}, {}, {}
 for n, id in ipairs(ids) do
-  local state, envelope, unusable, task = unpack(records[n], 1, 4)
-  if state ~= 'f' then
+  local record = records[n]
+  if not record or record.s ~= 'f' then
     unknown[#unknown + 1] = id
-  elseif ARG.mode == 'all' and ARG.task ~= '' and task ~= ARG.task then
+  elseif ARG.mode == 'all' and ARG.task ~= '' and record.t ~= ARG.task then
     skipped[#skipped + 1] = id
-  elseif not envelope or unusable then
+  elseif not envelopes[n] or record.u then
     unretriable[#unretriable + 1] = id
   else
     retried[#retried + 1] = id
+    fresh[#fresh + 1] = {t = record.t, c = now, b = record.b}  -- a fresh attempt budget
   end
 end
 if #retried > 0 then
   call_sliced('ZREM', KEY.failed_index, retried)
-  for _, id in ipairs(retried) do
-    local key = job_key(id)
-    redis.call('HDEL', key, 's', 'f', 'r', 'x', 'l', 'err', 'tb', 'ran')
-    redis.call('HSET', key, 'c', now)
-  end
+  write_records(q, retried, fresh)
   call_sliced('RPUSH', KEY.ready, retried)
   ensure_wake_token(KEY.wake)
 end

@@ -17,11 +17,14 @@ KEYS
   running     ZSET    ids of fetched jobs (score: lease deadline ms)
   wake        LIST    wake-up token for idle workers of this queue
   lease_seq   STRING  last fencing token handed out in this queue
+  jobs        HASH    id -> envelope (see the record include)
+  state       HASH    id -> packed state of the job (see the record include)
   limits      HASH    task -> how many of its jobs may run at once
   limited_running  ZSET  "<task>\0<id>" of running jobs of limited tasks
   done        HASH    id -> record of a finished job
   done_index  LIST    "<finished ms>:<id>" of finished jobs, oldest first
   failed_index  ZSET  id -> when it failed (ms), one per job of the failed store
+  stats       HASH    per-minute counts of outcomes (see the history include)
   parked*     LIST    one per task of `tasks`: its jobs held back by its limit
 
 ARGV
@@ -67,7 +70,8 @@ local now = now_ms()
 local q = {
   ready = KEY.ready, delayed = KEY.delayed, running = KEY.running, wake = KEY.wake,
   lease_seq = KEY.lease_seq, limited_running = KEY.limited_running, done = KEY.done,
-  done_index = KEY.done_index, failed_index = KEY.failed_index,
+  done_index = KEY.done_index, failed_index = KEY.failed_index, jobs = KEY.jobs,
+  state = KEY.state, stats = KEY.stats,
 }
 local names = load_tasks(q, ARG.tasks, ARG.tasks_n, KEY.parked, KEY.limits)
 local applied, rejected = apply_outcomes(q, now, ARG.outcomes, ARG.outcomes_n, {
@@ -86,8 +90,8 @@ if head and head <= now then
   local due = redis.call('ZRANGEBYSCORE', KEY.delayed, '-inf', now, 'LIMIT', 0, tonumber(ARG.promote_limit))
   local due_tasks = {}
   if next(q.limits) then
-    for n, id in ipairs(due) do
-      due_tasks[n] = redis.call('HGET', job_key(id), 't')
+    for n, record in ipairs(read_records(q, due)) do
+      due_tasks[n] = record and record.t
     end
   end
   call_sliced('ZREM', KEY.delayed, due)
@@ -102,15 +106,11 @@ for _, name in ipairs(names) do
 end
 
 -- What is taken, and from which list, is decided from reads alone; the lists change after.
-local ids, payloads, retries, abandoned, id_tasks = {}, {}, {}, {}, {}
+local ids, records, id_tasks = {}, {}, {}
 local trims, held = {}, {}
-local function take(id, record, task)
+local function take(id, record)
   local n = #ids + 1
-  ids[n] = id
-  payloads[n] = record[1] or false
-  retries[n] = tonumber(record[2]) or 0
-  abandoned[n] = record[3] and 1 or 0
-  id_tasks[n] = task
+  ids[n], records[n], id_tasks[n] = id, record, record.t
 end
 
 -- Parked jobs first: they are the oldest of their task. (When a task loses its limit, its
@@ -119,10 +119,9 @@ for _, name in ipairs(names) do
   local room = math.min(wanted - #ids, spare[name] or 0)
   if room > 0 then
     local waiting = redis.call('LRANGE', q.parked[name], 0, room - 1)
-    for _, id in ipairs(waiting) do
-      local record = redis.call('HMGET', job_key(id), 'e', 'r', 'x', 't')
-      if record[4] then
-        take(id, record, name)
+    for n, record in ipairs(read_records(q, waiting)) do
+      if record then  -- else cancelled while parked: dropped here
+        take(waiting[n], record)
         spare[name] = spare[name] - 1
       end
     end
@@ -138,21 +137,22 @@ if #ids < wanted then
     window = window + 100
   end
   local popped = redis.call('LRANGE', KEY.ready, 0, window - 1)
+  local found = read_records(q, popped)
   local consumed = 0
   for n, id in ipairs(popped) do
     if #ids >= wanted then
       break
     end
     consumed = n
-    local record = redis.call('HMGET', job_key(id), 'e', 'r', 'x', 't')
-    local task = record[4]
-    if not task then
+    local record = found[n]
+    local task = record and record.t
+    if not record then
       -- no record: cancelled while queued, dropped here
     elseif spare[task] and spare[task] <= 0 then
       held[task] = held[task] or {}
       held[task][#held[task] + 1] = id
     else
-      take(id, record, task)
+      take(id, record)
       if spare[task] then
         spare[task] = spare[task] - 1
       end
@@ -170,7 +170,13 @@ end
 for task, waiting in pairs(held) do
   call_sliced('RPUSH', q.parked[task], waiting)
 end
-local leases = grant_leases(q, ids, now, tonumber(ARG.lease_ms), ARG.worker)
+local payloads, retries, abandoned = read_envelopes(q, ids), {}, {}
+for n, record in ipairs(records) do
+  payloads[n] = payloads[n] or false
+  retries[n] = tonumber(record.r) or 0
+  abandoned[n] = record.x and 1 or 0
+end
+local leases = grant_leases(q, ids, records, now, tonumber(ARG.lease_ms), ARG.worker)
 local limited = {}
 for n, id in ipairs(ids) do
   local name = id_tasks[n]

@@ -13,6 +13,9 @@ KEYS
   done        HASH    id -> record of a finished job
   done_index  LIST    "<finished ms>:<id>" of finished jobs, oldest first
   failed_index  ZSET  id -> when it failed (ms), one per job of the failed store
+  jobs        HASH    id -> envelope (see the record include)
+  state       HASH    id -> packed state of the job (see the record include)
+  stats       HASH    per-minute counts of outcomes (see the history include)
 
 ARGV
   version     schema version expected by the caller
@@ -37,7 +40,7 @@ REPLY
 local q = {
   delayed = KEY.delayed, running = KEY.running, wake = KEY.wake,
   limited_running = KEY.limited_running, done = KEY.done, done_index = KEY.done_index,
-  failed_index = KEY.failed_index,
+  failed_index = KEY.failed_index, jobs = KEY.jobs, state = KEY.state, stats = KEY.stats,
 }
 local applied, rejected = apply_outcomes(q, now_ms(), ARG.outcomes, ARG.outcomes_n, {
   keep_done = tonumber(ARG.keep_done_ms), max_done = tonumber(ARG.max_done),

@@ -11,6 +11,8 @@ KEYS
   done        HASH    id -> record of a finished job
   done_index  LIST    "<finished ms>:<id>" of finished jobs, oldest first
   failed_index  ZSET  id -> when it failed (ms), one per job of the failed store
+  jobs        HASH    id -> envelope (see the record include)
+  state       HASH    id -> packed state of the job (see the record include)
 
 ARGV
   version     schema version expected by the caller
@@ -21,15 +23,15 @@ ARGV
 
 REPLY
   ids         ids of the page's jobs, in order
-  records     the record of each, as field, value, field, value... (empty for 'finished' and
-              for a job whose record is gone)
+  states      the packed state of each (false for a job whose record is gone; empty for
+              'finished')
+  envelopes   the envelope of each (as `states`)
   done_records  the finished record of each ('finished' only; else empty)
   scores      due time ('delayed'), lease deadline ('running') or failure time ('failed')
               of each, ms (empty otherwise)
   total       how many jobs the queue holds in that state
 ]]
 --- @include "prelude"
---- @include "record"
 --- @include "schema_peek"
 
 local first, limit = tonumber(ARG.offset), tonumber(ARG.limit)
@@ -66,10 +68,11 @@ elseif state == 'finished' then
 else
   error('job_page: unknown state ' .. tostring(state))
 end
-local records = {}
-if state ~= 'finished' then
-  for n, id in ipairs(ids) do
-    records[n] = redis.call('HGETALL', job_key(id))
-  end
+local states, envelopes = {}, {}
+if state ~= 'finished' and #ids > 0 then
+  states, envelopes = hmget_sliced(KEY.state, ids), hmget_sliced(KEY.jobs, ids)
 end
-return reply{ids = ids, records = records, done_records = done_records, scores = scores, total = total}
+return reply{
+  ids = ids, states = states, envelopes = envelopes, done_records = done_records, scores = scores,
+  total = total,
+}

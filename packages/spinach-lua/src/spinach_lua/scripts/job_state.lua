@@ -5,6 +5,8 @@ KEYS
   schema      STRING  schema version of this queue's data
   delayed     ZSET    ids of jobs waiting for their due time (score: due ms)
   done        HASH    id -> record of a finished job
+  jobs        HASH    id -> envelope (see the record include)
+  state       HASH    id -> packed state of the job (see the record include)
 
 ARGV
   version     schema version expected by the caller
@@ -13,21 +15,21 @@ ARGV
 REPLY
   kind        'job' (it has a record: waiting, queued, running or in the failed store),
               'done' (succeeded or cancelled), or 'none'
-  fields      the job's record as field, value, field, value... (empty unless 'job')
+  state       the job's packed state (false unless 'job')
+  envelope    the job's envelope (false unless 'job', or if it has none)
   due_ms      when a waiting job is due (-1: it is not in the delayed set)
   done_record the finished record (false unless 'done')
 ]]
---- @include "prelude"
---- @include "record"
 --- @include "schema_peek"
 
-local fields = redis.call('HGETALL', job_key(ARG.id))
-if #fields > 0 then
+local state = redis.call('HGET', KEY.state, ARG.id)
+if state then
   local due = tonumber(redis.call('ZSCORE', KEY.delayed, ARG.id)) or -1
-  return reply{kind = 'job', fields = fields, due_ms = due, done_record = false}
+  local envelope = redis.call('HGET', KEY.jobs, ARG.id)
+  return reply{kind = 'job', state = state, envelope = envelope, due_ms = due, done_record = false}
 end
 local done = redis.call('HGET', KEY.done, ARG.id)
 if done then
-  return reply{kind = 'done', fields = {}, due_ms = -1, done_record = done}
+  return reply{kind = 'done', state = false, envelope = false, due_ms = -1, done_record = done}
 end
-return reply{kind = 'none', fields = {}, due_ms = -1, done_record = false}
+return reply{kind = 'none', state = false, envelope = false, due_ms = -1, done_record = false}

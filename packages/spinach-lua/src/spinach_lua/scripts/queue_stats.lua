@@ -7,6 +7,8 @@ KEYS
   delayed     ZSET    ids of jobs waiting for their due time
   running     ZSET    ids of running jobs
   failed_index  ZSET  id -> when it failed (ms), one per job of the failed store
+  jobs        HASH    id -> envelope (see the record include)
+  state       HASH    id -> packed state of the job (see the record include)
 
 ARGV
   version     schema version expected by the caller
@@ -29,8 +31,9 @@ REPLY
 local oldest = redis.call('LINDEX', KEY.ready, 0)
 local queued, envelope = -1, false
 if oldest then
-  local record = redis.call('HMGET', job_key(oldest), 'c', 'e')
-  queued, envelope = tonumber(record[1]) or -1, record[2]
+  local record = read_records({state = KEY.state}, {oldest})[1]
+  queued = record and tonumber(record.c) or -1
+  envelope = redis.call('HGET', KEY.jobs, oldest)
 end
 return reply{
   ready = redis.call('LLEN', KEY.ready), delayed = redis.call('ZCARD', KEY.delayed),

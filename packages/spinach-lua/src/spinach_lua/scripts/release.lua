@@ -11,6 +11,8 @@ KEYS
   ready       LIST    ids of jobs ready to run, oldest first
   wake        LIST    wake-up token for idle workers of this queue
   limited_running  ZSET  "<task>\0<id>" of running jobs of limited tasks
+  jobs        HASH    id -> envelope (see the record include)
+  state       HASH    id -> packed state of the job (see the record include)
 
 ARGV
   version     schema version expected by the caller
@@ -24,23 +26,27 @@ REPLY
 --- @include "limits"
 --- @include "schema_guard"
 
-local ids, records = {}, {}
+local q = {jobs = KEY.jobs, state = KEY.state, limited_running = KEY.limited_running}
+local ids, tokens = {}, {}
 for i = ARG.leases, ARG.leases + ARG.leases_n - 1, 2 do
   ids[#ids + 1] = ARGV[i]
-  records[#ids] = redis.call('HMGET', job_key(ARGV[i]), 'l', 't')
+  tokens[#ids] = ARGV[i + 1]
 end
-local released, tasks = {}, {}
+local records = read_records(q, ids)
+local released, kept, tasks = {}, {}, {}
 for n = #ids, 1, -1 do
-  local lease, task = records[n][1], records[n][2]
-  if lease and lease == ARGV[ARG.leases + (n - 1) * 2 + 1] then
-    redis.call('HDEL', job_key(ids[n]), 'l')
-    redis.call('ZREM', KEY.running, ids[n])
-    redis.call('LPUSH', KEY.ready, ids[n])
+  local record = records[n]
+  if record and record.l and record.l == tokens[n] then
+    record.l = nil
     released[#released + 1] = ids[n]
-    tasks[#tasks + 1] = task
+    kept[#kept + 1] = record
+    tasks[#tasks + 1] = record.t
   end
 end
-free_slots({limited_running = KEY.limited_running}, released, tasks)
+write_records(q, released, kept)
+call_sliced('ZREM', KEY.running, released)
+call_sliced('LPUSH', KEY.ready, released)
+free_slots(q, released, tasks)
 if #released > 0 then
   ensure_wake_token(KEY.wake)
 end

@@ -11,6 +11,8 @@ KEYS
   wake        LIST    wake-up token for idle workers of this queue
   limits      HASH    task -> how many of its jobs may run at once
   limited_running  ZSET  "<task>\0<id>" of running jobs of limited tasks
+  jobs        HASH    id -> envelope (see the record include)
+  state       HASH    id -> packed state of the job (see the record include)
   parked*     LIST    one per task of `tasks`: its jobs held back by its limit
 
 ARGV
@@ -34,20 +36,24 @@ REPLY
 local now = now_ms()
 local q = {
   ready = KEY.ready, running = KEY.running, wake = KEY.wake,
-  limited_running = KEY.limited_running,
+  limited_running = KEY.limited_running, jobs = KEY.jobs, state = KEY.state,
 }
 load_tasks(q, ARG.tasks, ARG.tasks_n, KEY.parked, KEY.limits)
 local recovered = recover_expired(q, now, tonumber(ARG.recover_limit))
 
 local deadline = now + tonumber(ARG.lease_ms)
-local lost, renewed = {}, {}
+local ids, tokens = {}, {}
 for i = ARG.leases, ARG.leases + ARG.leases_n - 1, 2 do
-  local id = ARGV[i]
-  if redis.call('HGET', job_key(id), 'l') == ARGV[i + 1] then
+  ids[#ids + 1] = ARGV[i]
+  tokens[#ids] = ARGV[i + 1]
+end
+local lost, renewed = {}, {}
+for n, record in ipairs(read_records(q, ids)) do
+  if record and record.l == tokens[n] then
     renewed[#renewed + 1] = deadline
-    renewed[#renewed + 1] = id
+    renewed[#renewed + 1] = ids[n]
   else
-    lost[#lost + 1] = id
+    lost[#lost + 1] = ids[n]
   end
 end
 if #renewed > 0 then

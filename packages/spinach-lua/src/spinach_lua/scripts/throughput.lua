@@ -3,6 +3,7 @@ Read the per-minute counts of a queue's outcomes, read-only (the dashboard's cha
 
 KEYS
   schema      STRING  schema version of this queue's data
+  stats       HASH    per-minute counts of outcomes (see the history include)
 
 ARGV
   version     schema version expected by the caller
@@ -19,12 +20,18 @@ REPLY
 --- @include "schema_peek"
 
 local current = math.floor(now_ms() / 60000)
-local minutes = math.min(tonumber(ARG.minutes), 120)
-local counts = {}
+local minutes = math.min(tonumber(ARG.minutes), STATS_MINUTES)
+local slots = {}
 for minute = current - minutes + 1, current do
-  local found = redis.call('HMGET', STATS_PREFIX .. minute, 's', 'f', 'r')
-  counts[#counts + 1] = tonumber(found[1]) or 0
-  counts[#counts + 1] = tonumber(found[2]) or 0
-  counts[#counts + 1] = tonumber(found[3]) or 0
+  slots[#slots + 1] = minute % STATS_MINUTES
+end
+local found = redis.call('HMGET', KEY.stats, unpack(slots))
+local counts = {}
+for n = 1, #slots do
+  local at, s, f, r = string.match(found[n] or '', '^(%d+):(%d+):(%d+):(%d+)$')
+  local fresh = at and tonumber(at) == current - minutes + n
+  counts[3 * n - 2] = fresh and tonumber(s) or 0
+  counts[3 * n - 1] = fresh and tonumber(f) or 0
+  counts[3 * n] = fresh and tonumber(r) or 0
 end
 return reply{first_minute_ms = (current - minutes + 1) * 60000, counts = counts}

@@ -13,6 +13,8 @@ KEYS
   periodic_alive  ZSET  task -> until when a live worker vouches for it (ms)
   ready       LIST    ids of jobs ready to run
   wake        LIST    wake-up token for idle workers of this queue
+  jobs        HASH    id -> envelope (see the record include)
+  state       HASH    id -> packed state of the job (see the record include)
 
 ARGV
   version     schema version expected by the caller
@@ -38,22 +40,25 @@ if #orphans > 0 then
   call_sliced('ZREM', KEY.periodic_alive, orphans)
 end
 
-local created = {}
+local q = {jobs = KEY.jobs, state = KEY.state}
+local created, envelopes, records = {}, {}, {}
 for i = ARG.jobs, ARG.jobs + ARG.jobs_n - 1, 4 do
   local task, id = ARGV[i], ARGV[i + 1]
   local due = tonumber(redis.call('ZSCORE', KEY.periodic, task))
   local alive = tonumber(redis.call('ZSCORE', KEY.periodic_alive, task))
-  if due and due <= now and alive and alive > now and redis.call('EXISTS', job_key(id)) == 0 then
+  if due and due <= now and alive and alive > now and redis.call('HEXISTS', KEY.state, id) == 0 then
     local period = tonumber(redis.call('HGET', KEY.periodic_every, task))
     local next_tick = due + period
     if next_tick <= now then
       next_tick = now + period
     end
     redis.call('ZADD', KEY.periodic, next_tick, task)
-    create_record(id, ARGV[i + 3], task, now, ARGV[i + 2])
     created[#created + 1] = id
+    envelopes[#envelopes + 1] = ARGV[i + 3]
+    records[#records + 1] = {t = task, c = now, b = ARGV[i + 2] ~= '0' and ARGV[i + 2] or nil}
   end
 end
+create_records(q, created, envelopes, records)
 if #created > 0 then
   call_sliced('RPUSH', KEY.ready, created)
   ensure_wake_token(KEY.wake)

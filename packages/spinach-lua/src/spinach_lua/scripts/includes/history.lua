@@ -7,7 +7,7 @@
 -- with state 's' succeeded or 'c' cancelled ("" and 0 mean unknown; times are Redis's),
 -- indexed by `done_index` ("<finished ms>:<id>", oldest first). A job that failed for good keeps
 -- its own record (s = 'f', see the record include), indexed by `failed_index` (id -> when it
--- failed, ms). The queue description `q` names those keys.
+-- failed, ms). The queue description `q` names those keys, and `stats`.
 
 -- JSON text of strings that repeat in one call (task names, worker ids): encoded once each.
 local json_texts = {}
@@ -70,32 +70,25 @@ local function trim_done(q, cutoff, max_count, budget)
   return #ids
 end
 
--- Keep jobs that failed for good in the failed store: `entries` is a list of
--- {id, error, traceback, ran, unusable}; `ran` is the lease of the run that failed.
-local function add_failed(q, now, entries)
-  if #entries == 0 then
+-- Keep jobs that failed for good in the failed store: their records (changed by the caller:
+-- s = 'f', its time, error, traceback and last run) are indexed by when they failed.
+local function add_failed(q, now, ids, records)
+  if #ids == 0 then
     return
   end
   local index = {}
-  for _, entry in ipairs(entries) do
-    local key = job_key(entry[1])
-    redis.call('HSET', key, 's', 'f', 'f', now, 'err', entry[2], 'tb', entry[3], 'ran', entry[4])
-    if entry[5] then
-      redis.call('HSET', key, 'u', '1')
-    end
-    redis.call('HDEL', key, 'l', 'x')
+  for _, id in ipairs(ids) do
     index[#index + 1] = now
-    index[#index + 1] = entry[1]
+    index[#index + 1] = id
   end
+  write_records(q, ids, records)
   call_sliced('ZADD', q.failed_index, index)
 end
 
 -- Delete jobs of the failed store for good (their ids come from its index).
 local function forget_failed(q, ids)
   call_sliced('ZREM', q.failed_index, ids)
-  for _, id in ipairs(ids) do
-    delete_record(id)
-  end
+  delete_records(q, ids)
 end
 
 -- Drop failed jobs older than `cutoff` (ms), then the oldest beyond `max_count`; at most
@@ -112,20 +105,26 @@ local function trim_failed(q, cutoff, max_count, budget)
   return #old
 end
 
--- Per-minute counts of outcomes, for the dashboard: one small hash per queue and minute of
--- Redis time ({succeeded, failed, retried}), expiring two hours after its minute began.
-local STATS_PREFIX = string.sub(KEY.schema, 1, -7) .. 'stats:'
-local STATS_TTL_MS = 2 * 3600 * 1000
+-- Per-minute counts of outcomes, for the dashboard: a ring of 120 fields in the queue's
+-- `stats` hash, one per minute of Redis time modulo 120, each "<minute>:<succeeded>:<failed>:
+-- <retried>". A minute's field is reused two hours later, so the hash never holds more than
+-- 120 fields, and a reader skips the fields of minutes outside its window.
+local STATS_MINUTES = 120
 
-local function count_outcomes(now, succeeded, failed, retried)
-  local key = STATS_PREFIX .. math.floor(now / 60000)
-  local created = false
-  for field, count in pairs({s = succeeded, f = failed, r = retried}) do
-    if count > 0 and redis.call('HINCRBY', key, field, count) == count then
-      created = true
+local function count_outcomes(q, now, succeeded, failed, retried)
+  if succeeded + failed + retried == 0 then
+    return
+  end
+  local minute = math.floor(now / 60000)
+  local slot = minute % STATS_MINUTES
+  local old = redis.call('HGET', q.stats, slot)
+  local s, f, r = 0, 0, 0
+  if old then
+    local at, os, of, o_r = string.match(old, '^(%d+):(%d+):(%d+):(%d+)$')
+    if tonumber(at) == minute then
+      s, f, r = tonumber(os), tonumber(of), tonumber(o_r)
     end
   end
-  if created then
-    redis.call('PEXPIRE', key, STATS_TTL_MS)
-  end
+  redis.call('HSET', q.stats, slot,
+    minute .. ':' .. (s + succeeded) .. ':' .. (f + failed) .. ':' .. (r + retried))
 end

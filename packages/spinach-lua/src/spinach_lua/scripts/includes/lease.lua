@@ -20,8 +20,8 @@ local function lease_parts(value)
   return tonumber(started), worker
 end
 
--- Lease `ids` to `worker` until now + lease_ms; returns their lease values, in order.
-local function grant_leases(q, ids, now, lease_ms, worker)
+-- Lease `ids` (with their `records`) to `worker` until now + lease_ms; return the leases.
+local function grant_leases(q, ids, records, now, lease_ms, worker)
   local leases = {}
   if #ids == 0 then
     return leases
@@ -32,10 +32,11 @@ local function grant_leases(q, ids, now, lease_ms, worker)
   for n, id in ipairs(ids) do
     local lease = make_lease(last - #ids + n, now, worker)
     leases[n] = lease
-    redis.call('HSET', job_key(id), 'l', lease)
+    records[n].l = lease
     deadlines[#deadlines + 1] = deadline
     deadlines[#deadlines + 1] = id
   end
+  write_records(q, ids, records)
   call_sliced('ZADD', q.running, deadlines)
   return leases
 end

@@ -14,50 +14,56 @@ local function apply_outcomes(q, now, first, count, retention)
   if count == 0 then
     return 0, {}
   end
-  -- Every record this call changes is read before the first write.
-  local ids, rows, records = {}, {}, {}
+  local ids = {}
   for i = first, first + count - 1, 6 do
-    local n = #ids + 1
-    ids[n] = ARGV[i + 1]
-    rows[n] = i
-    records[n] = redis.call('HMGET', job_key(ids[n]), 'l', 't', 'r', 'c', 'x', 'ran')
+    ids[#ids + 1] = ARGV[i + 1]
   end
+  local records = read_records(q, ids)
 
   local rejected, applied, applied_tasks = {}, {}, {}
-  local succeeded, failed, delayed = {}, {}, {}
-  local retried = 0
+  local done, done_entries, failed, failed_records, changed, changed_records = {}, {}, {}, {}, {}, {}
+  local delayed = {}
   local earliest = nil
   local keep_done = retention.keep_done > 0
   for n, id in ipairs(ids) do
-    local i = rows[n]
-    local lease, task, retries, created, abandoned, ran = unpack(records[n], 1, 6)
+    local i = first + (n - 1) * 6
+    local record = records[n]
+    local lease = record and record.l
     if lease and lease == ARGV[i + 2] then
       local op = ARGV[i]
       applied[#applied + 1] = id
-      applied_tasks[#applied_tasks + 1] = task
+      applied_tasks[#applied_tasks + 1] = record.t
       if op == 's' then
+        done[#done + 1] = id
         if keep_done then
           local started, worker = lease_parts(lease)
-          local runs = (tonumber(retries) or 0) + 1
-          succeeded[#succeeded + 1] = {
-            id, make_done_record('s', task, runs, created, started, now, worker),
+          local runs = (tonumber(record.r) or 0) + 1
+          done_entries[#done_entries + 1] = {
+            id, make_done_record('s', record.t, runs, record.c, started, now, worker),
           }
-        else
-          succeeded[#succeeded + 1] = {id}
         end
       elseif op == 'f' or op == 'F' then
         -- An abandoned job's failure is reported by another worker: the run that failed is
-        -- the one of the worker that died.
-        failed[#failed + 1] = {id, ARGV[i + 4], ARGV[i + 5], abandoned and ran or lease, op == 'F'}
+        -- the one of the worker that died, kept in `ran` when its lease was taken back.
+        if not record.x then
+          record.ran = lease
+        end
+        record.s, record.f, record.err, record.tb = 'f', now, ARGV[i + 4], ARGV[i + 5]
+        record.l, record.x = nil, nil
+        if op == 'F' then
+          record.u = '1'
+        end
+        failed[#failed + 1] = id
+        failed_records[#failed_records + 1] = record
       else
         local due = tonumber(ARGV[i + 3])
         if op == 'r' then
           due = now + due
         end
-        retried = retried + 1
-        redis.call('HSET', job_key(id), 'r', (tonumber(retries) or 0) + 1, 'err', ARGV[i + 4],
-          'tb', ARGV[i + 5], 'ran', lease)
-        redis.call('HDEL', job_key(id), 'l')
+        record.r = (tonumber(record.r) or 0) + 1
+        record.err, record.tb, record.ran, record.l = ARGV[i + 4], ARGV[i + 5], lease, nil
+        changed[#changed + 1] = id
+        changed_records[#changed_records + 1] = record
         delayed[#delayed + 1] = due
         delayed[#delayed + 1] = id
         if earliest == nil or due < earliest then
@@ -78,20 +84,19 @@ local function apply_outcomes(q, now, first, count, retention)
     ensure_wake_token(q.wake)  -- a limited task has a free slot: a parked job may start
   end
   call_sliced('ZREM', q.running, applied)
-  for _, entry in ipairs(succeeded) do
-    delete_record(entry[1])
-  end
+  delete_records(q, done)
   local earliest_before = earliest and earliest_due(q.delayed)
+  write_records(q, changed, changed_records)
   call_sliced('ZADD', q.delayed, delayed)
   if keep_done then
-    add_done(q, now, succeeded)
-    trim_done(q, now - retention.keep_done, retention.max_done, #succeeded + 100)
+    add_done(q, now, done_entries)
+    trim_done(q, now - retention.keep_done, retention.max_done, #done_entries + 100)
   end
   if #failed > 0 then
-    add_failed(q, now, failed)
+    add_failed(q, now, failed, failed_records)
     trim_failed(q, now - retention.keep_failed, retention.max_failed, #failed + 100)
   end
-  count_outcomes(now, #succeeded, #failed, retried)
+  count_outcomes(q, now, #done, #failed, #changed)
   if earliest and (earliest_before == nil or earliest < earliest_before) then
     ensure_wake_token(q.wake)
   end

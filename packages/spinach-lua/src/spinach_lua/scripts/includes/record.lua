@@ -1,52 +1,99 @@
--- The job record: one hash per job, <queue>:job:<id>, holds everything live about the job.
--- It is written by create_record, deleted by delete_record, and read field by field:
---   e    its envelope (encoded once by msgspec in Python, never decoded here)
+-- The job record: everything about one job, in two fields of two hashes of its queue.
+--   jobs[id]   its envelope: encoded once by msgspec in Python, never decoded here, and never
+--              rewritten, however large, when the job changes state
+--   state[id]  the rest, packed: the values of RECORD_FIELDS in that order, joined by NUL
+--              bytes (trailing empty values left out), rewritten by each transition
+-- Records are created by create_records, rewritten by write_records and deleted by
+-- delete_records; scripts read them with read_records and change the Lua tables it returns.
+-- The queue description `q` names the two hashes: q.jobs and q.state. Both keys are declared,
+-- as every key a script touches: a Redis Cluster slot migrating under a call then makes Redis
+-- answer TRYAGAIN before the script runs, never a script that finds half its records.
+--
+-- The fields (Python reads them by the same names, in the same order: new ones go last):
 --   t    its task
 --   c    when it was queued (ms, Redis time): sent, or retried from the failed store
---   b    its retry budget, max_retries: absent for 0 (at most once), -1 without limit
---   r    retries already scheduled (absent: 0)
+--   b    its retry budget, max_retries: empty for 0 (at most once), -1 without limit
+--   r    retries already scheduled (empty: 0)
 --   l    its lease while a worker holds it (see the lease include)
 --   x    "1" when its worker died running it and it may not run again: report it failed
---   err  "Type: message" of its last failed run, and
---   tb   that run's traceback
 --   s    "f" once it failed for good: it is then in the queue's failed store, with
---   f    when it failed (ms),
---   ran  the lease of its last run (who ran it, since when), and
+--   f    when it failed (ms), and
+--   ran  the lease of its last run (who ran it, since when)
 --   u    "1" if its envelope cannot be decoded: kept to be read, never run again
---
--- The key is built here, from the queue's schema key: it carries the queue's hash tag, so
--- every script still touches a single Redis Cluster slot. Scripts read the records they need
--- before their first write, so that a slot migrating under them (keys moved away one by one)
--- aborts a call before it changed anything.
+--   err  "Type: message" of its last failed run, and
+--   tb   that run's traceback (Python leaves no NUL byte in either)
 
-local JOB_PREFIX = string.sub(KEY.schema, 1, -7) .. 'job:'  -- "<queue>:schema" -> "<queue>:job:"
+local RECORD_FIELDS = {'t', 'c', 'b', 'r', 'l', 'x', 's', 'f', 'ran', 'u', 'err', 'tb'}
 
-local function job_key(id)
-  return JOB_PREFIX .. id
-end
-
--- Create the record of a new job; `budget` is its max_retries as text ('0' or nil: none).
-local function create_record(id, payload, task, now, budget)
-  if budget and budget ~= '0' then
-    redis.call('HSET', job_key(id), 'e', payload, 't', task, 'c', now, 'b', budget)
-  else
-    redis.call('HSET', job_key(id), 'e', payload, 't', task, 'c', now)
+local function unpack_record(text)
+  if not text then
+    return false
   end
-end
-
-local function delete_record(id)
-  redis.call('DEL', job_key(id))
-end
-
--- How many of `ids` have a record (EXISTS counts them in slices).
-local function count_records(ids)
-  local found = 0
-  for first = 1, #ids, SLICE do
-    local keys = {}
-    for n = first, math.min(first + SLICE - 1, #ids) do
-      keys[#keys + 1] = job_key(ids[n])
+  local record, first = {}, 1
+  for n = 1, #RECORD_FIELDS do
+    local stop = string.find(text, '\0', first, true)
+    local value = string.sub(text, first, (stop or 0) - 1)
+    if value ~= '' then
+      record[RECORD_FIELDS[n]] = value
     end
-    found = found + redis.call('EXISTS', unpack(keys))
+    if not stop then
+      break
+    end
+    first = stop + 1
+  end
+  return record
+end
+
+local function pack_record(record)
+  local parts, last = {}, 0
+  for n, name in ipairs(RECORD_FIELDS) do
+    local value = record[name]
+    if value == nil or value == false then
+      parts[n] = ''
+    else
+      parts[n] = value
+      last = n
+    end
+  end
+  return table.concat(parts, '\0', 1, last)
+end
+
+-- The records of `ids`, in order: a table of fields each, false where a job has none.
+local function read_records(q, ids)
+  local found = hmget_sliced(q.state, ids)
+  for n = 1, #ids do
+    found[n] = unpack_record(found[n])
   end
   return found
+end
+
+-- The envelopes of `ids`, in order (false where a job has none).
+local function read_envelopes(q, ids)
+  return hmget_sliced(q.jobs, ids)
+end
+
+-- Store the (changed) records of `ids`.
+local function write_records(q, ids, records)
+  local fields = {}
+  for n, id in ipairs(ids) do
+    fields[#fields + 1] = id
+    fields[#fields + 1] = pack_record(records[n])
+  end
+  call_sliced('HSET', q.state, fields)
+end
+
+-- Create the records of new jobs: their envelopes and their first state.
+local function create_records(q, ids, envelopes, records)
+  local payloads = {}
+  for n, id in ipairs(ids) do
+    payloads[#payloads + 1] = id
+    payloads[#payloads + 1] = envelopes[n]
+  end
+  call_sliced('HSET', q.jobs, payloads)
+  write_records(q, ids, records)
+end
+
+local function delete_records(q, ids)
+  call_sliced('HDEL', q.jobs, ids)
+  call_sliced('HDEL', q.state, ids)
 end

@@ -11,28 +11,27 @@ local function recover_expired(q, now, limit)
   if #expired == 0 then
     return 0
   end
-  local records = {}
+  local records = read_records(q, expired)
+  local tasks, back, back_records, back_tasks = {}, {}, {}, {}
   for n, id in ipairs(expired) do
-    records[n] = redis.call('HMGET', job_key(id), 't', 'b', 'r', 'l')
-  end
-  local tasks, back, back_tasks = {}, {}, {}
-  for n, id in ipairs(expired) do
-    local task, budget, retries, lease = unpack(records[n], 1, 4)
-    tasks[n] = task
-    if lease then
-      budget, retries = tonumber(budget) or 0, tonumber(retries) or 0
+    local record = records[n]
+    tasks[n] = record and record.t
+    if record and record.l then
+      local budget, retries = tonumber(record.b) or 0, tonumber(record.r) or 0
       if budget < 0 or retries < budget then
-        redis.call('HSET', job_key(id), 'r', retries + 1, 'ran', lease)
+        record.r = retries + 1
       else
-        redis.call('HSET', job_key(id), 'x', '1', 'ran', lease)
+        record.x = '1'
       end
-      redis.call('HDEL', job_key(id), 'l')
+      record.ran, record.l = record.l, nil
       back[#back + 1] = id
-      back_tasks[#back_tasks + 1] = task
+      back_records[#back_records + 1] = record
+      back_tasks[#back_tasks + 1] = record.t
     end
   end
   free_slots(q, expired, tasks)
   call_sliced('ZREM', q.running, expired)
+  write_records(q, back, back_records)
   route(q, back, back_tasks)
   ensure_wake_token(q.wake)
   return #back
