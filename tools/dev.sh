@@ -46,9 +46,11 @@ if ! command -v uv >/dev/null || ! command -v just >/dev/null; then
 fi
 if [ "$user_bin_on_path" = 0 ] && [ "$(dirname "$(command -v just)")" = "$user_bin" ]; then
     cat >&2 <<HINT
-Note: uv and just are in $user_bin, which your shell's PATH lacks. This script finds them; to
-run 'just' yourself, add this line to ~/.bashrc (or ~/.profile) and open a new shell:
+Note: pip put uv and just in
+    $user_bin
+which is not on your shell's PATH. This script finds them; to run 'just' yourself, add
     export PATH="$user_bin:\$PATH"
+to ~/.bashrc (or ~/.profile) and open a new shell.
 HINT
 fi
 
