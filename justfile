@@ -6,6 +6,10 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 # uv must use the machine's Python, never download one.
 export UV_PYTHON_DOWNLOADS := "never"
 
+# uv writes no bytecode by default, so every process would recompile its imports (on each start
+# where PYTHONDONTWRITEBYTECODE is set): uv compiles what it installs instead.
+export UV_COMPILE_BYTECODE := "1"
+
 [private]
 default:
     @just --list
@@ -14,17 +18,18 @@ default:
 sync:
     uv sync --locked --all-packages
 
-# Schedule and run a few jobs on the embedded broker (no Redis needed).
+# Schedule and run a few jobs on the embedded broker (no Redis needed, no dev tools or frameworks).
 demo:
-    uv run --locked --all-packages --no-dev python tools/demo.py
+    uv run --locked --all-packages --no-default-groups --group memory python tools/demo.py
 
 # Everything CI runs: lint, unit tests, the docs site, the conformance and integration suites.
 test: lint unit docs (_integration "")
 
-# Unit tests of each package, each in an environment holding only that package and its deps.
+# Unit tests of each package, each in an environment holding only that package and its deps
+# (the client's with its memory extra, which its tests use).
 unit:
     UV_PROJECT_ENVIRONMENT=.venv-lua uv run --locked --package spinach-lua --no-default-groups --group dev --exact pytest packages/spinach-lua/tests
-    SPINACH_CLIENT_ONLY=1 UV_PROJECT_ENVIRONMENT=.venv-client uv run --locked --package spinach-client --no-default-groups --group dev --exact pytest packages/spinach-client/tests
+    SPINACH_CLIENT_ONLY=1 UV_PROJECT_ENVIRONMENT=.venv-client uv run --locked --package spinach-client --extra memory --no-default-groups --group dev --exact pytest packages/spinach-client/tests
     uv run --locked --all-packages pytest packages/spinach-worker/tests
 
 # The real-Redis suite: tests start their own redis-server processes on free loopback ports.
@@ -55,9 +60,9 @@ bench *args: _require-redis
 memory *args: _require-redis
     uv run --locked --all-packages python tools/bench/memory.py {{args}}
 
-# Build the three wheels (and sdists) into dist/.
-build:
-    rm -rf dist && uv build --all-packages --no-sources -o dist
+# Build a wheel and an sdist of every package in packages/ into dist/ (or the folder given).
+build out="dist":
+    rm -rf "{{out}}" && uv build --all-packages --no-sources -o "{{out}}"
 
 _require-redis:
     @command -v redis-server >/dev/null || { echo "redis-server is missing: install it with 'sudo apt-get install redis-server' (or run 'bash tools/dev.sh test', which does)"; exit 1; }

@@ -51,3 +51,7 @@ class JobAbandonedError(SpinachError):
 
 class WorkerNotInstalledError(SpinachError, ImportError):
     """Running jobs needs the spinach-worker distribution, which is not installed."""
+
+
+class MemoryBrokerNotInstalledError(SpinachError, ImportError):
+    """The embedded broker needs the memory extra (fakeredis, lupa), which is not installed."""
