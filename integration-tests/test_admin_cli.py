@@ -658,7 +658,10 @@ def test_a_command_that_cannot_be_carried_out_as_asked_exits_2(
 
 def test_a_bad_redis_url_or_namespace_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--redis-url", "http://127.0.0.1:1/0", "status"], out=io.StringIO()) == 2
-    assert "scheme" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "scheme" in err
+    for scheme in ("redis", "rediss", "redis+cluster", "rediss+cluster", "redis+sentinel"):
+        assert f" {scheme}://" in err, scheme
     assert main(["--namespace", "a {b}", "status"], out=io.StringIO()) == 2
     assert "spinach: " in capsys.readouterr().err
 
