@@ -168,3 +168,16 @@ def test_the_spinach_command_given_tls_to_a_plain_port_exits_3_saying_why(
     url = f"rediss://127.0.0.1:{plain_server.port}/0?socket_connect_timeout=0.5"
     assert main(["--redis-url", url, "status"], out=io.StringIO()) == 3
     assert "does not serve TLS" in capsys.readouterr().err
+
+
+def test_an_unknown_namespace_for_a_user_refused_scan_says_the_list_is_not_available(
+    acl_server: RedisServer,
+) -> None:
+    acl_server.client().execute_command(
+        "ACL", "SETUSER", "no-scan", "on", ">no-scan-pass", "~*", "+@all", "-scan"
+    )
+    url = f"redis://no-scan:no-scan-pass@127.0.0.1:{acl_server.port}/0"
+    out = io.StringIO()
+    assert main(["--redis-url", url, "--namespace", "nope", "status"], out=out) == 1
+    assert "No namespace 'nope'" in out.getvalue()
+    assert "Namespaces there: not listed, SCAN refused" in out.getvalue()

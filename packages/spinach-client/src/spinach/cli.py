@@ -218,16 +218,21 @@ def _unknown_name(engine: Engine, namespace: str, queue: str | None, where: str)
         validate_queue(queue)
     known = engine.queues()
     if not known:
-        found = find_namespaces(engine.broker.client)
-        names = ", ".join(found.names) if found.names else "none"
-        partial = "" if found.complete else " (the search stopped early: there may be more)"
+        try:
+            found = find_namespaces(engine.broker.client)
+        except redis.exceptions.ResponseError as e:  # SCAN refused (an ACL user): say so
+            names, listed, complete = f"not listed, SCAN refused ({e})", None, False
+        else:
+            names = ", ".join(found.names) if found.names else "none"
+            if not found.complete:
+                names += " (the search stopped early: there may be more)"
+            listed, complete = found.names, found.complete
         return _Unknown(
             "namespace",
             f"No namespace {namespace!r} in Redis at {where}: no job was ever sent to it and no "
-            f"worker ran in it. Namespaces there: {names}{partial}.",
-            {"namespace": namespace, "found": False, "namespaces": found.names,
-             "complete": found.complete},
-        )  # fmt: skip
+            f"worker ran in it. Namespaces there: {names}.",
+            {"namespace": namespace, "found": False, "namespaces": listed, "complete": complete},
+        )
     if queue is not None and queue not in known:
         return _Unknown(
             "queue",
