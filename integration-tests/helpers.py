@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -67,3 +68,35 @@ def throwaway_redis_server(attempts: int = 1) -> Iterator[RedisServer]:
         yield server
     finally:
         server.cleanup()
+
+
+class PrintedLines:
+    """The lines a child process prints, read on a thread, waited for with deadlines."""
+
+    def __init__(self, process: "subprocess.Popen[str]") -> None:
+        self.seen: list[str] = []
+        self._process = process
+        self._ready = threading.Condition()
+        self._thread = threading.Thread(target=self._read, args=(process,), daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Once the process ended: read the rest, close the pipe."""
+        self._thread.join(timeout=10)
+        assert self._process.stdout is not None
+        self._process.stdout.close()
+
+    def _read(self, process: "subprocess.Popen[str]") -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            with self._ready:
+                self.seen.append(line.rstrip("\n"))
+                self._ready.notify_all()
+
+    def wait_for(self, start: str, timeout: float = 30.0) -> str:
+        with self._ready:
+            found = self._ready.wait_for(
+                lambda: any(line.startswith(start) for line in self.seen), timeout
+            )
+            assert found, f"no line starting with {start!r} in {self.seen!r}"
+            return next(line for line in self.seen if line.startswith(start))

@@ -5,6 +5,7 @@ a real redis-server: from --redis-url, from $SPINACH_REDIS_URL and through the i
 console script, whose exit codes are the contract scripts rely on.
 """
 
+import argparse
 import io
 import json
 import os
@@ -12,7 +13,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,11 @@ import pytest
 from helpers import Ledger, wait_for
 from redis_server import RedisServer, free_port
 
+import spinach
+import spinach_lua
 from spinach import Engine, RedisBroker, Tasks
-from spinach.cli import main
+from spinach.brokers.base import Broker
+from spinach.cli import build_parser, main
 from spinach.job import JobStatus
 from spinach.keys import queue_keys
 from spinach.retry import ExponentialBackoff
@@ -539,8 +543,9 @@ def test_the_command_finds_a_namespace_of_a_redis_given_by_url(
 
     out = io.StringIO()
     assert main(["--redis-url", redis_server.url, "--namespace", "elsewhere", "jobs", "failed"],
-                out=out) == 0  # fmt: skip
-    assert out.getvalue() == "No failed jobs.\n"
+                out=out) == 1  # fmt: skip
+    assert out.getvalue().startswith(f"No namespace 'elsewhere' in Redis at {redis_server.url}")
+    assert spin.namespace in out.getvalue()  # the namespaces there are listed
 
     out = io.StringIO()
     assert main([*argv, "failed", "retry-all"], out=out) == 0
@@ -586,6 +591,10 @@ def test_the_installed_spinach_command_exits_with_the_code_of_its_command(
     assert usage.returncode == 2 and "limit" in usage.stderr
     unreachable = run("status", url=f"redis://127.0.0.1:{free_port()}/0")
     assert unreachable.returncode == 3 and "cannot reach Redis" in unreachable.stderr
+    version = run("status", "--version")
+    assert (version.returncode, version.stdout.split()[:2]) == (0, ["spinach", spinach.__version__])
+    typo = run("status", "--namespace", "no-such-ns")
+    assert typo.returncode == 1 and "No namespace 'no-such-ns'" in typo.stdout
 
 
 def test_an_unreachable_redis_exits_3_and_is_named_without_its_password(
@@ -656,7 +665,10 @@ def test_a_command_that_cannot_be_carried_out_as_asked_exits_2(
 
 def test_a_bad_redis_url_or_namespace_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--redis-url", "http://127.0.0.1:1/0", "status"], out=io.StringIO()) == 2
-    assert "scheme" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "scheme" in err
+    for scheme in ("redis", "rediss", "redis+cluster", "rediss+cluster", "redis+sentinel"):
+        assert f" {scheme}://" in err, scheme
     assert main(["--namespace", "a {b}", "status"], out=io.StringIO()) == 2
     assert "spinach: " in capsys.readouterr().err
 
@@ -755,3 +767,173 @@ def test_json_is_also_taken_after_the_command(spin: Engine, app: App) -> None:
     assert code == 0
     queues = {q["name"]: q["ready"] for q in json.loads(text)["queues"]}
     assert queues[DEFAULT] == 1
+
+
+# -- the command as people type it -------------------------------------------------------------
+
+
+def typed(*argv: str) -> tuple[int, str]:
+    """Run `spinach ARGV` as typed (no engine): (exit code, standard output)."""
+    out = io.StringIO()
+    code = main(list(argv), out=out)
+    return code, out.getvalue()
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("broker_kind", ["redis"])
+def test_the_global_options_are_taken_after_the_command_at_every_level(
+    spin: Engine, app: App, redis_server: RedisServer
+) -> None:
+    job_id = fail_now(spin, "doomed", 1)
+    url, ns = redis_server.url, spin.namespace
+    where = ["--redis-url", url, "--namespace", ns]
+
+    code, text = typed("status", *where, "--json")
+    assert code == 0 and [q["name"] for q in json.loads(text)["queues"]] == [DEFAULT]
+    code, text = typed("jobs", "failed", "--namespace", ns, "--json", "--redis-url", url)
+    assert code == 0 and [job["id"] for job in json.loads(text)] == [job_id]
+    code, text = typed("jobs", "--namespace", ns, "--redis-url", url, "failed")
+    assert code == 0 and job_id in text  # between the command and its sub-command too
+    code, text = typed("--json", "job", "show", job_id, *where)
+    assert code == 0 and json.loads(text)["error_message"] == "doomed 1"
+    code, text = typed("failed", "purge", "--yes", *where, "--json")
+    assert (code, json.loads(text)) == (0, {"purged": 1})
+    code, text = typed("doctor", *where, "--json")
+    assert code == 1 and {c["name"] for c in json.loads(text)} >= {"aof", "schema"}
+    # After the command wins over before it, as it was typed last.
+    code, text = typed("--namespace", "not-this-one", "status", *where)
+    assert code == 0 and text.startswith(f"Namespace {ns}\n")
+
+
+def _leaf_parsers(
+    parser: argparse.ArgumentParser, path: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser]]:
+    """Every command line that runs something, with its parser (argparse's own tree)."""
+    groups = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not groups:
+        yield path, parser
+    for group in groups:
+        for name, child in group.choices.items():
+            yield from _leaf_parsers(child, (*path, name))
+
+
+def test_every_command_takes_the_global_options_after_it() -> None:
+    parser = build_parser()
+    leaves = dict(_leaf_parsers(parser))
+    assert {"status", "jobs failed", "job show", "failed purge", "doctor"} <= {
+        " ".join(path) for path in leaves
+    }
+    for path in leaves:
+        needs_id = ["an-id"] if path[0] == "job" else []
+        args = parser.parse_args(
+            [*path, *needs_id, "--namespace", "ns", "--redis-url", "redis://h:1/2", "--json"]
+        )
+        assert (args.namespace, args.redis_url, args.json) == ("ns", "redis://h:1/2", True), path
+
+
+def test_the_namespace_and_url_come_from_the_environment_unless_typed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SPINACH_NAMESPACE", "from-env")
+    monkeypatch.setenv("SPINACH_REDIS_URL", "redis://env-host:1/0")
+    args = build_parser().parse_args(["status"])
+    assert (args.namespace, args.redis_url) == ("from-env", "redis://env-host:1/0")
+    args = build_parser().parse_args(["status", "--namespace", "typed"])
+    assert (args.namespace, args.redis_url) == ("typed", "redis://env-host:1/0")
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["status", "--version"], ["jobs", "--version"]])
+def test_version_prints_the_versions_and_exits_0(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv, out=io.StringIO()) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"spinach {spinach.__version__} (spinach-lua ")
+    assert f"schema {spinach_lua.SCHEMA_VERSION}" in printed and "redis-py" in printed
+
+
+# -- names that do not exist -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["status"], ["jobs", "failed"], ["failed", "retry-all"], ["failed", "purge", "--yes"],
+     ["job", "show", "some-id"], ["job", "cancel", "some-id"]],
+    ids=lambda argv: "-".join(argv[:2]),
+)  # fmt: skip
+def test_an_unknown_namespace_exits_1_and_lists_the_namespaces_there(
+    spin: Engine, make_broker: Callable[[], Broker], argv: list[str]
+) -> None:
+    real = Engine(make_broker(), namespace=f"{spin.namespace}-real")
+    real.task(lambda: None, name="noop")
+    real.schedule("noop")  # the namespace now exists; `spin`'s, with no task, does not
+
+    code, text = cli(spin, *argv)
+    assert code == 1
+    assert text.startswith(f"No namespace {spin.namespace!r} in Redis at ")
+    assert "no job was ever sent to it and no worker ran in it" in text
+    assert f"{spin.namespace}-real" in text.split("Namespaces there: ")[1]
+    code, found = cli_json(spin, *argv)
+    assert (code, found["namespace"], found["found"]) == (1, spin.namespace, False)
+    assert f"{spin.namespace}-real" in found["namespaces"] and found["complete"] is True
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["status"], ["jobs", "failed"], ["failed", "retry-all"], ["failed", "purge", "--yes"]],
+    ids=lambda argv: "-".join(argv),
+)
+def test_an_unknown_queue_exits_1_and_lists_the_queues_of_the_namespace(
+    spin: Engine, app: App, argv: list[str]
+) -> None:
+    app.broken.set()
+    failed = fail_now(spin, "fragile", 1)
+
+    code, text = cli(spin, *argv, "--queue", "spinnach")
+    assert (code, text) == (
+        1,
+        f"No queue 'spinnach' in namespace {spin.namespace!r}. Its queues: {OTHER}, {DEFAULT}.\n",
+    )
+    code, found = cli_json(spin, *argv, "--queue", "spinnach")
+    assert (code, found) == (1, {
+        "namespace": spin.namespace, "queue": "spinnach", "found": False,
+        "queues": [OTHER, DEFAULT],
+    })  # fmt: skip
+    assert [job["id"] for job in cli_json(spin, "jobs", "failed")[1]] == [failed]  # untouched
+
+
+def test_doctor_of_an_unknown_namespace_checks_the_server_and_fails_on_the_name(
+    spin: Engine,
+) -> None:
+    code, checks = cli_json(spin, "doctor")
+    assert code == 1
+    names = [check["name"] for check in checks]
+    assert "aof" in names and not {"schema", "workers", "retries"} & set(names)
+    [finding] = (check for check in checks if check["name"] == "namespace")
+    assert finding["verdict"] == "fail"
+    assert finding["detail"].startswith(f"No namespace {spin.namespace!r}")
+    assert "--namespace" in finding["advice"]
+
+
+def test_doctor_of_an_unknown_queue_fails_on_the_name(spin: Engine, app: App) -> None:
+    code, checks = cli_json(spin, "doctor", "--queue", "nope")
+    assert code == 1
+    [finding] = (check for check in checks if check["name"] == "queue")
+    assert finding["verdict"] == "fail" and "Its queues: " in finding["detail"]
+    code, text = cli(spin, "doctor", "--queue", "nope")
+    assert "FAIL     queue        No queue 'nope'" in text
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("broker_kind", ["redis"])
+def test_doctor_without_queue_checks_every_queue_the_namespace_used(
+    spin: Engine, app: App, redis_server: RedisServer
+) -> None:
+    spin.schedule("ok", 1)
+    spin.schedule("fragile_other", 2)
+    code, text = typed(
+        "doctor", "--redis-url", redis_server.url, "--namespace", spin.namespace, "--json"
+    )
+    assert code == 1  # no AOF on the test's server
+    schema = [c["detail"] for c in json.loads(text) if c["name"] == "schema"]
+    assert [detail.split(":")[0] for detail in schema] == [f"queue {OTHER!r}", f"queue {DEFAULT!r}"]

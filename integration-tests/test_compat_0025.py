@@ -106,3 +106,48 @@ def test_a_program_from_the_0_0_25_documentation_runs_unchanged() -> None:
     assert spin.execute(compute, 2, 2) is None and results == [4]
     spin.start_workers(stop_when_queue_empty=True)
     assert sorted(results) == [2, 4, 8]
+
+
+# -- found by running Spinach 0.0.25's own test suite against this package ----------------------
+
+
+def test_the_datadog_integration_keeps_its_0_0_25_import_and_parameters() -> None:
+    from spinach.contrib.datadog import register_datadog, register_datadog_if_module_patched
+
+    assert _parameters(register_datadog) == ["tracer", "namespace", "service"]
+    assert inspect.signature(register_datadog).parameters["service"].default == "spinach"
+    assert _parameters(register_datadog_if_module_patched) == ["module", "*args", "**kwargs"]
+
+
+def test_exponential_backoff_returns_a_timedelta_for_retry_exception_at() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from spinach.utils import exponential_backoff
+
+    delay = exponential_backoff(1)
+    assert isinstance(delay, timedelta) and timedelta(seconds=3) <= delay <= timedelta(seconds=6)
+    # The documented use: the time of a retry.
+    spinach.RetryException("later", at=datetime.now(UTC) + exponential_backoff(2))
+
+
+def test_tasks_task_takes_its_arguments_positionally() -> None:
+    tasks = Tasks()
+
+    def send(n: int) -> None:
+        pass
+
+    assert tasks.task(send, "send", "mail", 3) is send
+    task = tasks.get("send")
+    assert (task.name, task.queue, task.max_retries) == ("send", "mail", 3)
+    assert _parameters(Tasks.task)[:7] == [
+        "self", "func", "name", "queue", "max_retries", "periodicity", "max_concurrency",
+    ]  # fmt: skip
+
+
+def test_a_job_repr_has_the_0_0_25_format() -> None:
+    from datetime import UTC, datetime
+
+    from spinach.job import Job
+
+    job = Job("send", "mail", datetime.now(UTC), 0)
+    assert repr(job) == f"Job <send NOT_SET {job.id}>"

@@ -4,6 +4,9 @@ Django can be configured once per process: one project, made in a temporary fold
 every test of this module. Each test drains the queue it filled.
 """
 
+import os
+import signal
+import subprocess
 import sys
 import textwrap
 import uuid
@@ -14,12 +17,14 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from helpers import PrintedLines, wait_for
+from redis_server import RedisServer
 
 django = pytest.importorskip("django")
 
 from django.conf import settings  # noqa: E402
 
-from spinach import MemoryBroker  # noqa: E402
+from spinach import Engine, MemoryBroker, RedisBroker  # noqa: E402
 
 NAMESPACE = f"django-{uuid.uuid4().hex[:8]}"
 
@@ -227,3 +232,77 @@ def test_the_spinach_command_takes_threads_and_queue(project: Path) -> None:
 
     with pytest.raises(CommandError, match="--threads"):
         call_command("spinach", "--threads", "0")
+
+
+HOLDING_SETTINGS = """
+import os
+
+from spinach import RedisBroker
+
+INSTALLED_APPS = ["spinach.contrib.spinachd", "holding"]
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+SPINACH_BROKER = RedisBroker.from_url(os.environ["TEST_REDIS_URL"])
+SPINACH_NAMESPACE = os.environ["TEST_NAMESPACE"]
+USE_TZ = True
+"""
+
+HOLDING_TASKS = """
+import pathlib
+import time
+
+from spinach import Tasks
+
+tasks = Tasks()
+
+
+@tasks.task(name="hold")
+def hold(folder):
+    (pathlib.Path(folder) / "started").touch()
+    deadline = time.monotonic() + 30
+    while not (pathlib.Path(folder) / "release").exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+"""
+
+
+@pytest.mark.redis
+def test_manage_py_spinach_says_when_it_starts_and_what_a_stop_waits_for(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    namespace = f"django-run-{uuid.uuid4().hex[:8]}"
+    (tmp_path / "holding").mkdir()
+    (tmp_path / "holding" / "__init__.py").write_text("")
+    (tmp_path / "holding" / "tasks.py").write_text(HOLDING_TASKS)
+    (tmp_path / "holding_settings.py").write_text(HOLDING_SETTINGS)
+    sender = Engine(RedisBroker.from_url(redis_server.url), namespace=namespace)
+    sender.task(lambda folder: None, name="hold")
+    sender.schedule("hold", str(tmp_path))
+    sender.schedule("hold", str(tmp_path))
+    env = {
+        **os.environ, "TEST_REDIS_URL": redis_server.url, "TEST_NAMESPACE": namespace,
+        "DJANGO_SETTINGS_MODULE": "holding_settings", "PYTHONPATH": str(tmp_path),
+        "PYTHONUNBUFFERED": "1",
+    }  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "django", "spinach", "--threads", "2", "--shutdown-timeout", "15"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    lines = PrintedLines(process)
+    try:
+        assert lines.wait_for("Running ") == (
+            f"Running 2 workers on queue 'spinach' of namespace '{namespace}'; Ctrl-C to stop"
+        )
+        wait_for(
+            lambda: sender.status().queues[0].running == 2, timeout=30, message="both jobs to run"
+        )
+        process.send_signal(signal.SIGTERM)
+        assert lines.wait_for("Stopping: ") == (
+            "Stopping: waiting up to 15s for 2 running jobs to finish; Ctrl-C again to exit at once"
+        )
+        (tmp_path / "release").touch()
+        assert process.wait(timeout=30) == 0, lines.seen
+        assert lines.wait_for("Workers stopped")
+    finally:
+        process.kill()
+        process.wait()
+        lines.close()
+        sender.broker.close()

@@ -1,15 +1,19 @@
 """The Flask extension on a real Flask app: scheduling from views, app contexts, the command."""
 
+import os
+import signal
 import subprocess
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import flask
 import pytest
-from helpers import Ledger
+from helpers import Ledger, PrintedLines, wait_for
+from redis_server import RedisServer
 
-from spinach import Engine, MemoryBroker, Tasks
+from spinach import Engine, MemoryBroker, RedisBroker, Tasks
 from spinach.brokers.base import Broker
 from spinach.contrib.flask_spinach import Spinach
 from spinach.job import Job
@@ -220,3 +224,68 @@ print(sorted(m for m in sys.modules if m.split(".")[0] in ("spinach_worker", "se
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+HOLDING_APP = """
+import os
+import pathlib
+import time
+
+import flask
+
+from spinach import RedisBroker
+from spinach.contrib.flask_spinach import Spinach
+
+app = flask.Flask("shop")
+app.config["SPINACH_BROKER"] = RedisBroker.from_url(os.environ["TEST_REDIS_URL"])
+app.config["SPINACH_NAMESPACE"] = os.environ["TEST_NAMESPACE"]
+spinach = Spinach(app)
+
+
+@spinach.task(name="hold")
+def hold(folder):
+    (pathlib.Path(folder) / "started").touch()
+    deadline = time.monotonic() + 30
+    while not (pathlib.Path(folder) / "release").exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+"""
+
+
+@pytest.mark.redis
+def test_flask_spinach_says_when_it_starts_and_what_a_stop_waits_for(
+    redis_server: RedisServer, namespace: str, tmp_path: Path
+) -> None:
+    (tmp_path / "holding_app.py").write_text(HOLDING_APP)
+    sender = Engine(RedisBroker.from_url(redis_server.url), namespace=namespace)
+    sender.task(lambda folder: None, name="hold")
+    sender.schedule("hold", str(tmp_path))
+    env = {
+        **os.environ, "TEST_REDIS_URL": redis_server.url, "TEST_NAMESPACE": namespace,
+        "PYTHONUNBUFFERED": "1",
+    }  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "holding_app", "spinach", "--threads", "2",
+         "--shutdown-timeout", "20"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    lines = PrintedLines(process)
+    try:
+        started = lines.wait_for("Running ")
+        assert started == (
+            f"Running 2 workers on queue 'spinach' of namespace '{namespace}'; Ctrl-C to stop"
+        )
+        wait_for(lambda: (tmp_path / "started").exists(), timeout=30, message="the job to start")
+        process.send_signal(signal.SIGINT)
+        stopping = lines.wait_for("Stopping: ")
+        assert stopping == (
+            "Stopping: waiting up to 20s for 1 running job to finish; Ctrl-C again to exit at once"
+        )
+        (tmp_path / "release").touch()
+        assert process.wait(timeout=30) == 0, lines.seen
+        assert lines.wait_for("Workers stopped")
+    finally:
+        process.kill()
+        process.wait()
+        lines.close()
+        sender.broker.close()
+    assert sender.status().queues[0].running == 0  # the job finished before the exit

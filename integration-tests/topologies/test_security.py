@@ -1,5 +1,6 @@
 """Passwords, ACL users confined to a namespace, TLS, and credentials kept out of logs."""
 
+import io
 import logging
 import os
 import tempfile
@@ -9,11 +10,12 @@ import pytest
 import redis
 from helpers import Ledger
 from redis_server import RedisServer
-from redis_topologies import make_certificates
+from redis_topologies import SentinelSet, make_certificates
 
 from spinach import Engine, RedisBroker, Tasks
 from spinach.acl import acl_rules
 from spinach.brokers.redis import _redact
+from spinach.cli import main
 from spinach.exc import BrokerAuthError, BrokerConnectionError
 
 pytestmark = [pytest.mark.redis, pytest.mark.topology]
@@ -116,3 +118,66 @@ def test_rediss_with_a_ca_and_with_client_certificates(
     assert ledger.entries == [1]
     with pytest.raises(BrokerConnectionError, match="certificate"):  # the CA is not trusted
         untrusted.schedule("job", 2)
+
+
+@pytest.fixture(scope="module")
+def plain_server() -> Iterator[RedisServer]:
+    """A redis-server speaking plain TCP only."""
+    server = RedisServer()
+    server.start()
+    yield server
+    server.cleanup()
+
+
+@pytest.mark.parametrize("scheme", ["rediss", "rediss+cluster"])
+def test_tls_to_a_plain_port_fails_within_the_connect_timeout_saying_why(
+    plain_server: RedisServer, scheme: str
+) -> None:
+    # The plain server reads the TLS hello as the start of a command and waits for the rest:
+    # without a bound on the handshake, both sides would wait for the 30 s read timeout.
+    url = f"{scheme}://127.0.0.1:{plain_server.port}"
+    with pytest.raises((redis.RedisError, redis.exceptions.RedisClusterException)) as info:
+        # A cluster client connects at once, to discover the nodes; the others at first use.
+        broker = RedisBroker.from_url(url, socket_connect_timeout=0.5)
+        try:
+            broker.ping()
+        finally:
+            broker.close()
+    assert f"No TLS connection to 127.0.0.1:{plain_server.port} within 0.5s" in str(info.value)
+    assert "does not serve TLS" in str(info.value)
+
+
+def test_tls_to_a_plain_primary_behind_sentinel_fails_within_the_connect_timeout() -> None:
+    group = SentinelSet()
+    try:
+        group.start()
+        url = group.url.replace("redis+sentinel://", "rediss+sentinel://")
+        broker = RedisBroker.from_url(url, socket_connect_timeout=0.5)
+        try:
+            with pytest.raises(redis.RedisError, match="does not serve TLS"):
+                broker.ping()
+        finally:
+            broker.close()
+    finally:
+        group.cleanup()
+
+
+def test_the_spinach_command_given_tls_to_a_plain_port_exits_3_saying_why(
+    plain_server: RedisServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"rediss://127.0.0.1:{plain_server.port}/0?socket_connect_timeout=0.5"
+    assert main(["--redis-url", url, "status"], out=io.StringIO()) == 3
+    assert "does not serve TLS" in capsys.readouterr().err
+
+
+def test_an_unknown_namespace_for_a_user_refused_scan_says_the_list_is_not_available(
+    acl_server: RedisServer,
+) -> None:
+    acl_server.client().execute_command(
+        "ACL", "SETUSER", "no-scan", "on", ">no-scan-pass", "~*", "+@all", "-scan"
+    )
+    url = f"redis://no-scan:no-scan-pass@127.0.0.1:{acl_server.port}/0"
+    out = io.StringIO()
+    assert main(["--redis-url", url, "--namespace", "nope", "status"], out=out) == 1
+    assert "No namespace 'nope'" in out.getvalue()
+    assert "Namespaces there: not listed, SCAN refused" in out.getvalue()

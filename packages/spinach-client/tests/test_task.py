@@ -46,6 +46,25 @@ def test_the_decorator_keeps_the_function_callable_and_resolvable() -> None:
     assert tasks.get(add).name == "add" and tasks.get(tasks.get("add")).name == "add"
 
 
+def test_task_takes_its_settings_positionally_in_0_0_25_order() -> None:
+    tasks = Tasks()
+    period = timedelta(minutes=5)
+
+    def tick() -> None:
+        pass
+
+    assert tasks.task(tick, "tick", "mail", 2, period, 1) is tick
+    task = tasks.get(tick)
+    assert (task.name, task.queue, task.max_retries, task.periodicity, task.max_concurrency) == (
+        "tick", "mail", 2, period, 1,
+    )  # fmt: skip
+
+
+def test_task_given_a_name_where_the_function_goes_says_how_to_write_it() -> None:
+    with pytest.raises(TypeError, match=r"@tasks.task\(name='send'\)"):
+        Tasks().task("send")  # type: ignore[call-overload]
+
+
 def test_a_task_needs_a_unique_name() -> None:
     tasks = Tasks()
     with pytest.raises(ValueError, match="name"):

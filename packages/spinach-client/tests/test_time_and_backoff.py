@@ -33,7 +33,8 @@ def test_the_default_backoff_is_exponential_with_equal_jitter(
     assert low <= min(delays) and max(delays) <= high
     assert max(delays) - min(delays) > (high - low) / 4  # jitter really spreads them
     legacy = [exponential_backoff(attempt) for _ in range(200)]
-    assert low <= min(legacy) and max(legacy) <= high
+    assert all(type(delay) is timedelta for delay in legacy)  # as in 0.0.25, not seconds
+    assert timedelta(seconds=low) <= min(legacy) and max(legacy) <= timedelta(seconds=high)
 
 
 def test_a_backoff_needs_sane_bounds() -> None:

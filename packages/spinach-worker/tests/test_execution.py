@@ -1,5 +1,6 @@
 """Deciding a run's outcome: success, retry (by policy or at a time), abort, failure."""
 
+import logging
 import math
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
@@ -98,3 +99,15 @@ def test_a_broken_retry_policy_fails_the_job_visibly_instead_of_losing_it(sent: 
     outcome = execution.finish(job, task, NS, ValueError("task bug"), started=0.0)
     assert outcome[0] == "f" and job.status is JobStatus.FAILED
     assert outcome.error == "ValueError: task bug"
+
+
+def test_the_retry_log_line_names_the_job_waiting_for_its_retry(
+    sent: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    job, task = make(max_retries=2)
+    with caplog.at_level(logging.WARNING, logger="spinach.worker"):
+        execution.conclude(job, task, NS, ConnectionError("away"), duration=0.25)
+    [line] = [r.getMessage() for r in caplog.records if r.name == "spinach.worker"]
+    assert line.startswith(f"Job <t WAITING {job.id}> failed after 0.250s, retry 1 of 2 at ")
+    assert "NOT_SET" not in line and line.endswith("ConnectionError('away')")
+    assert job.status is JobStatus.NOT_SET  # what job_schedule_retry receivers saw in 0.0.25

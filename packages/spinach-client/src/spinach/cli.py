@@ -3,23 +3,33 @@
 It needs no application code: Redis holds the queues, jobs, workers and schedules. Tables for
 people, ``--json`` for scripts.
 
-Exit codes: 0 done; 1 the job asked about cannot be acted on (unknown id, a running job not
-cancelled, a job not in the failed store) or a doctor check failed; 2 bad usage; 3 Redis
-unreachable, refusing the credentials, or holding data of another schema.
+The global options (``--redis-url``, ``--namespace``, ``--json``, ``--version``) are taken
+before or after the command, at any level (``spinach jobs failed --namespace shop``): every
+command parser is made by `add_command`, which gives it those options; a new command must be
+made by it too.
+
+Exit codes: 0 done; 1 nothing of that name or nothing to act on (an unknown namespace, queue
+or job id, a running job not cancelled, a job not in the failed store) or a doctor check
+failed; 2 bad usage; 3 Redis unreachable, refusing the credentials, or holding data of another
+schema.
 """
 
 import argparse
 import os
+import platform
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TextIO
 
 import redis
 
-from spinach import const, doctor
+import spinach_lua
+from spinach import __version__, const, doctor
 from spinach.brokers.base import Broker
 from spinach.brokers.redis import RedisBroker, _redact
+from spinach.discovery import find_namespaces
 from spinach.engine import Engine
 from spinach.exc import (
     BrokerAuthError,
@@ -28,80 +38,109 @@ from spinach.exc import (
     SchemaMismatchError,
 )
 from spinach.inspection import CancelResult, JobInfo, NamespaceStatus, as_json
+from spinach.keys import validate_queue
 
 OK, NOTHING_DONE, USAGE, UNREACHABLE = 0, 1, 2, 3
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+VERSION = (
+    f"spinach {__version__} (spinach-lua {spinach_lua.__version__}, "
+    f"schema {spinach_lua.SCHEMA_VERSION}; redis-py {redis.__version__}; "
+    f"Python {platform.python_version()})"
+)
 
 
 class UsageError(Exception):
     """A command line that parses but cannot be carried out as asked."""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="spinach",
-        description="See and operate the queues of a Spinach namespace.",
-        epilog="Exit codes: 0 done, 1 nothing to act on or a failed doctor check, "
-        "2 bad usage, 3 Redis unreachable or refusing.",
-    )
+def _global_options(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
+    """Add the options every command takes to `parser`.
+
+    The main parser holds the defaults; command parsers add the same options without any
+    (argparse.SUPPRESS), so that a value given after the command is kept, and one given before
+    is not overwritten by a default.
+    """
+
+    def default(value: Any) -> Any:
+        return value if defaults else argparse.SUPPRESS
+
     parser.add_argument(
         "--redis-url",
-        default=os.environ.get("SPINACH_REDIS_URL", DEFAULT_REDIS_URL),
+        metavar="URL",
+        default=default(os.environ.get("SPINACH_REDIS_URL", DEFAULT_REDIS_URL)),
         help="Redis to inspect, as for RedisBroker.from_url (default: $SPINACH_REDIS_URL, "
         f"else {DEFAULT_REDIS_URL})",
     )
     parser.add_argument(
         "--namespace",
-        default=os.environ.get("SPINACH_NAMESPACE", const.DEFAULT_NAMESPACE),
+        metavar="NS",
+        default=default(os.environ.get("SPINACH_NAMESPACE", const.DEFAULT_NAMESPACE)),
         help="namespace of the application (default: $SPINACH_NAMESPACE, else "
         f"{const.DEFAULT_NAMESPACE})",
     )
-    parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    # --json is also taken after the command (`spinach status --json`).
-    json_too = argparse.ArgumentParser(add_help=False)
-    json_too.add_argument(
-        "--json", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    parser.add_argument(
+        "--json", action="store_true", default=default(False), help="print JSON, not tables"
     )
+    parser.add_argument("--version", action="version", version=VERSION)
 
-    status = commands.add_parser(
-        "status", parents=[json_too], help="queues, workers, periodic tasks and limits"
+
+#: The global options as a parent of every command parser.
+_GLOBALS = argparse.ArgumentParser(add_help=False)
+_global_options(_GLOBALS, defaults=False)
+
+
+def add_command(
+    commands: "argparse._SubParsersAction[argparse.ArgumentParser]", name: str, text: str
+) -> argparse.ArgumentParser:
+    """Add the command `name` (or a sub-command of one): it takes the global options too."""
+    return commands.add_parser(name, parents=[_GLOBALS], help=text, description=text)
+
+
+def _subcommands(
+    parser: argparse.ArgumentParser, dest: str, metavar: str
+) -> "argparse._SubParsersAction[argparse.ArgumentParser]":
+    return parser.add_subparsers(dest=dest, required=True, metavar=metavar)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="spinach",
+        description="See and operate the queues of a Spinach namespace.",
+        epilog="Exit codes: 0 done, 1 nothing of that name, nothing to act on or a failed "
+        "doctor check, 2 bad usage, 3 Redis unreachable or refusing.",
     )
+    _global_options(parser, defaults=True)
+    commands = _subcommands(parser, "command", "COMMAND")
+
+    status = add_command(commands, "status", "queues, workers, periodic tasks and limits")
     status.add_argument("--queue", help="only this queue")
 
-    jobs = commands.add_parser("jobs", help="list jobs").add_subparsers(
-        dest="which", required=True, metavar="KIND"
-    )
-    failed_list = jobs.add_parser("failed", parents=[json_too], help="failed jobs, newest first")
+    jobs = _subcommands(add_command(commands, "jobs", "list jobs"), "which", "KIND")
+    failed_list = add_command(jobs, "failed", "failed jobs, newest first")
     failed_list.add_argument("--queue", help="only this queue")
     failed_list.add_argument("--limit", type=int, default=50, help="jobs per page (default 50)")
     failed_list.add_argument("--offset", type=int, default=0, help="newer jobs to skip")
 
-    job = commands.add_parser("job", help="one job").add_subparsers(
-        dest="action", required=True, metavar="ACTION"
-    )
+    job = _subcommands(add_command(commands, "job", "one job"), "action", "ACTION")
     for action, text in (
         ("show", "where the job is, its attempts, times and error"),
         ("retry", "queue a failed job again (same id, fresh attempt budget)"),
         ("cancel", "cancel a job that has not started"),
     ):
-        job.add_parser(action, parents=[json_too], help=text).add_argument("job_id", metavar="ID")
+        add_command(job, action, text).add_argument("job_id", metavar="ID")
 
-    failed = commands.add_parser("failed", help="the failed-job store").add_subparsers(
-        dest="action", required=True, metavar="ACTION"
+    failed = _subcommands(
+        add_command(commands, "failed", "the failed-job store"), "action", "ACTION"
     )
-    retry_all = failed.add_parser(
-        "retry-all", parents=[json_too], help="queue every failed job again"
-    )
+    retry_all = add_command(failed, "retry-all", "queue every failed job again")
     retry_all.add_argument("--queue", help="only this queue")
-    purge = failed.add_parser("purge", parents=[json_too], help="delete failed jobs for good")
+    purge = add_command(failed, "purge", "delete failed jobs for good")
     purge.add_argument("--queue", help="only this queue")
     purge.add_argument("--yes", action="store_true", help="confirm: nothing asks again")
 
-    check = commands.add_parser(
-        "doctor", parents=[json_too], help="check the deployment against the checklist"
-    )
+    check = add_command(commands, "doctor", "check the deployment against the checklist")
     check.add_argument("--queue", help="only this queue")
     return parser
 
@@ -128,6 +167,11 @@ def main(
                 engine = Engine(broker, namespace=args.namespace)
             except (ValueError, TypeError) as e:
                 raise UsageError(str(e)) from None
+        unknown = _unknown_name(engine, args.namespace, getattr(args, "queue", None), where)
+        if args.command == "doctor":
+            return _doctor(engine, args, out, unknown)
+        if unknown is not None:
+            return _say(out, args, unknown.data, unknown.text, NOTHING_DONE)
         return _COMMANDS[args.command](engine, args, out)
     except (UsageError, InvalidNameError) as e:
         print(f"spinach: {e}", file=sys.stderr)
@@ -160,6 +204,51 @@ def _address(broker: Broker) -> str:
     if "host" not in kwargs:
         return repr(broker)
     return f"{scheme}://{kwargs['host']}:{kwargs.get('port', 6379)}/{kwargs.get('db', 0)}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Unknown:
+    """A namespace or queue asked for that does not exist, and what does."""
+
+    #: "namespace" or "queue", the name of doctor's check.
+    what: str
+    text: str
+    data: dict[str, Any]
+
+
+def _unknown_name(engine: Engine, namespace: str, queue: str | None, where: str) -> _Unknown | None:
+    """What does not exist of the namespace and queue asked for (None: both exist).
+
+    A namespace exists once a job was sent to it or a worker ran in it: it then records its
+    queues. Namespaces are listed only when the one asked for is not found (a bounded SCAN).
+    """
+    namespace = engine.namespace  # an engine passed in decides, whatever --namespace says
+    if queue is not None:
+        validate_queue(queue)
+    known = engine.queues()
+    if not known:
+        try:
+            found = find_namespaces(engine.broker.client)
+        except redis.exceptions.ResponseError as e:  # SCAN refused (an ACL user): say so
+            names, listed, complete = f"not listed, SCAN refused ({e})", None, False
+        else:
+            names = ", ".join(found.names) if found.names else "none"
+            if not found.complete:
+                names += " (the search stopped early: there may be more)"
+            listed, complete = found.names, found.complete
+        return _Unknown(
+            "namespace",
+            f"No namespace {namespace!r} in Redis at {where}: no job was ever sent to it and no "
+            f"worker ran in it. Namespaces there: {names}.",
+            {"namespace": namespace, "found": False, "namespaces": listed, "complete": complete},
+        )
+    if queue is not None and queue not in known:
+        return _Unknown(
+            "queue",
+            f"No queue {queue!r} in namespace {namespace!r}. Its queues: {', '.join(known)}.",
+            {"namespace": namespace, "queue": queue, "found": False, "queues": known},
+        )
+    return None
 
 
 def main_exit() -> None:
@@ -242,9 +331,32 @@ def _failed(engine: Engine, args: argparse.Namespace, out: TextIO) -> int:
     return _say(out, args, {"purged": count}, f"{count} failed jobs deleted.", OK)
 
 
-def _doctor(engine: Engine, args: argparse.Namespace, out: TextIO) -> int:
+#: What to do about an unknown name, in doctor's report.
+_UNKNOWN_ADVICE = {
+    "namespace": "Check --namespace ($SPINACH_NAMESPACE) and --redis-url: a namespace exists "
+    "once a job was sent to it or a worker ran in it.",
+    "queue": "Check --queue: a queue exists once a job was sent to it or a worker ran on it.",
+}
+
+#: doctor's checks of each queue: without a queue to check, they are replaced by the finding.
+_PER_QUEUE_CHECKS = ("schema", "workers", "retries")
+
+
+def _doctor(engine: Engine, args: argparse.Namespace, out: TextIO, unknown: _Unknown | None) -> int:
     engine.broker.ping()  # an unreachable or refusing Redis is exit 3, not a list of unknowns
-    checks = doctor.diagnose(engine.broker, engine.queues(args.queue))
+    if unknown is None:
+        checks = doctor.diagnose(engine.broker, engine.queues(args.queue))
+    else:  # the server's checks still hold; the namespace's cannot be made
+        checks = [
+            check
+            for check in doctor.diagnose(engine.broker, [])
+            if check.name not in _PER_QUEUE_CHECKS
+        ]
+        checks.append(
+            doctor.Check(
+                unknown.what, doctor.Verdict.FAIL, unknown.text, _UNKNOWN_ADVICE[unknown.what]
+            )
+        )
     if args.json:
         print(as_json(checks), file=out)
         return doctor.exit_code(checks)
@@ -260,7 +372,6 @@ _COMMANDS: dict[str, Callable[[Engine, argparse.Namespace, TextIO], int]] = {
     "jobs": _jobs,
     "job": _job,
     "failed": _failed,
-    "doctor": _doctor,
 }
 
 

@@ -141,7 +141,8 @@ class Job:
         check_signature(self.task_name, self.task_func, self.task_args, self.task_kwargs)
 
     def __repr__(self) -> str:
-        return f"<Job {self.task_name} {self.status.name} {self.id}>"
+        # Spinach 0.0.25's format, kept for the log parsers that read it.
+        return f"Job <{self.task_name} {self.status.name} {self.id}>"
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Job):

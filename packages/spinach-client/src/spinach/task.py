@@ -174,33 +174,51 @@ class Tasks:
         return len(self._tasks)
 
     @overload
-    def task(self, func: F) -> F: ...
-
-    @overload
     def task(
         self,
-        func: None = None,
-        *,
+        func: F,
         name: str | None = None,
         queue: str | None = None,
         max_retries: int | float | None = None,
         periodicity: timedelta | None = None,
         max_concurrency: int | None = None,
+        *,
+        retry_policy: RetryPolicy | None = None,
+    ) -> F: ...
+
+    @overload
+    def task(
+        self,
+        func: None = None,
+        name: str | None = None,
+        queue: str | None = None,
+        max_retries: int | float | None = None,
+        periodicity: timedelta | None = None,
+        max_concurrency: int | None = None,
+        *,
         retry_policy: RetryPolicy | None = None,
     ) -> Callable[[F], F]: ...
 
     def task(
         self,
         func: F | None = None,
-        *,
         name: str | None = None,
         queue: str | None = None,
         max_retries: int | float | None = None,
         periodicity: timedelta | None = None,
         max_concurrency: int | None = None,
+        *,
         retry_policy: RetryPolicy | None = None,
     ) -> F | Callable[[F], F]:
-        """Decorator registering a function as a task; the function stays directly callable."""
+        """Decorator registering a function as a task; the function stays directly callable.
+
+        Also a plain call, ``tasks.task(func, "name", "queue")``: the arguments before
+        `retry_policy` may be positional, in 0.0.25's order.
+        """
+        if isinstance(func, str):  # @tasks.task("name"): the name taken for the function
+            raise TypeError(
+                f"Tasks.task takes the function first: write @tasks.task(name={func!r})"
+            )
         if func is None:
             return functools.partial(
                 self.task,

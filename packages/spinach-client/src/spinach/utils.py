@@ -8,14 +8,15 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 
-def exponential_backoff(attempt: int, cap: int = 1200) -> int:
-    """Return a delay in seconds: exponential in `attempt`, capped, with "equal jitter".
+def exponential_backoff(attempt: int, cap: int = 1200) -> timedelta:
+    """Return a delay: exponential in `attempt`, capped at `cap` seconds, with "equal jitter".
 
     Attempt 1 gives 3 to 6 s, attempt 2 gives 6 to 12 s, ... up to 600 to 1200 s with the default
-    cap. Half of the delay is random so that jobs failing together do not retry together.
+    cap, in whole seconds. Half of the delay is random so that jobs failing together do not
+    retry together. A timedelta, as in 0.0.25: ``RetryException(at=now + exponential_backoff(n))``.
     """
     base = min(3 * 2 ** max(attempt, 0), cap) // 2
-    return int(base + random.randint(0, base))
+    return timedelta(seconds=base + random.randint(0, base))
 
 
 def utc(at: datetime) -> datetime:

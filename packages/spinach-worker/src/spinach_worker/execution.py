@@ -133,9 +133,12 @@ def conclude(
         job.retries += 1
         job.status = JobStatus.NOT_SET
         outcome = _retry_outcome(job, task, error)
+        # The job waits for its retry (get_job says WAITING); job.status stays NOT_SET for
+        # the job_schedule_retry receivers, as in 0.0.25, so the line names the state itself.
         logger.warning(
-            "%s failed after %.3fs, retry %s/%s at %s: %r",
-            job,
+            "Job <%s WAITING %s> failed after %.3fs, retry %s of %s at %s: %r",
+            job.task_name,
+            job.id,
             duration,
             job.retries,
             job.max_retries,

@@ -9,6 +9,13 @@ from redis.sentinel import Sentinel
 
 from spinach import const
 from spinach.brokers.base import Broker
+from spinach.brokers.tls import SentinelTLSConnection, TLSConnection
+
+#: The URL schemes of `RedisBroker.from_url`.
+URL_SCHEMES = (
+    "redis", "rediss", "unix", "redis+cluster", "rediss+cluster", "redis+sentinel",
+    "rediss+sentinel",
+)  # fmt: skip
 
 #: Connection settings used when RedisBroker builds the client itself. The socket timeout must
 #: exceed the longest blocking wait of an idle worker (5 s); keepalive and health checks notice
@@ -61,7 +68,8 @@ class RedisBroker(Broker):
           across failovers.
 
         Query parameters and keyword arguments go to redis-py's client (TLS files such as
-        ``ssl_ca_certs``, timeouts...), over DEFAULT_CLIENT_OPTIONS. Broker options
+        ``ssl_ca_certs``, timeouts...), over DEFAULT_CLIENT_OPTIONS. Over TLS, the handshake
+        counts in ``socket_connect_timeout``, not in ``socket_timeout``. Broker options
         (`wait_for_replicas`, `wait_timeout_ms`, `enqueue_job_max_retries`) are taken from the
         keyword arguments.
         """
@@ -71,10 +79,19 @@ class RedisBroker(Broker):
             if name in options
         }
         client_options = {**DEFAULT_CLIENT_OPTIONS, **options}
-        scheme = url.split("://", 1)[0]
+        scheme = url.split("://", 1)[0] if "://" in url else ""
+        if scheme not in URL_SCHEMES:
+            raise ValueError(
+                f"The scheme of Redis URL {_redact(url)!r} must be one of "
+                + ", ".join(f"{name}://" for name in URL_SCHEMES)
+            )
         client: redis.Redis | RedisCluster
+        if scheme.startswith("rediss"):  # the TLS handshake bounded by the connect timeout
+            client_options.setdefault("connection_class", TLSConnection)
         if scheme in ("redis+cluster", "rediss+cluster"):
-            client = RedisCluster.from_url(url.replace("+cluster", "", 1), **client_options)
+            # redis-py would replace the connection class of a rediss:// URL by its own.
+            node_url = "redis" + url.split("+cluster", 1)[1]
+            client = RedisCluster.from_url(node_url, **client_options)
         elif scheme in ("redis+sentinel", "rediss+sentinel"):
             client = _sentinel_client(url, client_options)
         else:
@@ -109,7 +126,7 @@ def _sentinel_client(url: str, options: dict[str, Any]) -> redis.Redis:
     if parts.password:
         master_options["password"] = unquote(parts.password)
     if parts.scheme.startswith("rediss"):
-        master_options["ssl"] = True
+        master_options["connection_class"] = SentinelTLSConnection
     sentinel = Sentinel(addresses, sentinel_kwargs=sentinel_options, **master_options)  # type: ignore[no-untyped-call]
     client: redis.Redis = sentinel.master_for(service)  # type: ignore[no-untyped-call]
     return client

@@ -24,6 +24,7 @@ from flask.ctx import AppContext
 
 from spinach import const, signals
 from spinach.brokers.redis import RedisBroker
+from spinach.contrib.command import run_workers
 from spinach.engine import Engine
 from spinach.exc import SpinachError
 from spinach.job import Job
@@ -158,15 +159,26 @@ def _workers_command(engine: Engine) -> click.Command:
     @click.option(
         "--stop-when-queue-empty", is_flag=True, default=False, help="Stop once the queue is empty"
     )
-    def spinach_run_workers(threads: int, queue: str, stop_when_queue_empty: bool) -> None:
+    @click.option(
+        "--shutdown-timeout",
+        type=float,
+        default=const.DEFAULT_SHUTDOWN_TIMEOUT,
+        show_default=True,
+        help="On Ctrl-C or SIGTERM, how long running jobs may take to finish (seconds)",
+    )
+    def spinach_run_workers(
+        threads: int, queue: str, stop_when_queue_empty: bool, shutdown_timeout: float
+    ) -> None:
         if threads < 1:
             raise click.BadParameter("must be at least 1", param_hint="--threads")
         try:
-            engine.start_workers(
+            run_workers(
+                engine,
+                click.echo,
                 number=threads,
                 queue=queue,
-                block=True,
                 stop_when_queue_empty=stop_when_queue_empty,
+                shutdown_timeout=shutdown_timeout,
             )
         except SpinachError as e:  # no worker installed, or workers stopped on a fatal error
             raise click.ClickException(str(e)) from e
