@@ -7,7 +7,8 @@ import pytest
 
 from spinach_worker.alarm import Alarm
 from spinach_worker.backoff import Backoff
-from spinach_worker.cli import build_parser, load_engine
+from spinach_worker.cli import build_parser
+from spinach_worker.loading import load_engine
 
 
 def test_backoff_grows_exponentially_with_jitter_up_to_a_cap() -> None:
