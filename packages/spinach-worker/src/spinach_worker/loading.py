@@ -27,7 +27,7 @@ def load_engine(path: str) -> Engine:
 def load_error(path: str, error: BaseException) -> str:
     """``Cannot load PATH: ERROR``, then the traceback of the user's code that raised, if any.
 
-    The frames of the import machinery and of this module are left out: they say nothing
+    The frames of the import machinery and of the worker package are left out: they say nothing
     about the user's bug. A module that does not exist, or an attribute that is not an Engine,
     gets the one line alone.
     """
@@ -41,5 +41,13 @@ def load_error(path: str, error: BaseException) -> str:
     return message + "\n" + "".join(lines).rstrip("\n")
 
 
+_OURS = os.path.dirname(os.path.realpath(__file__)) + os.sep
+_IMPORTLIB = os.path.realpath(importlib.__file__)
+
+
 def _machinery(filename: str) -> bool:
-    return filename == __file__ or filename.startswith("<frozen importlib")
+    """Whether a frame is the command's or the import system's, not the user's."""
+    if filename.startswith("<frozen importlib"):
+        return True
+    path = os.path.realpath(filename)
+    return path.startswith(_OURS) or path == _IMPORTLIB
