@@ -150,8 +150,8 @@ def cpu_phase(server: RedisServer, app_dir: Path, args: argparse.Namespace) -> d
 
 def metrics_phase(server: RedisServer, app_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
     configs = {
-        "metrics off": ["--threads", str(args.threads)],
-        "metrics on (--metrics)": ["--threads", str(args.threads), "--metrics",
+        "metrics off": ["--threads", str(args.noop_threads)],
+        "metrics on (--metrics)": ["--threads", str(args.noop_threads), "--metrics",
                                    "--health-port", str(free_port()), "--health-host", "127.0.0.1"],
     }  # fmt: skip
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in configs}
@@ -160,7 +160,7 @@ def metrics_phase(server: RedisServer, app_dir: Path, args: argparse.Namespace) 
             runs[name].append(run_phase(server, app_dir, "noop", (), args.noop_jobs, flags))
     off, on = (statistics.median(r["jobs_per_s"] for r in v) for v in runs.values())
     hook = hook_cost()
-    print(f"\nNo-op jobs ({args.noop_jobs}, one process of {args.threads} threads):")
+    print(f"\nNo-op jobs ({args.noop_jobs}, one process of {args.noop_threads} threads):")
     for name, values in runs.items():
         print("  " + summary(name, values))
     print(f"  throughput with metrics: {on / off:.3f}x of without (median over median)")
@@ -217,10 +217,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--phase", choices=("cpu", "metrics", "both"), default="both")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each configuration")
-    parser.add_argument("--threads", type=int, default=2, help="threads per worker process")
+    parser.add_argument("--threads", type=int, default=2, help="threads per process, CPU jobs")
     parser.add_argument("--cpu-jobs", type=int, default=600, help="CPU-bound jobs per run")
     parser.add_argument("--work", type=int, default=60_000, help="loop length of a CPU job")
     parser.add_argument("--noop-jobs", type=int, default=20_000, help="no-op jobs per run")
+    parser.add_argument("--noop-threads", type=int, default=8, help="threads for no-op jobs")
     parser.add_argument("--output", type=Path, default=Path(".bench/processes.json"))
     args = parser.parse_args()
     results: dict[str, Any] = {}
