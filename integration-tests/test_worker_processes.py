@@ -32,6 +32,9 @@ if os.environ.get("BROKEN_IN_CHILDREN") and multiprocessing.parent_process() is 
     raise RuntimeError("no database reachable from the workers")
 
 client = redis.Redis.from_url(os.environ["TEST_REDIS_URL"])
+if os.environ.get("HOLD_IMPORT") and multiprocessing.parent_process() is not None:
+    while not client.exists("go"):  # a slow import, until the test says go
+        time.sleep(0.01)
 tasks = Tasks()
 
 @tasks.task(name="record")
@@ -159,6 +162,41 @@ def test_processes_share_the_queue_answer_one_health_endpoint_and_stop_on_sigter
     assert output.count("Received SIGTERM: stopping gracefully") == 2  # one per child, once
     assert "Second stop signal" not in output
     assert spin.broker.queue_stats("spinach").running == 0
+
+
+def test_children_still_importing_the_app_are_alive_but_not_ready(
+    redis_server: RedisServer, app_dir: Path
+) -> None:
+    client = redis_server.client()
+    client.flushall()
+    port = _free_port()
+    supervisor = _start(
+        app_dir, redis_server.url, "--processes", "2", "--health-port", str(port),
+        "--health-host", "127.0.0.1", HOLD_IMPORT="1",
+    )  # fmt: skip
+    try:
+
+        def starting() -> bool:
+            live = _json(port, "/livez")
+            return [p.get("state") for p in live.get("processes", [])] == ["starting"] * 2
+
+        wait_for(starting, 30, "both children to answer while they import")
+        assert _json(port, "/livez")["status"] == 200
+        assert _json(port, "/readyz")["status"] == 503
+        client.set("go", 1)
+        wait_for(lambda: _json(port, "/readyz")["status"] == 200, 30, "both children ready")
+    finally:
+        output = _stop(supervisor)
+    assert supervisor.returncode == 0, output
+
+
+def test_zero_processes_is_refused(app_dir: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "spinach_worker.cli", "procapp:spin", "--processes", "0"],
+        cwd=app_dir, capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "--threads and --processes must be at least 1" in result.stderr
 
 
 @pytest.mark.timeout(150)

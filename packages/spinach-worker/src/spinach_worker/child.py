@@ -47,6 +47,11 @@ def child_main(options: ChildOptions, slot: int, conn: Connection) -> None:
     # sends one SIGTERM here: a second signal would abandon the running jobs.
     os.setpgrp()
     logging.basicConfig(level=options.log_level, format=LOG_FORMAT)
+    # Answered from the start: while the application imports, the child is alive, not ready.
+    started: list[Any] = []
+    threading.Thread(
+        target=_answer_health, args=(conn, started), name="spinach-health-pipe", daemon=True
+    ).start()
     from spinach_worker.loading import load_engine, load_error
     from spinach_worker.runtime import WorkerRuntime, WorkerStopped
 
@@ -81,9 +86,7 @@ def child_main(options: ChildOptions, slot: int, conn: Connection) -> None:
     except (SpinachError, ValueError) as e:
         logger.error("Cannot start workers: %s", e)
         sys.exit(1)
-    threading.Thread(
-        target=_answer_health, args=(conn, runtime), name="spinach-health-pipe", daemon=True
-    ).start()
+    started.append(runtime)
     try:
         runtime.run_until_stopped()
     except WorkerStopped as e:
@@ -92,20 +95,28 @@ def child_main(options: ChildOptions, slot: int, conn: Connection) -> None:
     sys.exit(0)
 
 
-def _answer_health(conn: Connection, runtime: Any) -> None:
-    """Answer ``(seq, "livez"|"readyz")`` with ``(seq, ok, details)`` until the pipe closes."""
+def _answer_health(conn: Connection, started: list[Any]) -> None:
+    """Answer ``(seq, "livez"|"readyz")`` with ``(seq, ok, details)`` until the pipe closes.
+
+    `started` holds the runtime once it runs; before that the child is starting: alive (it is
+    importing the application), not ready.
+    """
     while True:
         try:
             seq, check = conn.recv()
         except (EOFError, OSError):
-            if not runtime.stopped:
+            if not (started and started[0].stopped):
                 logger.warning("The supervisor is gone: stopping gracefully")
                 os.kill(os.getpid(), signal.SIGTERM)
             return
         try:
-            # The runtime's own probes, the ones its health server would serve.
-            probe = runtime._liveness if check == "livez" else runtime._readiness
-            ok, details = probe()
+            if not started:
+                ok, details = check == "livez", {"state": "starting"}
+            else:
+                # The runtime's own probes, the ones its health server would serve.
+                runtime = started[0]
+                probe = runtime._liveness if check == "livez" else runtime._readiness
+                ok, details = probe()
         except Exception as e:  # noqa: BLE001 - a failing check is a failed probe
             ok, details = False, {"error": str(e)}
         try:

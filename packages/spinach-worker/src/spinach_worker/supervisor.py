@@ -46,7 +46,10 @@ class _Slot:
     conn: Connection | None = None
     restart_at: float | None = None
     finished: bool = False  # exited 0 on its own (--stop-when-queue-empty): not restarted
+    #: Guards process and conn (the main loop replaces them, probes read them).
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: One question at a time on the pipe; held while waiting for the answer.
+    probe_lock: threading.Lock = field(default_factory=threading.Lock)
     seq: int = 0
 
 
@@ -267,6 +270,9 @@ class Supervisor:
                 # orchestrator to kill every process; it is not ready though.
                 return {"ok": check == "livez" or slot.finished, "state": state,
                         "restarts": restarts}  # fmt: skip
+        # Not under `lock`: a slow child must not hold up the main loop's reaping and restarts.
+        # If the child dies meanwhile, the loop closes the pipe and the question fails here.
+        with slot.probe_lock:
             slot.seq += 1
             seq = slot.seq
             try:
