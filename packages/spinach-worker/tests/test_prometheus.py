@@ -4,7 +4,13 @@ from collections.abc import Iterator
 
 import pytest
 
+from spinach.telemetry import is_metering, is_tracing
 from spinach_worker import health, telemetry
+
+
+def sdk() -> bool:
+    """Whether another test of this process installed an OpenTelemetry SDK."""
+    return is_tracing() or is_metering()
 
 
 @pytest.fixture
@@ -18,7 +24,7 @@ def prometheus() -> Iterator[object]:
 def test_metrics_are_off_by_default_and_cost_the_hooks_nothing() -> None:
     assert telemetry._sink is None
     assert health._metrics_page is None
-    assert not telemetry.observed()  # without an SDK either, jobs skip telemetry altogether
+    assert telemetry.observed() == sdk()  # without an SDK either, jobs skip telemetry altogether
 
 
 def test_leases_recovered_are_counted_by_namespace_and_queue(prometheus: object) -> None:
@@ -34,6 +40,6 @@ def test_enabling_makes_jobs_observed_and_disabling_undoes_it(prometheus: object
     assert telemetry.observed()
     assert health._metrics_page is not None
     telemetry.prometheus().disable()
-    assert not telemetry.observed() and health._metrics_page is None
+    assert telemetry.observed() == sdk() and health._metrics_page is None
     telemetry.prometheus().enable()  # enabling again works (the fixture disables at the end)
     assert b"spinach_leases_recovered" in telemetry.prometheus().page()[0]
