@@ -145,6 +145,7 @@ def cpu_phase(server: RedisServer, app_dir: Path, args: argparse.Namespace) -> d
     for name, values in runs.items():
         print("  " + summary(name, values))
     print(f"  speed-up with {cores} processes: {many / one:.2f}x (median over median)")
+    print(f"  load average after the phase: {_load()} (other work on the machine skews it)")
     return {"cores": cores, "runs": runs, "speedup": many / one}
 
 
@@ -167,6 +168,7 @@ def metrics_phase(server: RedisServer, app_dir: Path, args: argparse.Namespace) 
     print(f"  one job's hook, off: {hook['off_us']:.2f} us; on: {hook['on_us']:.2f} us; "
           f"on, multiprocess files: {hook['multiprocess_us']:.2f} us")  # fmt: skip
     print(f"  one scrape of 20 tasks' metrics: {hook['scrape_ms']:.2f} ms")
+    print(f"  load average after the phase: {_load()}")
     return {"runs": runs, "ratio": on / off, "hook": hook}
 
 
@@ -213,6 +215,10 @@ def hook_cost() -> dict[str, float]:
     return figures
 
 
+def _load() -> str:
+    return " ".join(f"{value:.1f}" for value in os.getloadavg())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--phase", choices=("cpu", "metrics", "both"), default="both")
@@ -224,6 +230,7 @@ def main() -> None:
     parser.add_argument("--noop-threads", type=int, default=8, help="threads for no-op jobs")
     parser.add_argument("--output", type=Path, default=Path(".bench/processes.json"))
     args = parser.parse_args()
+    print(f"load average before: {_load()} on {os.cpu_count()} cores")
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as app:
         app_dir = Path(app)
