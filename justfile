@@ -66,3 +66,7 @@ build out="dist":
 
 _require-redis:
     @command -v redis-server >/dev/null || { echo "redis-server is missing: install it with 'sudo apt-get install redis-server' (or run 'bash tools/dev.sh test', which does)"; exit 1; }
+
+# Process workers on CPU-bound jobs (1 process against one per core) and the cost of --metrics.
+bench-processes *args: _require-redis
+    uv run --locked --all-packages python tools/bench/processes.py {{args}}

@@ -168,3 +168,59 @@ def test_the_check_command_tells_whether_a_worker_is_alive(
         worker.communicate(timeout=30)
     after = subprocess.run(command, cwd=app_dir, env=env, capture_output=True, timeout=30)
     assert after.returncode == 1 and b"0 live worker" in after.stdout
+
+
+def test_an_engine_module_that_raises_on_import_shows_its_traceback(tmp_path: Path) -> None:
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "__init__.py").write_text("")
+    (tmp_path / "broken" / "tasks.py").write_text("import os\n\nratio = 1 / 0\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "spinach_worker.cli", "broken.tasks:spin"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "Cannot load broken.tasks:spin: division by zero" in result.stderr
+    # The traceback of the user's code, without the import machinery's frames.
+    assert "Traceback (most recent call last):" in result.stderr
+    assert 'tasks.py", line 3, in <module>' in result.stderr
+    assert "ratio = 1 / 0" in result.stderr
+    assert "ZeroDivisionError: division by zero" in result.stderr
+    assert "importlib" not in result.stderr
+
+
+def test_a_missing_engine_module_gets_one_line_and_no_traceback(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "spinach_worker.cli", "nowhere.tasks:spin"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "Cannot load nowhere.tasks:spin: No module named 'nowhere'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_worker_command_tells_its_version() -> None:
+    from importlib import metadata
+
+    result = subprocess.run(
+        [sys.executable, "-m", "spinach_worker.cli", "--version"],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert result.returncode == 0
+    assert result.stdout.startswith(f"spinach-worker {metadata.version('spinach-worker')} (")
+    assert f"spinach-client {metadata.version('spinach-client')}" in result.stdout
+
+
+def test_a_queue_that_no_attached_task_uses_gets_a_warning(
+    redis_server: RedisServer, app_dir: Path
+) -> None:
+    def run(queue: str) -> str:
+        worker = _start_worker(
+            app_dir, redis_server.url, "--queue", queue, "--stop-when-queue-empty"
+        )
+        output = worker.communicate(timeout=30)[0].decode()
+        assert worker.returncode == 0, output
+        return output
+
+    warned = run("emails")
+    assert "No task attached to the engine uses queue 'emails' (its tasks use: spinach)" in warned
+    assert "No task attached" not in run("spinach")

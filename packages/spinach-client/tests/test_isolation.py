@@ -10,7 +10,7 @@ import pytest
 from spinach import Engine, MemoryBroker
 from spinach.exc import WorkerNotInstalledError
 
-FORBIDDEN = ("spinach_worker", "sentry_sdk", "flask", "django")
+FORBIDDEN = ("spinach_worker", "sentry_sdk", "flask", "django", "sqlalchemy")
 
 #: Set by `just test` when these tests run in an environment holding only spinach-client and its
 #: dependencies; there the worker must not even be installed.

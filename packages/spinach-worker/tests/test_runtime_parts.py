@@ -6,7 +6,8 @@ import time
 import pytest
 
 from spinach_worker.alarm import Alarm
-from spinach_worker.cli import build_parser, load_engine
+from spinach_worker.cli import build_parser
+from spinach_worker.loading import load_engine
 
 
 def test_the_alarm_rings_once_at_the_last_time_set() -> None:

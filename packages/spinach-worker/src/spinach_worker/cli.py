@@ -1,51 +1,48 @@
 """The ``spinach-worker`` command: run the workers of an Engine defined in the user's code.
 
-Settings live in code; the command only picks the engine, the queue and the thread count.
-Exit codes: 0 after a graceful stop, 1 when the workers stopped on a fatal error, 2 when the
-engine cannot be loaded.
+Settings live in code; the command only picks the engine, the queue, the thread and process
+counts. Exit codes: 0 after a graceful stop, 1 when the workers stopped on a fatal error (or,
+with ``--processes``, when worker processes keep dying right after start), 2 when the engine
+cannot be loaded.
 """
 
 import argparse
-import importlib
 import logging
-import os
+import platform
 import sys
 from collections.abc import Sequence
-from typing import Any
+from importlib import metadata
 
 from spinach import const
 from spinach.engine import Engine
 from spinach.exc import SpinachError
+from spinach_worker import telemetry
+from spinach_worker.child import LOG_FORMAT, ChildOptions
+from spinach_worker.loading import load_engine, load_error
 from spinach_worker.runtime import WorkerStopped
 
 logger = logging.getLogger("spinach.worker")
-
-
-def load_engine(path: str) -> Engine:
-    """Import ``module:attribute`` and return the Engine it names."""
-    module_name, _, attribute = path.partition(":")
-    if not module_name or not attribute:
-        raise ValueError(f"Expected module:attribute (for example shop.tasks:spin), got {path!r}")
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    obj: Any = importlib.import_module(module_name)
-    for part in attribute.split("."):
-        obj = getattr(obj, part)
-    if not isinstance(obj, Engine):
-        raise TypeError(f"{path} is a {type(obj).__name__}, not a spinach Engine")
-    return obj
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="spinach-worker", description="Run the jobs of a Spinach engine on threads."
     )
+    parser.add_argument("--version", action="version", version=version_line())
     parser.add_argument("engine", help="the Engine to run, as module:attribute (shop.tasks:spin)")
     parser.add_argument(
         "--threads",
         type=int,
         default=const.DEFAULT_WORKER_NUMBER,
         help=f"jobs run at once (default {const.DEFAULT_WORKER_NUMBER})",
+    )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run N worker processes of --threads threads each under a supervisor that restarts "
+        "the ones that die (default 1: no supervisor); for CPU-bound tasks, N = cores",
     )
     parser.add_argument("--queue", default=const.DEFAULT_QUEUE, help="queue to consume")
     parser.add_argument(
@@ -78,12 +75,43 @@ def build_parser() -> argparse.ArgumentParser:
         help="address the health endpoints listen on (default: all interfaces)",
     )
     parser.add_argument(
+        "--metrics",
+        action="store_true",
+        help="also serve Prometheus metrics as /metrics on --health-port "
+        "(needs pip install 'spinach-worker[prometheus]')",
+    )
+    parser.add_argument(
         "--log-level",
         default="INFO",
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         help="level of the spinach logs printed on stderr (default INFO)",
     )
     return parser
+
+
+def version_line() -> str:
+    """``spinach-worker 0.1.0 (spinach-client 0.1.0, Python 3.11.2)``: what a bug report needs."""
+    versions = {}
+    for dist in ("spinach-worker", "spinach-client"):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:  # pragma: no cover - run from a source tree
+            versions[dist] = "unknown"
+    return (
+        f"spinach-worker {versions['spinach-worker']} (spinach-client "
+        f"{versions['spinach-client']}, Python {platform.python_version()})"
+    )
+
+
+def warn_unused_queue(engine: Engine, queue: str) -> None:
+    """Warn when no attached task uses `queue`: its workers would have nothing they can run."""
+    used = sorted({task.queue for task in engine.tasks})
+    if queue not in used:
+        logger.warning(
+            "No task attached to the engine uses queue %r (its tasks use: %s): jobs found there "
+            "would fail as unknown tasks. Check --queue, or attach the tasks of that queue",
+            queue, ", ".join(used) or "none, no task is attached",
+        )  # fmt: skip
 
 
 def check(argv: Sequence[str]) -> int:
@@ -104,7 +132,7 @@ def check(argv: Sequence[str]) -> int:
     try:
         engine = load_engine(args.engine)
     except Exception as e:  # noqa: BLE001 - any import failure is reported the same way
-        print(f"Cannot load {args.engine}: {e}", file=sys.stderr)
+        print(load_error(args.engine, e), file=sys.stderr)
         return 2
     queues = args.queue or sorted({task.queue for task in engine.tasks}) or [const.DEFAULT_QUEUE]
     try:
@@ -122,17 +150,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["check"]:
         return check(argv[1:])
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level,
-        format="%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s",
-    )
-    if args.threads <= 0:
-        logger.error("--threads must be at least 1")
+    logging.basicConfig(level=args.log_level, format=LOG_FORMAT)
+    if args.threads <= 0 or args.processes <= 0:
+        logger.error("--threads and --processes must be at least 1")
+        return 2
+    if args.metrics and args.health_port is None:
+        logger.error("--metrics serves /metrics on the health port: add --health-port PORT")
         return 2
     try:
         engine = load_engine(args.engine)
     except Exception as e:  # noqa: BLE001 - any import failure is reported the same way
-        logger.error("Cannot load %s: %s", args.engine, e)
+        logger.error("%s", load_error(args.engine, e))
+        return 2
+    warn_unused_queue(engine, args.queue)
+    try:
+        if args.metrics:
+            telemetry.prometheus().enable(multiprocess=args.processes > 1)
+            if args.processes > 1:  # the children's runtimes observe it in the other case
+                telemetry.observe_queue(engine.broker, args.queue)
+        if args.processes > 1:
+            return supervise(args)
+    except SpinachError as e:
+        logger.error("%s", e)
         return 2
     workers_class = None
     if args.asyncio:
@@ -157,6 +196,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         logger.error("Cannot start workers: %s", e)
         return 1
     return 0
+
+
+def supervise(args: argparse.Namespace) -> int:
+    """Run ``--processes`` worker processes under a supervisor; return its exit code."""
+    from spinach_worker.supervisor import Supervisor
+
+    options = ChildOptions(
+        engine=args.engine,
+        threads=args.threads,
+        queue=args.queue,
+        stop_when_queue_empty=args.stop_when_queue_empty,
+        use_asyncio=args.asyncio,
+        shutdown_timeout=args.shutdown_timeout,
+        log_level=args.log_level,
+        metrics=args.metrics,
+    )
+    page = telemetry.prometheus().page if args.metrics else None
+    supervisor = Supervisor(
+        options,
+        args.processes,
+        health_port=args.health_port,
+        health_host=args.health_host,
+        metrics_page=page,
+    )
+    return supervisor.run()
 
 
 if __name__ == "__main__":  # pragma: no cover

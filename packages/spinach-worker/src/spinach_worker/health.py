@@ -3,6 +3,7 @@
 - ``/livez``: the worker's loops are turning (the fetcher made progress recently). It does not
   touch Redis: a Redis outage must not make an orchestrator restart every worker at once.
 - ``/readyz``: Redis answers, and the worker is not shutting down.
+- ``/metrics``: the Prometheus metrics, when enabled (``--metrics``, see prometheus.py).
 """
 
 import http.server
@@ -15,6 +16,18 @@ from typing import Any
 
 logger = logging.getLogger("spinach.worker")
 
+#: Renders a page: its body and its Content-Type.
+Page = Callable[[], tuple[bytes, str]]
+
+#: The /metrics page of this process, once metrics are enabled (None: /metrics is a 404).
+_metrics_page: Page | None = None
+
+
+def serve_metrics(page: Page | None) -> None:
+    """Serve `page` as /metrics on the health server of this process (None: stop serving it)."""
+    global _metrics_page
+    _metrics_page = page
+
 
 class HealthServer:
     """Serve /livez and /readyz on `host`:`port` from a daemon thread."""
@@ -25,12 +38,17 @@ class HealthServer:
         port: int,
         alive: Callable[[], tuple[bool, dict[str, Any]]],
         ready: Callable[[], tuple[bool, dict[str, Any]]],
+        metrics: Page | None = None,
     ) -> None:
         checks = {"/livez": alive, "/readyz": ready}
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                check = checks.get(self.path.split("?", 1)[0])
+                path = self.path.split("?", 1)[0]
+                if path == "/metrics":
+                    self._metrics()
+                    return
+                check = checks.get(path)
                 if check is None:
                     self.send_error(404)
                     return
@@ -45,9 +63,27 @@ class HealthServer:
                 self.end_headers()
                 self.wfile.write(body)
 
+            def _metrics(self) -> None:
+                page = metrics or _metrics_page
+                if page is None:
+                    self.send_error(404, "Metrics are off: start the worker with --metrics")
+                    return
+                try:
+                    body, content_type = page()
+                except Exception:
+                    logger.exception("Cannot render /metrics")
+                    self.send_error(500)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
             def log_message(self, format: str, *args: Any) -> None:
                 logger.debug("health: " + format, *args)
 
+        self._metrics = metrics
         self._server = http.server.ThreadingHTTPServer((host, port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
@@ -60,7 +96,8 @@ class HealthServer:
 
     def start(self) -> None:
         self._thread.start()
-        logger.info("Health endpoints on port %d: /livez, /readyz", self.port)
+        extra = ", /metrics" if (self._metrics or _metrics_page) else ""
+        logger.info("Health endpoints on port %d: /livez, /readyz%s", self.port, extra)
 
     def stop(self) -> None:
         self._server.shutdown()

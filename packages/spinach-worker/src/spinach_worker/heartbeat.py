@@ -61,7 +61,7 @@ class Heartbeat:
         lost = set(result.lost)
         ctx.book.renewed([lease for lease in held if lease.id not in lost], sent_at)
         self.last_renewal = time.monotonic()
-        telemetry.leases_recovered(ctx.namespace, ctx.queue, result.recovered)
+        telemetry.leases_recovered(ctx.queue, result.recovered, namespace=ctx.namespace)
         if result.recovered:
             logger.info(
                 "Took back %d jobs of workers that stopped renewing their leases",

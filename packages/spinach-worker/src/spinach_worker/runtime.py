@@ -94,7 +94,7 @@ class WorkerRuntime:
         self._health = (
             None
             if health_port is None
-            else HealthServer(health_host, health_port, self._liveness, self._readiness)
+            else HealthServer(health_host, health_port, self.liveness, self.readiness)
         )
         self._stop_requested = threading.Event()
         self._stopped = threading.Event()
@@ -195,14 +195,14 @@ class WorkerRuntime:
         """The port of the health endpoints (useful when asked for port 0), if served."""
         return None if self._health is None else self._health.port
 
-    def _liveness(self) -> tuple[bool, dict[str, Any]]:
+    def liveness(self) -> tuple[bool, dict[str, Any]]:
         """The fetch loop turns: no Redis call, so a Redis outage does not fail it."""
         silent = time.monotonic() - self._fetcher.last_turn
         limit = self.ctx.broker.max_block_seconds + STUCK_FETCHER_SECONDS
         alive = self._fetcher.thread.is_alive() and silent < limit and self._fatal is None
         return alive, {"fetch_loop_silent_s": round(silent, 3), "stopped": self.stopped}
 
-    def _readiness(self) -> tuple[bool, dict[str, Any]]:
+    def readiness(self) -> tuple[bool, dict[str, Any]]:
         """Redis answers and the worker takes jobs (it is not shutting down)."""
         details: dict[str, Any] = {
             "stopping": self._stop_requested.is_set(),

@@ -8,16 +8,21 @@ used; without an SDK nothing is built.
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import metrics, propagate, trace
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
+from spinach.exc import SpinachError
 from spinach.job import Job
 from spinach.protocol import Outcome, QueueBackend
 from spinach.task import AbortException, RetryException
 from spinach.telemetry import SYSTEM, is_metering, is_tracing
+
+if TYPE_CHECKING:
+    from spinach_worker.prometheus import Sink
 
 _tracer = trace.get_tracer("spinach.worker")
 _meter = metrics.get_meter("spinach.worker")
@@ -27,18 +32,45 @@ _processed = _meter.create_counter(
 _duration = _meter.create_histogram(
     "spinach.job.duration", unit="s", description="How long jobs ran"
 )
-_recovered = _meter.create_counter(
+_leases_recovered = _meter.create_counter(
     "spinach.leases.recovered",
     unit="{job}",
-    description="Jobs taken back from dead workers whose lease expired",
+    description="Jobs whose worker stopped renewing their lease, taken over by recovery",
 )
+
+#: Where the hooks also send their samples when Prometheus metrics are on (see prometheus.py).
+_sink: "Sink | None" = None
+
+
+class MetricsUnavailableError(SpinachError):
+    """Prometheus metrics were asked for without prometheus-client installed."""
+
+
+def prometheus() -> ModuleType:
+    """Import spinach_worker.prometheus, or say which extra installs what it needs."""
+    try:
+        from spinach_worker import prometheus as module
+    except ModuleNotFoundError as e:
+        if e.name is None or not e.name.startswith("prometheus_client"):
+            raise
+        raise MetricsUnavailableError(
+            "--metrics needs prometheus-client: pip install 'spinach-worker[prometheus]'"
+        ) from None
+    return module
+
+
+def set_metrics_sink(sink: "Sink | None") -> None:
+    """Send the samples of the hooks below to `sink` as well (None: OpenTelemetry only)."""
+    global _sink
+    _sink = sink
+
 
 _OUTCOMES = {"s": "succeeded", "f": "failed", "F": "failed", "r": "retried", "R": "retried"}
 
 
 def observed() -> bool:
-    """Whether an OpenTelemetry SDK listens (tracing or metrics); else skip all of it."""
-    return is_tracing() or is_metering()
+    """Whether anything listens (an OpenTelemetry SDK, or Prometheus); else skip all of it."""
+    return _sink is not None or is_tracing() or is_metering()
 
 
 @contextmanager
@@ -94,12 +126,23 @@ def finished(
         }
         _processed.add(1, labels)
         _duration.record(seconds, labels)
+    sink = _sink
+    if sink is not None:
+        sink.finished(job.queue, job.task_name, _OUTCOMES[outcome.op], seconds)
 
 
-def leases_recovered(namespace: str, queue: str, count: int) -> None:
-    """Count jobs this worker's heartbeat took back from dead workers."""
-    if count and is_metering():
-        _recovered.add(count, _labels(namespace, queue))
+def leases_recovered(queue: str, count: int, *, namespace: str) -> None:
+    """Count `count` jobs of `queue` taken over by lease recovery (their worker went silent).
+
+    Called with the count the lease renewal script returns; a count of 0 records nothing.
+    """
+    if count <= 0:
+        return
+    if is_metering():
+        _leases_recovered.add(count, _labels(namespace, queue))
+    sink = _sink
+    if sink is not None:
+        sink.leases_recovered(namespace, queue, count)
 
 
 #: The queues whose workers run in this process, sampled by the gauges below.
@@ -127,6 +170,11 @@ def observe_queue(broker: QueueBackend, queue: str) -> None:
         "spinach.queue.oldest_ready_age", [_oldest], unit="s",
         description="How long the oldest ready job of a queue has waited",
     )  # fmt: skip
+
+
+def observed_queues() -> list[tuple[str, str, QueueBackend]]:
+    """(namespace, queue, broker) of every queue whose workers run in this process."""
+    return [(namespace, queue, broker) for (namespace, queue), broker in list(_observed.items())]
 
 
 def forget_queue(broker: QueueBackend, queue: str) -> None:

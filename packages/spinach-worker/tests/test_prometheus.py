@@ -1,0 +1,45 @@
+"""Prometheus metrics in one process: off by default, fed by the telemetry hooks when on."""
+
+from collections.abc import Iterator
+
+import pytest
+
+from spinach.telemetry import is_metering, is_tracing
+from spinach_worker import health, telemetry
+
+
+def sdk() -> bool:
+    """Whether another test of this process installed an OpenTelemetry SDK."""
+    return is_tracing() or is_metering()
+
+
+@pytest.fixture
+def prometheus() -> Iterator[object]:
+    module = telemetry.prometheus()
+    module.enable()
+    yield module
+    module.disable()
+
+
+def test_metrics_are_off_by_default_and_cost_the_hooks_nothing() -> None:
+    assert telemetry._sink is None
+    assert health._metrics_page is None
+    assert telemetry.observed() == sdk()  # without an SDK either, jobs skip telemetry altogether
+
+
+def test_leases_recovered_are_counted_by_namespace_and_queue(prometheus: object) -> None:
+    telemetry.leases_recovered("emails", 3, namespace="shop")
+    telemetry.leases_recovered("emails", 0, namespace="shop")  # a renewal that recovered none
+    telemetry.leases_recovered("emails", 2, namespace="shop")
+    body, content_type = telemetry.prometheus().page()
+    assert content_type.startswith("text/plain")
+    assert b'spinach_leases_recovered_total{namespace="shop",queue="emails"} 5.0' in body
+
+
+def test_enabling_makes_jobs_observed_and_disabling_undoes_it(prometheus: object) -> None:
+    assert telemetry.observed()
+    assert health._metrics_page is not None
+    telemetry.prometheus().disable()
+    assert telemetry.observed() == sdk() and health._metrics_page is None
+    telemetry.prometheus().enable()  # enabling again works (the fixture disables at the end)
+    assert b"spinach_leases_recovered" in telemetry.prometheus().page()[0]
