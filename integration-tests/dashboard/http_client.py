@@ -1,4 +1,4 @@
-"""A small HTTP client for the dashboard served on loopback: cookies kept, redirects not followed."""
+"""A small HTTP client for a dashboard served on loopback: keeps cookies, follows no redirect."""
 
 import http.cookiejar
 import re
