@@ -34,7 +34,9 @@ def test_under_a_prefix_every_link_form_and_file_stays_under_it(shop: Engine) ->
     client = site.test_client()
     assert client.get("/").get_data(as_text=True) == "the shop"
     page = client.get("/admin/spinach/").get_data(as_text=True)
-    links = re.findall(r'(?:href|src|action)="([^"]+)"', page)
+    links = [
+        link for link in re.findall(r'(?:href|src|action)="([^"]+)"', page) if link != "data:,"
+    ]
     assert links and all(link.startswith("/admin/spinach/") for link in links), links
     css = next(link for link in links if "dashboard.css" in link)
     assert client.get(css).status_code == 200

@@ -2,6 +2,7 @@
 
 import re
 from datetime import timedelta
+from typing import Any
 
 from dashboard_helpers import Browser, run_until_empty
 
@@ -144,3 +145,22 @@ def test_times_are_marked_for_the_browser_to_show_in_its_time_zone(
     assert all(iso.endswith("Z") and shown.endswith(" UTC") for iso, shown in stamps)
     info = spin.get_job(job.job_id)
     assert info is not None and info.status is JobStatus.FAILED
+
+
+def test_the_failed_jobs_of_every_queue_are_paged_down_to_a_bound(
+    spin: Engine, browser: Browser, monkeypatch: Any
+) -> None:
+    from spinach_dashboard import data
+
+    monkeypatch.setattr(data, "MAX_MERGED_OFFSET", 60)
+    for n in range(80):
+        spin.schedule("shop:other", n)
+    run_until_empty(spin)
+    page = text(browser.get("/jobs?state=failed&offset=50"))
+    assert page.count("<tr data-job=") == 10
+    assert 'rel="next"' not in page
+    assert "Choose a queue to see older failed jobs." in page
+    within = text(browser.get("/jobs?state=failed&queue=spinach&offset=50"))
+    assert 'rel="next"' not in within and "Choose a queue" not in within
+    assert within.count("<tr data-job=") == 30
+    assert browser.get("/jobs?state=failed&offset=60").status_code == 400

@@ -36,6 +36,10 @@ PAGE_SIZE = 50
 #: whole failed store; the page says where to continue.
 FILTER_WINDOW = 500
 
+#: How deep the failed jobs of every queue at once can be paged: merging queues reads each
+#: from its newest job, so older ones are paged within one queue (which reads only its page).
+MAX_MERGED_OFFSET = 1000
+
 
 @dataclass(frozen=True, slots=True)
 class Features:
@@ -101,6 +105,8 @@ class JobPage:
     next_offset: int | None
     #: Jobs in that state in all (of the queue asked, or of every queue).
     total: int
+    #: Older jobs exist but are listed only within one queue (MAX_MERGED_OFFSET).
+    capped: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,24 +231,37 @@ class DashboardData:
             raise NotFound(f"Jobs that are {state} cannot be listed by this version of Spinach.")
         if offset < 0:
             raise BadRequest(f"offset must not be negative, got {offset}")
+        depth = None if queue is not None else MAX_MERGED_OFFSET
+        if depth is not None and offset >= depth:
+            raise BadRequest(
+                f"The failed jobs of every queue are listed down to the {depth:,} newest: "
+                "choose a queue to see older ones."
+            )
         total = sum(q.failed for q in self.status(queue).queues)
-        if not task:
-            jobs = self.engine.failed_jobs(queue, offset=offset, limit=limit)
-            after = offset + len(jobs)
-            return JobPage(jobs, offset, after if after < total and jobs else None, total)
-        # No filter in the storage yet: examine one bounded window, say where it stopped.
-        window = self.engine.failed_jobs(queue, offset=offset, limit=FILTER_WINDOW)
-        matched: list[JobInfo] = []
+        # No task filter in the storage yet: examine one bounded window, say where it stopped.
+        window = FILTER_WINDOW if task else limit
+        if depth is not None:
+            window = min(window, depth - offset)
+        found = self._failed(queue, offset, window)
+        jobs: list[JobInfo] = []
         examined = 0
-        for job in window:
+        for job in found:
+            if len(jobs) == limit:
+                break
             examined += 1
-            if job.task == task:
-                matched.append(job)
-                if len(matched) == limit:
-                    break
+            if not task or job.task == task:
+                jobs.append(job)
         after = offset + examined
-        more = after < total and len(window) > 0
-        return JobPage(matched, offset, after if more else None, total)
+        more = bool(found) and after < total
+        capped = more and depth is not None and after >= depth
+        return JobPage(jobs, offset, after if more and not capped else None, total, capped)
+
+    def _failed(self, queue: str | None, offset: int, limit: int) -> list[JobInfo]:
+        if queue is None:
+            return self.engine.failed_jobs(None, offset=offset, limit=limit)
+        # One queue's page read from its offset (Engine.failed_jobs reads offset + limit jobs
+        # of each queue to merge them); the storage's job listing replaces this.
+        return self.engine.broker.failed_page(queue, offset, limit)
 
     def job(self, job_id: str) -> JobInfo:
         job_id = job_id_from(job_id)
