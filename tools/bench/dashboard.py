@@ -52,16 +52,16 @@ class CountingConnection(Connection):
 
     def send_command(self, *args: Any, **kwargs: Any) -> None:
         CountingConnection.commands += 1
-        super().send_command(*args, **kwargs)
+        super().send_command(*args, **kwargs)  # type: ignore[no-untyped-call]
 
     def pack_commands(self, commands: Any) -> Any:
         commands = list(commands)
         CountingConnection.commands += len(commands)
-        return super().pack_commands(commands)
+        return super().pack_commands(commands)  # type: ignore[no-untyped-call]
 
     def send_packed_command(self, command: Any, check_health: bool = True) -> None:
         CountingConnection.round_trips += 1
-        super().send_packed_command(command, check_health)
+        super().send_packed_command(command, check_health)  # type: ignore[no-untyped-call]
 
 
 tasks = Tasks()
