@@ -74,9 +74,13 @@ def serve(app: Any) -> Iterator[Served]:
         thread.join(10)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """Headless Debian chromium, launched by Playwright (which never downloads one here)."""
+    """Headless Debian chromium, launched by Playwright (which never downloads one here).
+
+    Module-scoped: Playwright's sync API runs an event loop in this thread while it lives,
+    and Django (test_django.py, later in the session) refuses to run inside one.
+    """
     if not os.path.exists(CHROMIUM) and shutil.which("chromium") is None:
         pytest.fail(CHROMIUM_HINT) if os.environ.get("CI") else pytest.skip(CHROMIUM_HINT)
     from playwright.sync_api import sync_playwright
