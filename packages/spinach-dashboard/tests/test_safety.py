@@ -199,3 +199,26 @@ def test_an_action_never_redirects_outside_the_dashboard(spin: Engine, browser: 
     for target in ("https://evil.example/", "//evil.example/", "/\\evil.example"):
         response = browser.post(f"/jobs/{job_id}/retry", {"next": target})
         assert response.headers["Location"].startswith(f"/jobs/{job_id}?notice=")
+
+
+def test_a_refused_request_learns_nothing_of_the_namespace(spin: Engine) -> None:
+    browser = Browser(create_app(spin, authorize=lambda environ: False))
+    for path in ("/", "/no/such/page", f"/jobs/{'0' * 8}-0000-0000-0000-{'0' * 12}"):
+        response = browser.get(path)
+        assert response.status_code == 403, path
+        body = response.get_data(as_text=True)
+        assert spin.namespace not in body and "embedded broker" not in body, path
+
+
+def test_actions_under_a_prefix_return_to_the_page_they_came_from(spin: Engine) -> None:
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+    job = spin.schedule("shop:fail", "x")
+    run_until_empty(spin)
+    site = DispatcherMiddleware(create_app(spin), {"/ops": create_app(spin)})
+    browser = Browser(site, prefix="/ops")
+    page = browser.get("/jobs?state=failed").get_data(as_text=True)
+    nexts = set(re.findall(r'name="next" value="([^"]+)"', page))
+    assert nexts == {"/ops/jobs?state=failed"}
+    response = browser.post(f"/jobs/{job.job_id}/retry", {"next": nexts.pop()})
+    assert response.headers["Location"].startswith("/ops/jobs?state=failed&notice=retried")

@@ -79,6 +79,9 @@ class Context:
     data: DashboardData
     url: Callable[..., str]
     csrf_token: str
+    #: Whether the authorize hook let this request in (pages show nothing of the namespace
+    #: to a request it refused, not even on an error page).
+    authorized: bool = False
 
     def render(self, template: str, status: int = 200, **values: Any) -> Response:
         return self.app.render(self, template, status, **values)
@@ -176,11 +179,20 @@ class Dashboard:
         return response(environ, start_response)
 
     def _respond(self, ctx: Context, adapter: Any) -> Response:
-        endpoint, args = adapter.match()
+        try:
+            endpoint, args = adapter.match()
+        except HTTPException:
+            ctx.authorized = self._authorized(ctx.request)
+            if not ctx.authorized:
+                return self._refused(ctx)
+            raise
+        if endpoint == "static" and args["name"] in self._static:
+            return self._static_file(ctx.request, args["name"])  # public files of the package
+        ctx.authorized = self._authorized(ctx.request)
+        if not ctx.authorized:
+            return self._refused(ctx)
         if endpoint == "static":
-            return self._static_file(ctx.request, args["name"])
-        if not self._authorized(ctx.request):
-            return self.error_page(ctx, 403, "You are not authorized to use this dashboard.")
+            raise NotFound(f"No file {args['name']!r} here.")
         if ctx.request.method == "POST":
             if self.read_only:
                 return self.error_page(
@@ -194,6 +206,9 @@ class Dashboard:
                     "try again.",
                 )
         return self._handlers[endpoint](ctx, **args)
+
+    def _refused(self, ctx: Context) -> Response:
+        return self.error_page(ctx, 403, "You are not authorized to use this dashboard.")
 
     def _authorized(self, request: Request) -> bool:
         if self.authorize is None:
@@ -221,7 +236,7 @@ class Dashboard:
             title=self.title,
             notice=notice(ctx.request),
             now=datetime.now(UTC),
-            here=ctx.request.full_path.rstrip("?"),
+            here=(ctx.request.script_root or "") + ctx.request.full_path.rstrip("?"),
         )
         return Response(page, status=status, content_type="text/html; charset=utf-8")
 
@@ -234,8 +249,6 @@ class Dashboard:
             return Response(f"{status}: {message}\n", status=status, content_type="text/plain")
 
     def _static_file(self, request: Request, name: str) -> Response:
-        if name not in self._static:
-            raise NotFound(f"No file {name!r} here.")
         body, content_type, etag = self._static[name]
         response = Response(body, content_type=content_type)
         response.set_etag(etag)
