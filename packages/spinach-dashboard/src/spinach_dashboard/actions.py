@@ -9,8 +9,9 @@ from collections.abc import Callable
 from werkzeug.wrappers import Response
 
 from spinach.inspection import CancelResult
-from spinach_dashboard.app import Context, safe_next, with_notice
+from spinach_dashboard.app import Context
 from spinach_dashboard.data import BadRequest
+from spinach_dashboard.notices import safe_next, with_notice
 from spinach_dashboard.pages import whole_number
 
 _CANCEL_NOTICES = {

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import jinja2
 import redis
@@ -25,6 +24,7 @@ from spinach.exc import BrokerConnectionError, SchemaMismatchError, SpinachError
 from spinach_dashboard.csrf import COOKIE, FIELD, Csrf
 from spinach_dashboard.data import BadRequest, DashboardData, NotFound, engine_for
 from spinach_dashboard.formatting import FILTERS
+from spinach_dashboard.notices import notice
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -265,76 +265,6 @@ def _load_static() -> dict[str, tuple[bytes, str, str]]:
             body = entry.read_bytes()
             files[entry.name] = (body, STATIC_TYPES[suffix], hashlib.sha256(body).hexdigest()[:12])
     return files
-
-
-# -- notices: what an action did, shown on the page it redirects to -----------------------------
-
-NOTICES = {
-    "retried": "Job {job} is queued again.",
-    "not-retried": "Job {job} could not be retried: it is not in the failed-job store any more, "
-    "or its payload was lost.",
-    "cancelled": "Job {job} is cancelled: it will not run.",
-    "cancel-running": "Job {job} is running: it was not cancelled (running jobs are not "
-    "interrupted).",
-    "cancel-finished": "Job {job} had already finished: nothing was cancelled.",
-    "cancel-not-found": "No job {job}: nothing was cancelled.",
-    "retried-all": "{n} failed jobs queued again.",
-    "purged": "{n} failed jobs deleted.",
-    "paused": "Periodic task {task} is paused: it stays off the schedule until resumed.",
-    "not-paused": "Periodic task {task} was not on the schedule.",
-    "resumed": "Periodic task {task} is resumed: live workers that declare it schedule it again.",
-    "limit-set": "Task {task} may now run {n} jobs at once.",
-    "limit-cleared": "The override of task {task} is lifted; the limit in force is {limit}.",
-}
-
-
-def notice(request: Request) -> str | None:
-    """The message of the notice the URL names (only messages of NOTICES, never free text)."""
-    template = NOTICES.get(request.args.get("notice", ""))
-    if template is None:
-        return None
-    values = {
-        "job": request.args.get("job", "")[:36],
-        "task": request.args.get("task", "")[:200],
-        "n": _count(request.args.get("n")),
-        "limit": request.args.get("limit", "none")[:12],
-    }
-    return template.format(**values)
-
-
-def _count(text: str | None) -> str:
-    try:
-        return f"{int(text or 0):,}"
-    except ValueError:
-        return "?"
-
-
-def with_notice(location: str, code: str, **values: Any) -> str:
-    """`location` with a notice for the page to show (any earlier notice replaced)."""
-    parts = urlsplit(location)
-    query = [
-        (k, v)
-        for k, v in parse_qsl(parts.query)
-        if k not in ("notice", "n", "job", "task", "limit")
-    ]
-    query += [("notice", code), *((k, str(v)) for k, v in values.items())]
-    return parts._replace(query=urlencode(query)).geturl()
-
-
-def safe_next(request: Request, default: str) -> str:
-    """Where to go after an action: the form's `next` if it is a page of this dashboard."""
-    target = request.form.get("next", "")
-    root = (request.script_root or "") + "/"
-    parts = urlsplit(target)
-    if (
-        not target.startswith(root)
-        or target.startswith("//")
-        or "\\" in target
-        or parts.scheme
-        or parts.netloc
-    ):
-        return default
-    return target
 
 
 def create_app(
