@@ -24,7 +24,7 @@
   function refresh() {
     if (inFlight || document.hidden) { return; }
     inFlight = true;
-    fetch(window.location.href, { credentials: "same-origin", headers: { "X-Spinach-Live": "1" } })
+    fetch(window.location.href, { credentials: "same-origin" })
       .then(function (response) { return response.ok ? response.text() : null; })
       .then(function (html) {
         if (html === null) { return; }
