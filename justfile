@@ -31,6 +31,7 @@ unit:
     UV_PROJECT_ENVIRONMENT=.venv-lua uv run --locked --package spinach-lua --no-default-groups --group dev --exact pytest packages/spinach-lua/tests
     SPINACH_CLIENT_ONLY=1 UV_PROJECT_ENVIRONMENT=.venv-client uv run --locked --package spinach-client --extra memory --no-default-groups --group dev --exact pytest packages/spinach-client/tests
     uv run --locked --all-packages pytest packages/spinach-worker/tests
+    uv run --locked --all-packages pytest packages/spinach-dashboard/tests
 
 # The real-Redis suite: tests start their own redis-server processes on free loopback ports.
 integration *args: (_integration "-m redis " + args)
@@ -59,6 +60,14 @@ bench *args: _require-redis
 # Redis memory after 200,000 processed and 200,000 failed jobs, and that Retention bounds it.
 memory *args: _require-redis
     uv run --locked --all-packages python tools/bench/memory.py {{args}}
+
+# Each dashboard page's response time and Redis cost over 100,000 ready and 10,000 failed jobs.
+bench-dashboard *args: _require-redis
+    uv run --locked --all-packages python tools/bench/dashboard.py {{args}}
+
+# The dashboard's screenshots in docs/images/, taken by headless Debian chromium.
+dashboard-screenshots: _require-redis
+    uv run --locked --all-packages python tools/dashboard_screenshots.py
 
 # Build a wheel and an sdist of every package in packages/ into dist/ (or the folder given).
 build out="dist":

@@ -73,5 +73,19 @@ if [ "$recipe" = test ] && ! "$python" -c 'import ensurepip' 2>/dev/null; then
     apt_install python3-venv
 fi
 
+case "$recipe" in
+    test|integration)
+        # The dashboard's browser tests drive Debian's chromium (never a downloaded browser).
+        if ! command -v chromium >/dev/null; then
+            echo "Installing chromium with apt-get..."
+            sudo_cmd=""
+            [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+            $sudo_cmd apt-get update -qq
+            DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends \
+                chromium fonts-liberation >/dev/null
+        fi
+        ;;
+esac
+
 shift || true
 exec just "$recipe" "$@"

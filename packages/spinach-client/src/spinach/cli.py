@@ -142,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = add_command(commands, "doctor", "check the deployment against the checklist")
     check.add_argument("--queue", help="only this queue")
+    add_dashboard_command(commands)
     return parser
 
 
@@ -367,11 +368,39 @@ def _doctor(engine: Engine, args: argparse.Namespace, out: TextIO, unknown: _Unk
     return doctor.exit_code(checks)
 
 
+def add_dashboard_command(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    """`spinach dashboard`: serve the web dashboard (from the spinach-dashboard package)."""
+    dashboard = add_command(
+        commands, "dashboard", "serve the web dashboard (needs: pip install spinach-dashboard)"
+    )
+    dashboard.description = (
+        "Serve the web dashboard of the namespace. Set SPINACH_DASHBOARD_PASSWORD (and "
+        "optionally SPINACH_DASHBOARD_USER, default admin) to require HTTP basic authentication."
+    )
+    dashboard.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
+    dashboard.add_argument("--port", type=int, default=8000, help="port to bind (8000; 0: any)")
+    dashboard.add_argument("--read-only", action="store_true", help="show, never act")
+
+
+def _dashboard(engine: Engine, args: argparse.Namespace, out: TextIO) -> int:
+    try:
+        from spinach_dashboard.server import serve
+    except ModuleNotFoundError as e:
+        if e.name is None or not e.name.startswith("spinach_dashboard"):
+            raise
+        print("spinach: the dashboard needs: pip install spinach-dashboard", file=sys.stderr)
+        return USAGE
+    engine.broker.ping()  # an unreachable or refusing Redis is exit 3 before serving
+    serve(engine, host=args.host, port=args.port, read_only=args.read_only, out=out)
+    return OK
+
+
 _COMMANDS: dict[str, Callable[[Engine, argparse.Namespace, TextIO], int]] = {
     "status": _status,
     "jobs": _jobs,
     "job": _job,
     "failed": _failed,
+    "dashboard": _dashboard,
 }
 
 

@@ -1,0 +1,108 @@
+"""`spinach dashboard`: the standalone server, bound to loopback, read-only, behind a password."""
+
+import base64
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from dashboard.http_client import HttpClient
+from redis_server import RedisServer, free_port
+
+from spinach import Engine
+
+pytestmark = pytest.mark.redis
+
+SPINACH = Path(sys.executable).parent / "spinach"
+
+
+@contextmanager
+def dashboard_command(
+    *args: str, env: dict[str, str] | None = None, tmp: Path
+) -> Iterator[tuple[str, str]]:
+    """Run `spinach dashboard ARGS` until its first line (where it listens); yield it and URL."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("SPINACH_")}
+    environ.update(env or {})
+    log = tmp / f"dashboard-{len(list(tmp.iterdir()))}.log"
+    with (
+        log.open("w") as errors,
+        subprocess.Popen(
+            [str(SPINACH), "dashboard", *args],
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            env=environ,
+            text=True,
+        ) as process,
+    ):
+        try:
+            assert process.stdout is not None
+            line = process.stdout.readline()
+            assert " on http://" in line, log.read_text()
+            url = line.split(" on ", 1)[1].split("/ ", 1)[0]
+            yield line, url
+        finally:
+            process.send_signal(signal.SIGINT)
+            assert process.wait(10) == 0, log.read_text()
+
+
+def test_it_serves_the_namespace_on_loopback_and_says_where(
+    shop: Engine, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    args = ["--redis-url", redis_server.url, "--namespace", shop.namespace, "--port", "0"]
+    with dashboard_command(*args, tmp=tmp_path) as (line, url):
+        assert url.startswith("http://127.0.0.1:")
+        assert f"namespace {shop.namespace} (redis://127.0.0.1:{redis_server.port}/0)" in line
+        answer = HttpClient(url).get("/")
+        assert answer.status == 200
+        assert '<tr data-queue="billing">' in answer.text
+
+
+def test_read_only_refuses_actions(shop: Engine, redis_server: RedisServer, tmp_path: Path) -> None:
+    args = ["--redis-url", redis_server.url, "--namespace", shop.namespace, "--port", "0"]
+    with dashboard_command(*args, "--read-only", tmp=tmp_path) as (line, url):
+        assert "read-only" in line
+        answer = HttpClient(url).post("/failed/retry-all", {})
+        assert answer.status == 403
+        assert "read-only" in answer.text
+
+
+def test_a_password_from_the_environment_is_required(
+    shop: Engine, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    env = {"SPINACH_DASHBOARD_PASSWORD": "correct horse"}
+    args = ["--redis-url", redis_server.url, "--namespace", shop.namespace, "--port", "0"]
+    with dashboard_command(*args, env=env, tmp=tmp_path) as (line, url):
+        assert "password required" in line and "correct horse" not in line
+        assert HttpClient(url).get("/").status == 401
+        token = base64.b64encode(b"admin:correct horse").decode()
+        assert HttpClient(url, {"Authorization": f"Basic {token}"}).get("/").status == 200
+
+
+def test_credentials_of_the_redis_url_are_never_printed(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    url = f"redis://:s3cret-pw@127.0.0.1:{free_port()}/0"
+    done = subprocess.run(
+        [str(SPINACH), "--redis-url", url, "dashboard", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 3
+    assert "s3cret-pw" not in done.stdout + done.stderr
+    assert "cannot reach Redis" in done.stderr
+
+
+def test_without_the_package_it_says_what_to_install(redis_server: RedisServer) -> None:
+    code = (
+        "import sys; sys.modules['spinach_dashboard'] = None\n"
+        "from spinach.cli import main\n"
+        f"sys.exit(main(['--redis-url', {redis_server.url!r}, 'dashboard']))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2
+    assert "pip install spinach-dashboard" in done.stderr

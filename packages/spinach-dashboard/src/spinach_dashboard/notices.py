@@ -1,0 +1,77 @@
+"""What an action did, told on the page it redirects to; and where it may redirect.
+
+The URL carries a notice's code and its values, never its text: a crafted link can only show
+one of the dashboard's own messages (escaped like everything else).
+"""
+
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from werkzeug.wrappers import Request
+
+NOTICES = {
+    "retried": "Job {job} is queued again.",
+    "not-retried": "Job {job} could not be retried: it is not in the failed-job store any more, "
+    "or its payload was lost.",
+    "cancelled": "Job {job} is cancelled: it will not run.",
+    "cancel-running": "Job {job} is running: it was not cancelled (running jobs are not "
+    "interrupted).",
+    "cancel-finished": "Job {job} had already finished: nothing was cancelled.",
+    "cancel-not-found": "No job {job}: nothing was cancelled.",
+    "retried-all": "{n} failed jobs queued again.",
+    "purged": "{n} failed jobs deleted.",
+    "paused": "Periodic task {task} is paused: it stays off the schedule until resumed.",
+    "not-paused": "Periodic task {task} was not on the schedule.",
+    "resumed": "Periodic task {task} is resumed: live workers that declare it schedule it again.",
+    "limit-set": "Task {task} may now run {n} jobs at once.",
+    "limit-cleared": "The override of task {task} is lifted; the limit in force is {limit}.",
+}
+
+
+def notice(request: Request) -> str | None:
+    """The message of the notice the URL names (only messages of NOTICES, never free text)."""
+    template = NOTICES.get(request.args.get("notice", ""))
+    if template is None:
+        return None
+    values = {
+        "job": request.args.get("job", "")[:36],
+        "task": request.args.get("task", "")[:200],
+        "n": _count(request.args.get("n")),
+        "limit": request.args.get("limit", "none")[:12],
+    }
+    return template.format(**values)
+
+
+def _count(text: str | None) -> str:
+    try:
+        return f"{int(text or 0):,}"
+    except ValueError:
+        return "?"
+
+
+def with_notice(location: str, code: str, **values: Any) -> str:
+    """`location` with a notice for the page to show (any earlier notice replaced)."""
+    parts = urlsplit(location)
+    query = [
+        (k, v)
+        for k, v in parse_qsl(parts.query)
+        if k not in ("notice", "n", "job", "task", "limit")
+    ]
+    query += [("notice", code), *((k, str(v)) for k, v in values.items())]
+    return parts._replace(query=urlencode(query)).geturl()
+
+
+def safe_next(request: Request, default: str) -> str:
+    """Where to go after an action: the form's `next` if it is a page of this dashboard."""
+    target = request.form.get("next", "")
+    root = (request.script_root or "") + "/"
+    parts = urlsplit(target)
+    if (
+        not target.startswith(root)
+        or target.startswith("//")
+        or "\\" in target
+        or parts.scheme
+        or parts.netloc
+    ):
+        return default
+    return target

@@ -1,0 +1,155 @@
+"""Screenshots of the dashboard's main pages for the docs: docs/images/dashboard-*.png.
+
+Run as ``uv run --locked --all-packages python tools/dashboard_screenshots.py`` (or
+``just dashboard-screenshots``). It starts a throwaway redis-server on a free loopback port,
+fills a demo namespace (queues with ready, delayed, running and failed jobs, live workers, a
+periodic task and a concurrency limit), serves the dashboard with waitress on loopback, and
+has headless Debian chromium (driven by Playwright, never a downloaded browser) take the
+pictures.
+"""
+
+import argparse
+import logging
+import sys
+import threading
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import waitress
+from playwright.sync_api import sync_playwright
+from redis_server import RedisServer
+
+from spinach import Batch, Engine, RedisBroker, Tasks
+from spinach_dashboard import create_app
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-gpu",
+]
+
+tasks = Tasks()
+release = threading.Event()
+
+
+@tasks.task(name="billing:charge_card", queue="billing", max_retries=0)
+def charge_card(order: int, amount: str, *, currency: str = "EUR") -> None:
+    raise RuntimeError(f"card declined for order {order}: insufficient funds")
+
+
+@tasks.task(name="billing:render_invoice", queue="billing", max_retries=2, max_concurrency=2)
+def render_invoice(order: int) -> None:
+    release.wait(60)
+
+
+@tasks.task(name="billing:nightly_report", queue="billing", periodicity=timedelta(hours=1))
+def nightly_report() -> None:
+    pass
+
+
+@tasks.task(name="emails:send_welcome", queue="emails")
+def send_welcome(user: int) -> None:
+    release.wait(60)
+
+
+@tasks.task(name="emails:bounce", queue="emails", max_retries=0)
+def bounce(address: str) -> None:
+    raise ConnectionError(f"SMTP 550 mailbox unavailable: {address}")
+
+
+def fill(spin: Engine) -> None:
+    """Jobs in every state the pages show."""
+    batch = Batch()
+    for order in range(1000, 1012):
+        batch.schedule("billing:charge_card", order, f"{order / 10:.2f}", currency="EUR")
+    for user in range(3):
+        batch.schedule("emails:bounce", f"user{user}@example.com")
+    spin.schedule_batch(batch)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "images")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=logging.CRITICAL)
+    server = RedisServer()
+    server.start(attempts=3)
+    try:
+        return shoot(server, args.out)
+    finally:
+        release.set()
+        server.cleanup()
+
+
+def shoot(server: RedisServer, out: Path) -> int:
+    billing = Engine(RedisBroker.from_url(server.url), namespace="shop")
+    billing.attach_tasks(tasks)
+    emails = Engine(RedisBroker.from_url(server.url), namespace="shop")
+    emails.attach_tasks(tasks)
+    fill(billing)
+    billing.start_workers(number=4, queue="billing", block=False)
+    emails.start_workers(number=2, queue="emails", block=False)
+    try:
+        _wait(lambda: sum(q.failed for q in billing.status().queues) == 15)
+        _wait(lambda: billing.status().periodic)
+        for order in range(40):
+            billing.schedule("billing:render_invoice", order)
+        for user in range(25):
+            billing.schedule("emails:send_welcome", user)
+        for user in range(6):
+            billing.schedule_in("emails:send_welcome", timedelta(minutes=10 + user), 100 + user)
+        _wait(lambda: sum(w.jobs_running for w in billing.status().workers) >= 4)
+        app = create_app(billing, refresh_seconds=0)
+        http = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
+        thread = threading.Thread(target=http.run, name="dashboard-server", daemon=True)
+        thread.start()
+        base = f"http://127.0.0.1:{http.effective_port}"
+        job = billing.failed_jobs("billing", limit=1)[0]
+        pages = {
+            "overview": "/",
+            "workers": "/workers",
+            "failed": "/jobs?state=failed",
+            "job": f"/jobs/{job.id}",
+            "periodic": "/periodic",
+            "limits": "/limits",
+        }
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
+            )
+            context = browser.new_context(
+                viewport={"width": 1200, "height": 640}, timezone_id="Europe/Paris"
+            )
+            tab: Any = context.new_page()
+            for name, path in pages.items():
+                tab.goto(base + path)
+                target = out / f"dashboard-{name}.png"
+                tab.screenshot(path=str(target), full_page=name == "job")
+                print(f"{target.relative_to(ROOT)}: {target.stat().st_size // 1024} KiB")
+            browser.close()
+        http.close()
+    finally:
+        release.set()
+        billing.stop_workers()
+        emails.stop_workers()
+    return 0
+
+
+def _wait(predicate: Any, timeout: float = 30.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the demo data did not settle in {timeout:g}s")
+        time.sleep(0.05)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
