@@ -174,7 +174,9 @@ def test_a_periodic_task_is_paused_and_resumed(shop: Engine, served: Served, pag
     row.get_by_role("button", name="Pause").click()
     expect(page.locator(".notice")).to_contain_text("shop:nightly_report is paused")
     expect(row).to_contain_text("not scheduled")
-    assert shop.status().periodic == []
+    assert [(p.task, p.paused, p.next_run) for p in shop.status().periodic] == [
+        ("shop:nightly_report", True, None)
+    ]
     row.get_by_role("button", name="Resume").click()
     expect(page.locator(".notice")).to_contain_text("is resumed")
 

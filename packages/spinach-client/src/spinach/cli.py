@@ -168,6 +168,8 @@ def main(
                 engine = Engine(broker, namespace=args.namespace)
             except (ValueError, TypeError) as e:
                 raise UsageError(str(e)) from None
+        if args.command == "dashboard":  # it serves a namespace still empty, and says so
+            return _dashboard(engine, args, out)
         unknown = _unknown_name(engine, args.namespace, getattr(args, "queue", None), where)
         if args.command == "doctor":
             return _doctor(engine, args, out, unknown)
@@ -400,7 +402,6 @@ _COMMANDS: dict[str, Callable[[Engine, argparse.Namespace, TextIO], int]] = {
     "jobs": _jobs,
     "job": _job,
     "failed": _failed,
-    "dashboard": _dashboard,
 }
 
 

@@ -289,8 +289,9 @@ class DashboardData:
         scheduled = set()
         for periodic in status.periodic:
             scheduled.add((periodic.queue, periodic.task))
+            live = periodic if periodic.next_run is not None and not periodic.paused else None
             result.periodic.append(
-                PeriodicRow(periodic.queue, periodic.task, periodic, self._controls(periodic.task))
+                PeriodicRow(periodic.queue, periodic.task, live, self._controls(periodic.task))
             )
         for task in attached.values():
             if task.periodicity is not None and (task.queue, task.name) not in scheduled:
