@@ -24,7 +24,14 @@ import redis
 from redis.connection import AbstractConnection, Connection
 
 QUEUE = "spinach"
-PHASES = ("enqueue_single", "enqueue_batch", "prefill", "process", "latency")
+PHASES = (
+    "enqueue_single", "enqueue_batch", "prefill", "process", "latency",
+    "floor_process", "floor_enqueue_single", "floor_enqueue_batch",
+)  # fmt: skip
+
+#: The two jobs the processing phases run: one that only counts, one that also makes one
+#: Redis round trip of its own (an INCR), as most real jobs talk to something.
+TASKS = ("noop", "incr")
 
 #: Commands that only the measuring side sends (INFO snapshots, CONFIG RESETSTAT).
 _PROBE_COMMANDS = ("cmdstat_info", "cmdstat_config")
@@ -173,6 +180,10 @@ class Tally:
         self._lock = threading.Lock()
         self.count = 0
         self.last_done = 0.0
+        #: time.time() of the first and last job done: comparable with the spawn time of the
+        #: process, which run.py takes with the same clock just before it starts the process.
+        self.first_done_wall = 0.0
+        self.last_done_wall = 0.0
         self.latencies: list[float] = []
         self.expected = 0
         self.all_done = threading.Event()
@@ -181,6 +192,9 @@ class Tally:
         with self._lock:
             self.count += 1
             self.last_done = time.perf_counter()
+            self.last_done_wall = time.time()
+            if self.count == 1:
+                self.first_done_wall = self.last_done_wall
 
     def record_latency(self, sent: float) -> None:
         latency = time.time() - sent
@@ -203,32 +217,39 @@ class Bench:
         self.engine: Any = sp.Engine(flavor.make_broker(url), namespace=namespace)
         tasks = sp.Tasks()
         tally = self.tally
+        counter = redis.Redis.from_url(url)
 
-        def noop() -> None:
+        def noop(a: int, b: int) -> None:
+            tally.hit()
+
+        def incr(a: int, b: int) -> None:
+            counter.incr("bench:counter")
             tally.hit()
 
         def latency(sent: float) -> None:
             tally.record_latency(sent)
 
         tasks.task(name="noop")(noop)
+        tasks.task(name="incr")(incr)
         tasks.task(name="latency")(latency)
+        self.functions = {"noop": noop, "incr": incr}
         self.engine.attach_tasks(tasks)
         self.probe = Probe(url)
 
-    def batch(self, jobs: int) -> Any:
+    def batch(self, jobs: int, task: str = "noop") -> Any:
         batch = self.flavor.spinach.Batch()
-        for _ in range(jobs):
-            batch.schedule("noop")
+        for n in range(jobs):
+            batch.schedule(task, n % 100, 7)
         return batch
 
 
 def enqueue_single(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
     """schedule() one job at a time: what a web request pays per job."""
-    for _ in range(args.warmup):
-        bench.engine.schedule("noop")
+    for n in range(args.warmup):
+        bench.engine.schedule("noop", n, 7)
     before = bench.probe.snapshot()
-    for _ in range(args.jobs):
-        bench.engine.schedule("noop")
+    for n in range(args.jobs):
+        bench.engine.schedule("noop", n % 100, 7)
     after = bench.probe.snapshot()
     seconds = after.wall - before.wall
     return {"jobs": args.jobs, "seconds": seconds, "rate": args.jobs / seconds} | cost(
@@ -252,7 +273,7 @@ def enqueue_batch(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
 def prefill(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
     """Enqueue the jobs of the processing phase, in another process than the worker's."""
     started = time.perf_counter()
-    bench.engine.schedule_batch(bench.batch(args.jobs))
+    bench.engine.schedule_batch(bench.batch(args.jobs, args.task))
     return {"jobs": args.jobs, "seconds": time.perf_counter() - started}
 
 
@@ -266,14 +287,21 @@ def process(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
     after = bench.probe.snapshot()
     tally = bench.tally
     to_last = tally.last_done - before.wall if tally.count else float("nan")
+    spawned = args.spawned_at or float("nan")
+    from_spawn = tally.last_done_wall - spawned if tally.count else float("nan")
+    steady = tally.last_done_wall - tally.first_done_wall if tally.count > 1 else float("nan")
     return {
         "jobs": args.jobs,
+        "task": args.task,
         "executions": tally.count,
         "executions_ok": tally.count == args.jobs,
         "seconds_to_last_job": to_last,
         "seconds_with_stop": after.wall - before.wall,
         "rate": args.jobs / to_last,
         "rate_with_stop": args.jobs / (after.wall - before.wall),
+        "rate_from_spawn": args.jobs / from_spawn,
+        "rate_steady": (args.jobs - 1) / steady,
+        "spawn_to_first_job_s": tally.first_done_wall - spawned,
         "rss_before_mib": rss_before,
         "rss_mib": peak_rss_mib(),
         "ru_maxrss_mib": ru_maxrss_mib(),
@@ -319,7 +347,62 @@ def latency(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
     } | cost(before, after, args.jobs)
 
 
+def floor_process(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
+    """The job functions called by bare threads, no queue: what the processing phases aim at."""
+    func = bench.functions[args.task]
+    per_thread = args.jobs // args.threads
+    start = threading.Barrier(args.threads + 1)
+
+    def run() -> None:
+        start.wait()
+        for n in range(per_thread):
+            func(n % 100, 7)
+
+    threads = [threading.Thread(target=run) for _ in range(args.threads)]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    began = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - began
+    jobs = per_thread * args.threads
+    return {"jobs": jobs, "task": args.task, "seconds": seconds, "rate": jobs / seconds}
+
+
+def _payload(bench: Bench) -> bytes:
+    """A blob as large as one encoded job of the enqueue phases."""
+    return b"x" * 160
+
+
+def floor_enqueue_single(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
+    """One RPUSH per job, one by one: the least a queue can do to accept a job."""
+    client = redis.Redis.from_url(args.redis_url)
+    payload = _payload(bench)
+    began = time.perf_counter()
+    for _ in range(args.jobs):
+        client.rpush("floor:queue", payload)
+    seconds = time.perf_counter() - began
+    return {"jobs": args.jobs, "seconds": seconds, "rate": args.jobs / seconds}
+
+
+def floor_enqueue_batch(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
+    """One pipelined RPUSH per job: the least a queue can do to accept a batch."""
+    client = redis.Redis.from_url(args.redis_url)
+    payload = _payload(bench)
+    began = time.perf_counter()
+    pipe = client.pipeline(transaction=False)
+    for _ in range(args.jobs):
+        pipe.rpush("floor:queue", payload)
+    pipe.execute()
+    seconds = time.perf_counter() - began
+    return {"jobs": args.jobs, "seconds": seconds, "rate": args.jobs / seconds}
+
+
 _RUNNERS: dict[str, Callable[[Bench, argparse.Namespace], dict[str, Any]]] = {
+    "floor_process": floor_process,
+    "floor_enqueue_single": floor_enqueue_single,
+    "floor_enqueue_batch": floor_enqueue_batch,
     "enqueue_single": enqueue_single,
     "enqueue_batch": enqueue_batch,
     "prefill": prefill,
@@ -339,6 +422,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--interval-ms", type=float, default=10.0)
     parser.add_argument("--settle", type=float, default=0.5, help="idle seconds before sending")
     parser.add_argument("--wait", type=float, default=30.0, help="most seconds to wait for jobs")
+    parser.add_argument("--task", choices=TASKS, default="noop", help="the processing phases' job")
+    parser.add_argument(
+        "--spawned-at", type=float, default=0.0, help="time.time() when run.py spawned this"
+    )
     return parser.parse_args(argv)
 
 

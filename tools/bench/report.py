@@ -28,6 +28,17 @@ def _dec(n: int) -> Callable[[float], str]:
 
 
 ROWS = [
+    Row("processing from process spawn to last job (jobs/s)", "process", "rate_from_spawn",
+        _rate, "up"),
+    Row("processing steady, first to last job (jobs/s)", "process", "rate_steady", _rate, "up"),
+    Row("spawn of the worker process to first job done (s)", "process", "spawn_to_first_job_s",
+        _dec(3), "down"),
+    Row("INCR job: from spawn to last job (jobs/s)", "process_incr", "rate_from_spawn", _rate,
+        "up"),
+    Row("INCR job: steady (jobs/s)", "process_incr", "rate_steady", _rate, "up"),
+    Row("INCR job: Redis CPU us/job", "process_incr", "redis_cpu_us_per_job", _dec(1), "down"),
+    Row("INCR job: worker CPU us/job", "process_incr", "process_cpu_us_per_job", _dec(1),
+        "down"),
     Row("enqueue one by one, schedule() (jobs/s)", "enqueue_single", "rate", _rate, "up"),
     Row("enqueue in one schedule_batch() (jobs/s)", "enqueue_batch", "rate", _rate, "up"),
     Row("processing, start to last job done (jobs/s)", "process", "rate", _rate, "up"),
@@ -87,7 +98,78 @@ def table(sides: list[Side]) -> list[list[str]]:
             ]
         )
     lines.append(["processing: executions / jobs", _executions(legacy), _executions(current), "-"])
+    for label, floor in FLOOR_ROWS:
+        value = _floor(current, floor)
+        lines.append([label, "-", "n/a" if value is None else _rate(value), "-"])
     return lines
+
+
+#: The floors, in the current column: the same work without any queue.
+FLOOR_ROWS = [
+    ("floor: the no-op job on 8 bare threads (jobs/s)", "floor_process"),
+    ("floor: the INCR job on 8 bare threads (jobs/s)", "floor_process_incr"),
+    ("floor: one RPUSH per job, one by one (jobs/s)", "floor_enqueue_single"),
+    ("floor: one RPUSH per job, pipelined (jobs/s)", "floor_enqueue_batch"),
+]
+
+
+def _floor(side: Side | None, floor: str) -> float | None:
+    if side is None:
+        return None
+    value = side.results.get(floor, {}).get("rate")
+    return float(value) if isinstance(value, int | float) else None
+
+
+def targets(sides: list[Side]) -> list[str]:
+    """Each target of the Schema 3 issue, the figure this run measured, and whether it holds."""
+    by_key = {side.key: side for side in sides}
+    legacy, current = by_key.get("legacy"), by_key.get("current")
+    if legacy is None or current is None:
+        return ["(needs both versions)"]
+
+    def get(side: Side, phase: str, key: str) -> float | None:
+        value = side.results.get(phase, {}).get(key)
+        return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
+
+    out = []
+
+    def ratio(label: str, phase: str, key: str, bound: float, up: bool) -> None:
+        old, new = get(legacy, phase, key), get(current, phase, key)
+        if not old or new is None:
+            out.append(f"{label}: n/a")
+            return
+        value = new / old
+        ok = value >= bound if up else value <= bound
+        sign = ">=" if up else "<="
+        out.append(f"{'PASS' if ok else 'MISS'} {label}: {value:.2f}x (target {sign} {bound}x)")
+
+    def absolute(label: str, value: float | None, bound: float, up: bool, fmt: str) -> None:
+        if value is None:
+            out.append(f"{label}: n/a")
+            return
+        ok = value >= bound if up else value <= bound
+        sign = ">=" if up else "<="
+        out.append(f"{'PASS' if ok else 'MISS'} {label}: {value:{fmt}} (target {sign} {bound})")
+
+    ratio("processing steady vs 0.0.25", "process", "rate_steady", 6, True)
+    ratio("processing incl. start-up vs 0.0.25", "process", "rate_from_spawn", 4, True)
+    absolute("spawn to first job (s)", get(current, "process", "spawn_to_first_job_s"), 0.35,
+             False, ".3f")  # fmt: skip
+    ratio("Redis CPU per job, no-op job", "process", "redis_cpu_us_per_job", 0.15, False)
+    ratio("Redis CPU per job, INCR job", "process_incr", "redis_cpu_us_per_job", 0.25, False)
+    ratio("worker CPU per job, no-op job", "process", "process_cpu_us_per_job", 0.1, False)
+    incr, floor = get(current, "process_incr", "rate_steady"), _floor(current, "floor_process_incr")
+    absolute("INCR job steady / its floor", incr / floor if incr and floor else None, 0.7, True,
+             ".2f")  # fmt: skip
+    ratio("schedule() one by one vs 0.0.25", "enqueue_single", "rate", 2, True)
+    absolute("schedule(): Redis commands per call",
+             get(current, "enqueue_single", "redis_commands_per_job"), 4, False, ".2f")  # fmt: skip
+    batch, floor = get(current, "enqueue_batch", "rate"), _floor(current, "floor_enqueue_batch")
+    absolute("schedule_batch() / pipelined RPUSH", batch / floor if batch and floor else None,
+             0.8, True, ".2f")  # fmt: skip
+    ratio("pickup latency p50 vs 0.0.25", "latency", "p50_ms", 0.5, False)
+    ratio("pickup latency p99 vs 0.0.25", "latency", "p99_ms", 0.7, False)
+    return out
 
 
 def _cell(side: Side | None, row: Row, value: float | None) -> str:
@@ -113,7 +195,8 @@ def spread(sides: list[Side]) -> list[str]:
     labels = {
         "enqueue_single": "enqueue one by one (jobs/s)",
         "enqueue_batch": "enqueue batch (jobs/s)",
-        "process": "processing to last job (jobs/s)",
+        "process": "processing from spawn (jobs/s)",
+        "process_incr": "INCR job from spawn (jobs/s)",
         "latency": "latency p50 (ms)",
     }
     out = []
@@ -156,9 +239,13 @@ def describe(args: argparse.Namespace, sides: list[Side], url: str) -> list[str]
         "after 20 warm-up calls",
         f"enqueue batch: {count('enqueue_batch')} jobs in one schedule_batch() "
         "(Batch built before timing)",
-        f"processing: {count('process')} no-op jobs enqueued beforehand by another process; "
-        f"1 worker process, start_workers(number={args.threads}, block=True, "
-        "stop_when_queue_empty=True); every execution counted under a lock",
+        f"processing: {count('process')} jobs noop(a, b) enqueued beforehand by another "
+        f"process; 1 fresh worker process, start_workers(number={args.threads}, block=True, "
+        "stop_when_queue_empty=True); every execution counted under a lock; 'from spawn' "
+        "counts from just before run.py spawns the process, 'steady' from the first job done "
+        "to the last; the INCR job also makes one Redis INCR of its own",
+        "floors: the same job functions called by 8 bare threads without a queue; one RPUSH "
+        "per job of a 160-byte payload, one by one and pipelined",
         f"latency: {count('latency')} jobs sent one at a time every {args.interval_ms:g} ms to "
         f"an idle worker (start_workers(number={args.threads}, block=False), 0.5 s to settle), "
         "each passing time.time(); then stop_workers()",
@@ -179,6 +266,7 @@ def notes(args: argparse.Namespace, sides: list[Side]) -> list[str]:
             "enqueue_single": "enqueue_jobs",
             "enqueue_batch": "batch_jobs",
             "process": "jobs",
+            "process_incr": "jobs",
             "latency": "latency_jobs",
         }
         for phase, option in changed.items():

@@ -29,8 +29,8 @@ sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # tools/, for redi
 
 import redis
 from redis_server import RedisServer
-from report import describe, notes, render, spread, table
-from sides import DEFAULTS, PRIMARY, Side
+from report import describe, notes, render, spread, table, targets
+from sides import DEFAULTS, FLOORS, PRIMARY, SCRIPT_PHASE, Side
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -188,6 +188,7 @@ def make_sides(args: argparse.Namespace) -> list[Side]:
         "enqueue_single": args.enqueue_jobs,
         "enqueue_batch": args.batch_jobs,
         "process": args.jobs,
+        "process_incr": args.jobs,
         "latency": args.latency_jobs,
     }
     sides: list[Side] = []
@@ -195,7 +196,7 @@ def make_sides(args: argparse.Namespace) -> list[Side]:
         env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
         legacy_jobs = dict(base)
         if args.legacy_jobs is not None:
-            legacy_jobs["process"] = args.legacy_jobs
+            legacy_jobs["process"] = legacy_jobs["process_incr"] = args.legacy_jobs
         if args.legacy_batch_jobs is not None:
             legacy_jobs["enqueue_batch"] = args.legacy_batch_jobs
         python = str(ensure_legacy_venv(args.legacy_venv))
@@ -220,9 +221,10 @@ def run_phase(
     jobs: int,
     namespace: str,
     attempt: int,
+    task: str = "noop",
 ) -> dict[str, Any]:
     """Run one phase of one version in a fresh subprocess and return its JSON result."""
-    log_path = BENCH_DIR / "logs" / f"{side.key}-{phase}-{attempt}.log"
+    log_path = BENCH_DIR / "logs" / f"{side.key}-{phase}-{task}-{attempt}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     command = [
         side.python, str(side.script),
@@ -232,9 +234,12 @@ def run_phase(
         "--namespace", namespace,
         "--threads", str(args.threads),
         "--interval-ms", str(args.interval_ms),
+        "--task", task,
     ]  # fmt: skip
     with log_path.open("w") as log:
         try:
+            # Taken last before the spawn: the process phases count their rate from it.
+            command += ["--spawned-at", repr(time.time())]
             done = subprocess.run(
                 command,
                 stdout=subprocess.PIPE,
@@ -266,9 +271,25 @@ def measure(sides: list[Side], args: argparse.Namespace, url: str, client: redis
         for attempt in range(1, args.repeat + 1):
             for side in sides:
                 _measure_once(side, args, url, client, phase, attempt)
+    current = next((side for side in sides if side.key == "current"), None)
+    if current is not None:
+        for floor, (script_phase, task) in FLOORS.items():
+            for attempt in range(1, args.repeat + 1):
+                jobs = current.jobs["enqueue_batch" if "enqueue" in floor else "process"]
+                try:
+                    reset(client)
+                    result = run_phase(
+                        current, args, url, script_phase, jobs, "floor", attempt, task
+                    )
+                    current.floors.setdefault(floor, []).append(result)
+                except PhaseError as e:
+                    current.errors[f"{floor} run {attempt}"] = str(e)
+            print(f"  floor {floor:<30} measured", file=sys.stderr)
     for side in sides:
         for phase, runs in side.runs.items():
             side.results[phase] = median_result(runs, PRIMARY[phase])
+        for floor, runs in side.floors.items():
+            side.results[floor] = median_result(runs, "rate")
 
 
 def median_result(runs: list[dict[str, Any]], primary: str) -> dict[str, Any]:
@@ -297,14 +318,15 @@ def _measure_once(
         flush=True,
     )
     started = time.perf_counter()
+    script_phase, task = SCRIPT_PHASE.get(phase, (phase, "noop"))
     try:
         reset(client)
-        if phase == "process":
-            run_phase(side, args, url, "prefill", jobs, namespace, attempt)
+        if script_phase == "process":
+            run_phase(side, args, url, "prefill", jobs, namespace, attempt, task)
             if (queued := _queued(client, side, namespace)) != jobs:
                 raise PhaseError(f"prefill left {queued} jobs queued, not {jobs}")
             reset(client, flush=False)
-        result = run_phase(side, args, url, phase, jobs, namespace, attempt)
+        result = run_phase(side, args, url, script_phase, jobs, namespace, attempt, task)
         side.runs.setdefault(phase, []).append(result)
         status = f"ok ({PRIMARY[phase]} {result[PRIMARY[phase]]:,.2f})"
     except PhaseError as e:
@@ -425,6 +447,10 @@ def main() -> int:
     for line in spread(sides):
         print(f"  {line}")
     print()
+    print("Against the targets of issue 'Schema 3' (medians of this run):")
+    for line in targets(sides):
+        print(f"  {line}")
+    print()
     print("ratio = this repo / 0.0.25; ↑ higher is better, ↓ lower is better.")
     print("Redis commands count the ones Lua runs inside EVALSHA, as INFO commandstats does;")
     print("client round trips count the requests redis-py writes (a pipeline is one).")
@@ -446,6 +472,7 @@ def main() -> int:
                 "parameters": vars(args) | {"jobs_per_side": {s.key: s.jobs for s in sides}},
                 "results": {s.key: s.results for s in sides},
                 "runs": {s.key: s.runs for s in sides},
+                "floors": {s.key: s.floors for s in sides if s.floors},
                 "errors": {s.key: s.errors for s in sides if s.errors},
                 "table": lines,
                 "seconds": elapsed,
@@ -457,7 +484,10 @@ def main() -> int:
     )
     print(f"Raw results: {args.output} (whole run: {elapsed:.0f} s)")
     failed = any(s.errors for s in sides) or any(
-        not run["executions_ok"] for s in sides for run in s.runs.get("process", [])
+        not run["executions_ok"]
+        for s in sides
+        for phase in ("process", "process_incr")
+        for run in s.runs.get(phase, [])
     )
     return 1 if failed else 0
 

@@ -11,8 +11,21 @@ DEFAULTS = {"enqueue_jobs": 5_000, "batch_jobs": 20_000, "jobs": 20_000, "latenc
 PRIMARY = {
     "enqueue_single": "rate",
     "enqueue_batch": "rate",
-    "process": "rate",
+    "process": "rate_from_spawn",
+    "process_incr": "rate_from_spawn",
     "latency": "p50_ms",
+}
+
+#: The measured phases run by a bench script's phase of another name, with the job it runs.
+SCRIPT_PHASE = {"process_incr": ("process", "incr")}
+
+#: The floors: the same work without a queue (measured once per run, version-independent),
+#: each with its bench-script phase and job.
+FLOORS = {
+    "floor_process": ("floor_process", "noop"),
+    "floor_process_incr": ("floor_process", "incr"),
+    "floor_enqueue_single": ("floor_enqueue_single", "noop"),
+    "floor_enqueue_batch": ("floor_enqueue_batch", "noop"),
 }
 
 
@@ -28,5 +41,7 @@ class Side:
     jobs: dict[str, int]
     #: Every run of each phase, and the per-metric medians that the table shows.
     runs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: Measured phases of the floors (this repo's side only), like `runs`.
+    floors: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     results: dict[str, Any] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
