@@ -13,11 +13,20 @@ from redis_server import INSTALL_HINT, RedisServer
 
 
 def job_records(client: Any, namespace: str, queue: str = "spinach") -> list[str]:
-    """Ids of the jobs of a queue that have a record (its state hash)."""
+    """Ids of the jobs of a queue that have a record."""
     from spinach.keys import queue_keys
 
-    found = client.hkeys(queue_keys(namespace, queue).state)
+    found = client.hkeys(queue_keys(namespace, queue).jobs)
     return sorted(key.decode() if isinstance(key, bytes) else key for key in found)
+
+
+def corrupt_envelope(client: Any, namespace: str, job_id: str, garbage: bytes) -> None:
+    """Replace the envelope in a job's record by `garbage`, keeping the rest of the record."""
+    from spinach.keys import queue_keys
+
+    key = queue_keys(namespace, "spinach").jobs
+    state = client.hget(key, job_id).partition(b"\x01")[0]
+    client.hset(key, job_id, state + b"\x01" + garbage)
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, message: str = "") -> None:

@@ -1,12 +1,14 @@
 """Jobs that cannot run go to failure handling with a clear error; the worker keeps running."""
 
 import logging
+from collections.abc import Callable
 
 import pytest
 import redis
-from helpers import Ledger, job_records
+from helpers import Ledger, corrupt_envelope, job_records
 
 from spinach import Engine, Tasks, signals
+from spinach.brokers.base import Broker
 from spinach.contract import call
 from spinach.exc import SchemaMismatchError
 from spinach.keys import queue_keys
@@ -64,7 +66,7 @@ def test_a_corrupt_payload_is_removed_with_an_error_and_others_still_run(
     spin.schedule("item", 1)
     job = spin.schedule("item", 2)
     spin.schedule("item", 3)
-    raw.hset(queue_keys(spin.namespace, "spinach").jobs, job.job_id, garbage)
+    corrupt_envelope(raw, spin.namespace, job.job_id, garbage)
 
     with caplog.at_level(logging.ERROR, logger="spinach.worker"):
         spin.start_workers(number=1, block=True, stop_when_queue_empty=True)
@@ -74,20 +76,24 @@ def test_a_corrupt_payload_is_removed_with_an_error_and_others_still_run(
 
 
 def test_data_of_another_schema_is_refused_with_a_clear_error(
-    spin: Engine, raw: "redis.Redis"
+    spin: Engine, raw: "redis.Redis", make_broker: Callable[[], Broker]
 ) -> None:
     tasks = Tasks()
     tasks.add(lambda: None, name="job")
     spin.attach_tasks(tasks)
     spin.schedule("job")
+    # The queue's data now says another version wrote it (an older or newer deployment).
     raw.set(queue_keys(spin.namespace, "spinach").schema, "999")
 
-    with pytest.raises(SchemaMismatchError, match="schema 999"):
-        spin.schedule("job")
+    # A client or a worker that starts now refuses it before touching anything.
+    other = Engine(make_broker(), namespace=spin.namespace)
+    other.attach_tasks(tasks)
+    with pytest.raises(SchemaMismatchError, match=r"schema 999.*schema 3"):
+        other.schedule("job")
     from spinach_worker.runtime import WorkerStopped
 
     with pytest.raises((WorkerStopped, SchemaMismatchError), match="schema 999"):
-        spin.start_workers(number=1, block=True)
+        spin.start_workers(number=1, block=True)  # a worker checks again as it starts
     assert len(job_records(raw, spin.namespace)) == 1
 
 
@@ -114,8 +120,9 @@ def _enqueue_call(spin: Engine, token: str, job_id: str, payload: bytes) -> list
         {"token_ttl_ms": 60_000},
         given={"token": keys.enqueue_token(token)},
         variadic_keys=[keys.parked("t")],
-        variadic={"tasks": ["t"], "jobs": [job_id, "1", payload]},
+        variadic={"tasks": ["t"], "batch": [job_id, "1", payload]},
     )
+    spin.broker.check_schema("spinach")
     return spin.broker._scripts(one)
 
 

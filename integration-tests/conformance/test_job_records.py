@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import pytest
 import redis
-from helpers import Ledger, wait_for
+from helpers import Ledger, corrupt_envelope, wait_for
 
 from spinach import CancelResult, Engine, JobStatus, Retention, Tasks
 from spinach.exc import InvalidNameError
@@ -216,7 +216,7 @@ def test_jobs_that_cannot_run_go_to_the_failed_store(
     web.attach_tasks(web_tasks)
     unknown = web.schedule("unknown_here")
     garbled = spin.schedule("ok", 1)
-    raw.hset(queue_keys(spin.namespace, "spinach").jobs, garbled.job_id, b"not json")
+    corrupt_envelope(raw, spin.namespace, garbled.job_id, b"not json")
     _drain(spin)
 
     by_id = {job.id: job for job in spin.failed_jobs()}

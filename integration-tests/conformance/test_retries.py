@@ -7,6 +7,7 @@ import redis
 from helpers import Ledger
 
 from spinach import AbortException, Engine, RetryException, Tasks, signals
+from spinach.keys import queue_keys
 from spinach.retry import ExponentialBackoff
 
 FAST = ExponentialBackoff(base=timedelta(milliseconds=20), cap=timedelta(milliseconds=80))
@@ -107,7 +108,7 @@ def test_the_default_retry_delay_is_the_exponential_backoff(
     wait_for(lambda: spin.broker.queue_stats("spinach").delayed == 1, message="the retry")
     spin.stop_workers()
     [(_, due_ms)] = raw.zrange(
-        f"spinach:{{{spin.namespace}/spinach}}:delayed", 0, -1, withscores=True
+        queue_keys(spin.namespace, "spinach").delayed, 0, -1, withscores=True
     )
     assert 3000 <= due_ms - now_ms <= 6500
 

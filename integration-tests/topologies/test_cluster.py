@@ -30,7 +30,7 @@ def test_the_keys_of_a_queue_share_a_slot_and_queues_spread_over_the_shards(
     placement: dict[str, int] = {}
     for n in range(20):
         keys = queue_keys("shop", f"queue-{n}")
-        names = (keys.ready, keys.jobs, keys.state, keys.running, keys.wake, keys.stats)
+        names = (keys.schema, keys.ready, keys.jobs, keys.running, keys.wake, keys.stats)
         slots = {key_slot(key.encode()) for key in names}
         assert len(slots) == 1
         placement[f"queue-{n}"] = owners[slots.pop()]

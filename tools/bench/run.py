@@ -340,7 +340,9 @@ def _queued(client: redis.Redis, side: Side, namespace: str) -> int:
     if side.key == "legacy":
         key = f"{namespace}/spinach"
     else:
-        key = f"spinach:{{{namespace}/spinach}}:ready"
+        from spinach.keys import queue_keys  # this repo's layout, whatever its schema
+
+        key = queue_keys(namespace, "spinach").ready
     return int(client.llen(key))
 
 

@@ -4,7 +4,7 @@ import pytest
 
 from spinach.contract import REPLIES, call, parse
 from spinach.keys import QueueKeys, queue_keys
-from spinach_lua import SCHEMA_VERSION, SCRIPTS
+from spinach_lua import SCRIPTS
 from spinach_lua.manifest import ContractError
 
 
@@ -32,11 +32,11 @@ def test_a_call_orders_keys_and_arguments_as_the_header_says() -> None:
     )
     assert name == "renew"
     assert ordered == [
-        keys.schema, keys.running, keys.ready, keys.wake, keys.limits, keys.limited_running,
-        keys.jobs, keys.state, keys.parked("a"),
+        keys.running, keys.ready, keys.wake, keys.limits, keys.limited_running, keys.jobs,
+        keys.parked("a"),
     ]  # fmt: skip
-    # version first; then the fixed arguments; then each variadic, its count first but the last
-    assert args == [SCHEMA_VERSION, 5000, 100, 1, "a", "id1", "tok1"]
+    # the fixed arguments; then each variadic, its count first but for the last
+    assert args == [5000, 100, 1, "a", "id1", "tok1"]
 
 
 @pytest.mark.parametrize(

@@ -34,19 +34,23 @@ def test_an_error_whose_message_cannot_be_read_is_still_described() -> None:
     assert describe_error(Broken()).endswith("Broken: (its message could not be read)")
 
 
-def _packed(**fields: str) -> bytes:
+def _packed(envelope: bytes = b"", **fields: str) -> bytes:
+    """A record as the record include writes it: "[<lease>\\x02]<state>\\x01<envelope>"."""
     from spinach.inspection import RECORD_FIELDS
 
-    return "\0".join(fields.get(name, "") for name in RECORD_FIELDS).encode()
+    state = "\0".join(fields.get(name, "") for name in RECORD_FIELDS).encode()
+    lease = fields.get("l")
+    return (lease.encode() + b"\x02" if lease else b"") + state + b"\x01" + envelope
 
 
 def test_a_failed_record_reads_back_with_its_error_split_and_its_traceback() -> None:
     envelope = '{"v":"1","id":"id1","task":"resize","queue":"images","args":[1]}'
     packed = _packed(
+        envelope.encode(),
         t="resize", c="1700000000000", b="3", r="2", s="f", f="1700000002000",
         ran="7:1700000001000:w1", err="ValueError: a: b", tb="Traceback...\nValueError: a: b",
     )  # fmt: skip
-    info = record_info("id1", "images", packed, envelope.encode())
+    info = record_info("id1", "images", packed)
     assert (info.status, info.task, info.attempts, info.max_retries) == (
         JobStatus.FAILED,
         "resize",
@@ -68,20 +72,26 @@ def test_a_failed_record_reads_back_with_its_error_split_and_its_traceback() -> 
 def test_a_live_record_reads_as_waiting_queued_running_or_abandoned() -> None:
     envelope = b'{"v":"1","id":"i","task":"t","queue":"q"}'
     base = {"t": "t", "c": "1700000000000"}
-    waiting = record_info("i", "q", _packed(**base), envelope, due_ms=1700000005000)
+    waiting = record_info("i", "q", _packed(envelope, **base), due_ms=1700000005000)
     assert waiting.status is JobStatus.WAITING
-    assert record_info("i", "q", _packed(**base), envelope).status is JobStatus.QUEUED
-    running = record_info("i", "q", _packed(**base, l="9:1700000001000:w2"), envelope)
+    assert record_info("i", "q", _packed(envelope, **base)).status is JobStatus.QUEUED
+    running = record_info("i", "q", _packed(envelope, **base, l="9:1700000001000:w2"))
     assert (running.status, running.attempts, running.worker) == (JobStatus.RUNNING, 1, "w2")
-    abandoned = record_info("i", "q", _packed(**base, x="1", ran="9:1700000001000:w2"))
+    abandoned = record_info("i", "q", _packed(b"", **base, x="1", ran="9:1700000001000:w2"))
     assert abandoned.status is JobStatus.FAILED
     assert abandoned.error_type == "spinach.exc.JobAbandonedError"
 
 
 def test_a_done_record_reads_back() -> None:
-    raw = b'["s","resize",2,1700000000000,1700000001000,1700000002000,"w1","",0]'
-    info = done_info("id1", "images", raw)
-    assert (info.status, info.attempts, info.worker) == (JobStatus.SUCCEEDED, 2, "w1")
+    kept = _packed(l="7:1700000001000:w1", r="1", t="resize", c="1700000000000").split(b"\x01")[0]
+    info = done_info("id1", "images", b"s\x031700000002000\x03" + kept)
+    assert (info.status, info.attempts, info.worker, info.task) == (
+        JobStatus.SUCCEEDED,
+        2,
+        "w1",
+        "resize",
+    )
+    assert info.finished_at is not None and info.finished_at.timestamp() == 1700000002.0
 
 
 def test_a_traceback_is_kept_bounded_with_its_end() -> None:
@@ -112,5 +122,8 @@ def test_python_reads_the_record_fields_in_the_order_the_record_include_writes_t
 def test_a_packed_record_with_trailing_fields_left_out_reads_back() -> None:
     from spinach.inspection import unpack_record
 
-    assert unpack_record(b"mail\x001700000000000") == {"t": "mail", "c": "1700000000000"}
-    assert unpack_record("t\x00\x00\x003")["r"] == "3"
+    assert unpack_record(b"\x00\x00mail\x001700000000000\x01{}") == (
+        {"t": "mail", "c": "1700000000000"},
+        b"{}",
+    )
+    assert unpack_record("L9:1:w\x023\x01")[0] == {"l": "L9:1:w", "r": "3"}

@@ -51,8 +51,7 @@ def test_every_declared_key_and_argument_is_used(name: str) -> None:
     body = _body(script)
     used = set(re.findall(r"\b(?:KEY|ARG)\.(\w+)", body))
     declared = {entry.name for entry in (*script.keys, *script.argv)}
-    # The schema key and the caller's version are used by the schema guard include.
-    assert declared - used - {"schema", "version"} == set()
+    assert declared - used == set()
 
 
 @pytest.mark.parametrize("name", SCRIPT_NAMES)
@@ -108,12 +107,11 @@ HEADER = """--[[
 A test script.
 
 KEYS
-  schema      STRING  schema key
+  schema      STRING  a key
   ready       LIST    a list
   parked*     LIST    variadic keys
 
 ARGV
-  version     schema version
   limit       a number
   tasks*      names
   jobs*3      groups
@@ -132,15 +130,19 @@ def test_the_prologue_names_keys_arguments_and_variadic_sections() -> None:
     assert [(e.name, e.group) for e in script.variadic_args] == [("tasks", 1), ("jobs", 3)]
     assert "local KEY = {schema = KEYS[1], ready = KEYS[2]}" in script.source
     assert "KEY.parked = {unpack(KEYS, 3)}" in script.source
-    assert "ARG.tasks_n = tonumber(ARGV[3])" in script.source
+    assert "ARG.tasks_n = tonumber(ARGV[2])" in script.source
 
 
 @pytest.mark.parametrize(
     ("header", "problem"),
     [
-        (HEADER.replace("  schema      STRING  schema key\n", ""), "schema key"),
-        (HEADER.replace("  version     schema version\n", ""), "schema version"),
-        (HEADER.replace("STRING  schema key", "THING schema key"), "must name its type"),
+        (HEADER.replace("STRING  a key", "THING a key"), "must name its type"),
+        (
+            HEADER.replace(
+                "  parked*     LIST    variadic keys\n", "  parked*  LIST  x\n  z  SET  y\n"
+            ),
+            "only the last key",
+        ),
         (HEADER.replace("  limit       a number\n", "") + "", None),
         (HEADER.replace("REPLY\n", ""), "lacks a REPLY"),
         (HEADER.replace("  jobs*3      groups\n", "  jobs*3      groups\n  late  oops\n"), "after"),

@@ -4,15 +4,15 @@ from spinach.keys import PREFIX, validate_namespace
 
 #: What the scripts run inside Redis (ACLs apply to commands called by scripts too).
 SCRIPT_COMMANDS = (
-    "get", "set", "exists", "del", "pexpire", "hget", "hmget", "hgetall", "hset", "hdel",
-    "hincrby", "hexists", "incrby", "lpush", "rpush", "llen", "lrange", "ltrim", "lindex",
+    "set", "del", "hget", "hmget", "hkeys", "hset", "hsetnx", "hdel", "hincrby", "hexists",
+    "incr", "lpop", "lpush", "rpush", "llen", "lrange", "ltrim", "lindex",
     "zadd", "zrem", "zcard", "zscore", "zrange", "zrevrange", "zrangebyscore", "zlexcount",
     "sadd", "srem", "sismember", "time",
 )  # fmt: skip
 
 #: What the client and the worker send themselves, besides the scripts.
 CLIENT_COMMANDS = (
-    "evalsha", "script|load", "ping", "hello", "blpop", "rpush", "pexpire", "del",
+    "evalsha", "script|load", "ping", "hello", "blpop", "rpush", "pexpire", "del", "set",
     "hget", "hmget", "hgetall", "zlexcount", "llen", "zrange", "zrangebyscore", "scan", "sadd",
     "sscan", "smembers", "hscan", "time",
 )  # fmt: skip

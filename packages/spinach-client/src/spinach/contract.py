@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple, TypeVar
 
 from spinach.keys import QueueKeys
-from spinach_lua import SCHEMA_VERSION, SCRIPTS
+from spinach_lua import SCRIPTS
 from spinach_lua.manifest import ContractError, LuaScript
 
 #: One script call, ready to send: its name, keys and arguments in the header's order.
@@ -74,7 +74,7 @@ def call(
         missing = sorted(plan.args - given_args.keys())
         extra = sorted(given_args.keys() - plan.args)
         raise ContractError(f"Script {name}: arguments missing {missing}, unknown {extra}")
-    values: list[Any] = [SCHEMA_VERSION, *(given_args[arg] for arg in plan.arg_order)]
+    values: list[Any] = [given_args[arg] for arg in plan.arg_order]
     lists = variadic or {}
     if lists.keys() - set(plan.variadic):
         raise ContractError(f"Script {name}: unknown variadic arguments {sorted(lists)}")
@@ -112,10 +112,8 @@ class FetchReply(NamedTuple):
     applied: int
     rejected: list[bytes]
     ids: list[bytes]
-    payloads: list[bytes | None]
-    retries: list[int]
+    records: list[bytes]
     leases: list[bytes]
-    abandoned: list[int]
     ready_left: int
     delayed_left: int
     next_due_ms: int
@@ -143,16 +141,14 @@ class CancelReply(NamedTuple):
 
 class JobStateReply(NamedTuple):
     kind: bytes
-    state: bytes | None
-    envelope: bytes | None
+    record: bytes | None
     due_ms: int
     done_record: bytes | None
 
 
 class FailedPageReply(NamedTuple):
     ids: list[bytes]
-    states: list[bytes | None]
-    envelopes: list[bytes | None]
+    records: list[bytes | None]
 
 
 class FailedRetryReply(NamedTuple):
@@ -209,8 +205,7 @@ class RunNowReply(NamedTuple):
 
 class JobPageReply(NamedTuple):
     ids: list[bytes]
-    states: list[bytes | None]
-    envelopes: list[bytes | None]
+    records: list[bytes | None]
     done_records: list[bytes | None]
     scores: list[int]
     total: int

@@ -36,8 +36,12 @@ def describe_error(error: BaseException) -> str:
 
 def _storable(text: str) -> str:
     """`text` as a job record keeps it: valid UTF-8 (undecodable bytes of file names, which
-    Python holds as surrogates, written escaped), and no NUL byte (the record's separator)."""
-    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\0", "\\0")
+    Python holds as surrogates, written escaped), without the record's separators (the control
+    bytes 0 to 3, written escaped too)."""
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    for byte in ("\0", "\x01", "\x02", "\x03"):
+        text = text.replace(byte, repr(byte)[1:-1])
+    return text
 
 
 #: Most traceback text kept with a failed run; a longer one keeps its end (the innermost frames
@@ -250,23 +254,6 @@ def as_json(value: Any) -> str:
 _RECORD_STATES = {"s": JobStatus.SUCCEEDED, "f": JobStatus.FAILED, "c": JobStatus.CANCELLED}
 
 
-class _DoneRecord(msgspec.Struct, array_like=True):
-    """[state, task, attempts, created_ms, started_ms, finished_ms, worker, error, max_retries]"""
-
-    state: str
-    task: str
-    attempts: int
-    created: int
-    started: int
-    finished: int
-    worker: str
-    error: str
-    max_retries: int
-
-
-_done_decoder = msgspec.json.Decoder(_DoneRecord)
-
-
 def _str(value: bytes | str | int) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -290,53 +277,60 @@ def _arguments(envelope: bytes | None) -> tuple[tuple[Any, ...] | None, dict[str
 
 def _lease_parts(value: str) -> tuple[int, str]:
     """(started ms, worker id) of a lease value "<token>:<started ms>:<worker>"."""
-    parts = value.split(":", 2)
+    parts = value.split(":", 2)  # a lease holding a limit slot starts with "L"
     if len(parts) != 3 or not parts[1].isdigit():
         return 0, ""
     return int(parts[1]), parts[2]
 
 
 def done_info(job_id: str, queue: str, raw: bytes) -> JobInfo:
-    """A finished job's record (succeeded or cancelled) as a JobInfo."""
-    record = _done_decoder.decode(raw)
-    error_type, error_message = _split_error(record.error)
+    """A finished job's record (succeeded or cancelled) as a JobInfo.
+
+    It is "<state letter>\\x03<finished ms>\\x03<the job's record without its envelope>".
+    """
+    letter, _, rest = raw.partition(b"\x03")
+    finished, _, kept = rest.partition(b"\x03")
+    fields, _ = unpack_record(kept)
+    started, worker = _lease_parts(fields.get("l", ""))
+    retries = int(fields.get("r", "0") or 0)
+    budget = int(fields.get("b", "0") or 0)
+    status = _RECORD_STATES.get(letter.decode(), JobStatus.NOT_SET)
     return JobInfo(
         id=job_id,
         queue=queue,
-        task=record.task,
-        status=_RECORD_STATES.get(record.state, JobStatus.NOT_SET),
-        attempts=record.attempts,
-        max_retries=None if record.max_retries < 0 else record.max_retries,
-        created_at=from_ms(record.created),
-        started_at=from_ms(record.started),
-        finished_at=from_ms(record.finished),
-        worker=record.worker or None,
-        error_type=error_type,
-        error_message=error_message,
+        task=fields.get("t", ""),
+        status=status,
+        attempts=retries + 1 if status is JobStatus.SUCCEEDED else retries,
+        max_retries=None if budget < 0 else budget,
+        created_at=from_ms(int(fields.get("c", "0") or 0)),
+        started_at=from_ms(started),
+        finished_at=from_ms(int(finished or 0)),
+        worker=worker or None,
     )
 
 
-#: The fields of a job's packed state, in their order (spinach_lua's record include; a unit
-#: test checks that both sides agree).
-RECORD_FIELDS = ("t", "c", "b", "r", "l", "x", "s", "f", "ran", "u", "err", "tb")
+#: The fields of a job's record, in their order (spinach_lua's record include; a unit test
+#: checks that both sides agree).
+RECORD_FIELDS = ("r", "x", "t", "c", "b", "s", "f", "ran", "u", "err", "tb")
 
 
-def unpack_record(packed: bytes | str) -> dict[str, str]:
-    """A job's packed state as {field: value}; empty values are left out."""
-    values = _str(packed).split("\0")
-    return {name: value for name, value in zip(RECORD_FIELDS, values, strict=False) if value}
+def unpack_record(raw: bytes | str) -> tuple[dict[str, str], bytes | None]:
+    """A job's record as ({field: value}, envelope), its lease as field "l"; empty values are
+    left out."""
+    data = raw.encode() if isinstance(raw, str) else raw
+    state, split, envelope = data.partition(b"\x01")
+    lease, leased, rest = state.partition(b"\x02")
+    values = (rest if leased else state).decode().split("\0")
+    fields = {name: value for name, value in zip(RECORD_FIELDS, values, strict=False) if value}
+    if leased:
+        fields["l"] = lease.decode()
+    return fields, (envelope or None) if split else None
 
 
-def record_info(
-    job_id: str,
-    queue: str,
-    packed: bytes | str,
-    envelope: bytes | None = None,
-    due_ms: int = -1,
-) -> JobInfo:
-    """A job's record (its packed state and envelope, see spinach_lua's record include) as a
-    JobInfo; `due_ms` is its score in the delayed set, -1 when it is not there."""
-    fields = unpack_record(packed)
+def record_info(job_id: str, queue: str, raw: bytes | str, due_ms: int = -1) -> JobInfo:
+    """A job's record (see spinach_lua's record include) as a JobInfo; `due_ms` is its score
+    in the delayed set, -1 when it is not there."""
+    fields, envelope = unpack_record(raw)
 
     def text(name: str) -> str:
         return fields.get(name, "")

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from spinach.exc import InvalidNameError
+from spinach_lua import SCHEMA_VERSION
 
 PREFIX = "spinach"
 
@@ -86,10 +87,16 @@ class QueueKeys:
 
 @functools.lru_cache(maxsize=1024)
 def queue_keys(namespace: str, queue: str) -> QueueKeys:
-    """Return the keys of `queue` in `namespace`."""
-    base = f"{PREFIX}:{{{namespace}/{queue}}}"
+    """Return the keys of `queue` in `namespace`.
+
+    The data keys carry the schema version (``spinach:{shop/mail}:3:ready``): scripts of one
+    schema never touch data of another, and the schema key, outside them, says which schema
+    a queue's data was written with.
+    """
+    tag = f"{PREFIX}:{{{namespace}/{queue}}}"
+    base = f"{tag}:{SCHEMA_VERSION}"
     return QueueKeys(
-        schema=f"{base}:schema",
+        schema=f"{tag}:schema",
         ready=f"{base}:ready",
         delayed=f"{base}:delayed",
         running=f"{base}:running",

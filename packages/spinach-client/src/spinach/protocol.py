@@ -151,6 +151,8 @@ class QueueBackend(Protocol):
 
     max_block_seconds: float
 
+    def check_schema(self, queue: str) -> None: ...
+
     def fetch(
         self,
         queue: str,

@@ -246,8 +246,10 @@ class Tasks:
         """Register `func` as the task `name`."""
         if not name:
             raise ValueError("Each Spinach task needs a name")
-        if not isinstance(name, str) or "\0" in name:
-            raise ValueError(f"A task name must be a str without NUL bytes, got {name!r}")
+        if not isinstance(name, str) or any(byte in name for byte in "\0\x01\x02\x03"):
+            raise ValueError(
+                f"A task name must be a str without the control bytes 0 to 3, got {name!r}"
+            )
         if name in self._tasks:
             raise ValueError(f"A task named {name!r} already exists")
         queue = queue or self.queue or const.DEFAULT_QUEUE

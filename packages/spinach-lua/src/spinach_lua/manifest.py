@@ -3,10 +3,9 @@
 A script's header is its contract with Python, written once and read by both sides:
 
     KEYS
-      schema    STRING  schema version of this queue's data
+      ready     LIST    ids of jobs ready to run
       parked*   LIST    one per task of `tasks`: its jobs held back by its limit
     ARGV
-      version   schema version expected by the caller
       lease_ms  lease duration in ms
       tasks*    the tasks of this queue the caller knows
       jobs*3    one group of three per job: id, meta, payload
@@ -35,8 +34,10 @@ from types import MappingProxyType
 #: Layout of the data the scripts keep in Redis. It changes exactly when scripts of different
 #: versions could not share one Redis; every script refuses data written under another version.
 #: 2: job records, the failed-job store and cancellation.
-#: 3: one record (a hash) per job instead of eight parallel hashes per queue; the failed store
-#: keeps the job's own record.
+#: 3: one record per job (one field of the queue's `jobs` hash) instead of eight parallel
+#: hashes; the failed store keeps the job's own record. Schema 3 keys carry the version in their
+#: names (see spinach.keys), so scripts never meet data of another schema: the client checks
+#: the queue's schema key once, before its first call on the queue.
 SCHEMA_VERSION = "3"
 
 _FILE_NAME = re.compile(r"^(?P<name>[a-z_]+)\.lua$")
@@ -86,8 +87,7 @@ class LuaScript:
 
     @property
     def fixed_args(self) -> tuple[str, ...]:
-        """The fixed arguments after `version`, which the runner sends itself."""
-        return tuple(entry.name for entry in self.argv[1:] if not entry.variadic)
+        return tuple(entry.name for entry in self.argv if not entry.variadic)
 
     @property
     def variadic_args(self) -> tuple[Entry, ...]:
@@ -131,15 +131,13 @@ def parse_contract(name: str, text: str) -> tuple[tuple[Entry, ...], ...]:
             raise ContractError(f"{name}: a name appears twice in {section}")
         if any(entry.variadic for entry in entries) and section == "REPLY":
             raise ContractError(f"{name}: reply fields cannot be variadic")
-    if not keys or keys[0].name != "schema":
-        raise ContractError(f"{name}: KEYS must start with the queue's schema key")
+    if not keys:
+        raise ContractError(f"{name}: a script names the keys it touches")
     if sum(entry.variadic for entry in keys) > 1 or any(e.variadic for e in keys[:-1]):
         raise ContractError(f"{name}: only the last key may be variadic")
     for entry in keys:
         if entry.description.split()[0] not in _KEY_TYPES:
             raise ContractError(f"{name}: key {entry.name} must name its type {_KEY_TYPES}")
-    if not argv or argv[0].name != "version" or argv[0].variadic:
-        raise ContractError(f"{name}: ARGV must start with the caller's schema version")
     seen_variadic = False
     for entry in argv:
         if entry.variadic:

@@ -140,12 +140,12 @@ class Fetcher:
                 if outcomes:
                     self._acker.give_back(outcomes)
                 raise
+            self.last_fetch = self.last_turn = time.monotonic()
             if outcomes:
                 self._acker.settle(outcomes, result.rejected)
             if backoff.failures:
                 logger.info("Fetching from Redis again after %d failures", backoff.failures)
             backoff.reset()
-            self.last_fetch = self.last_turn = time.monotonic()
             ctx.book.add([Lease(fetched.id, fetched.token) for fetched in result.jobs], sent_at)
             hook = Fetcher._after_fetch
             if hook is not None and result.jobs:
@@ -162,9 +162,10 @@ class Fetcher:
                 if settled and not result.jobs and result.running_left == 0:
                     self._on_drained()  # nothing anywhere, nothing here when we looked
                     return
-                if not self._settled():
-                    # A local job may still schedule a retry: wait for it, turning the loop so
-                    # that the watchdog sees a live fetcher however long the job runs.
+                if not settled:
+                    # A local job, or an outcome, was pending when this fetch began: a job may
+                    # still schedule a retry. Wait for them, turning the loop so that the
+                    # watchdog sees a live fetcher however long the job runs, then look again.
                     while not self._settled() and not self._stopping.is_set():
                         self.last_turn = time.monotonic()
                         self._wait_settled()

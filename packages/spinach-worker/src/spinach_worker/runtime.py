@@ -220,6 +220,7 @@ class WorkerRuntime:
 
         Every one of them checks the schema of the queue's data first.
         """
+        self.ctx.broker.check_schema(self.ctx.queue)
         self._apply_code_limits()
         self._housekeeper.register()
         self._heartbeat.beat()

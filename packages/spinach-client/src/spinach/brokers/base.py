@@ -41,9 +41,15 @@ from spinach.contract import (
     call,
 )
 from spinach.envelope import decode
-from spinach.exc import BrokerFullError
+from spinach.exc import BrokerFullError, SchemaMismatchError
 from spinach.inspection import CancelResult, JobInfo, done_info, record_info
-from spinach.keys import namespace_patterns, queue_keys, queues_key, validate_namespace
+from spinach.keys import (
+    QueueKeys,
+    namespace_patterns,
+    queue_keys,
+    queues_key,
+    validate_namespace,
+)
 from spinach.protocol import (
     FetchedJob,
     FetchResult,
@@ -59,6 +65,7 @@ from spinach.protocol import (
 from spinach.retention import Retention
 from spinach.retrying import TRANSIENT_ERRORS, Backoff, retry
 from spinach.scripts import ScriptRunner
+from spinach_lua import SCHEMA_VERSION
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +108,15 @@ def _meta(job: PreparedJob, task_number: int) -> str:
     return f"{task_number}:{job.at_ms}:{job.delay_ms}:{job.max_retries}"
 
 
+def _fetched(job_id: bytes, raw: bytes, lease: bytes) -> FetchedJob:
+    """A fetched job from its record as it was stored (see spinach_lua's record include)."""
+    state, _, envelope = raw.partition(b"\x01")
+    fields = state.split(b"\0", 2)  # the first two fields: r and x
+    retries = int(fields[0]) if fields[0].isdigit() else 0
+    abandoned = len(fields) > 1 and fields[1] == b"1"
+    return FetchedJob(job_id.decode(), envelope or None, retries, lease.decode(), abandoned)
+
+
 def _outcome_args(outcomes: Iterable[tuple[Outcome, str]]) -> list[Any]:
     args: list[Any] = []
     for (op, job_id, when, error, traceback), token in outcomes:
@@ -126,6 +142,8 @@ class Broker:
         #: What finished jobs leave in Redis, and for how long (set by `Engine(retention=)`).
         self.retention = Retention()
         self._noted_queues: set[str] = set()
+        #: Queues whose schema key this broker found (or made) to be this installation's.
+        self._schema_checked: set[str] = set()
         self.enqueue_job_max_retries = enqueue_job_max_retries
         socket_timeout = client.get_connection_kwargs().get("socket_timeout")
         # A blocking pop must return before the socket gives up on it.
@@ -161,6 +179,30 @@ class Broker:
     def stop(self) -> None:
         """Kept for compatibility: brokers need no background thread."""
 
+    def _keys(self, queue: str) -> QueueKeys:
+        """The keys of `queue`, once its data is known to be of this installation's schema.
+
+        The first call on a queue records the schema if none is (SET NX) and refuses data of
+        another one; scripts never check again, since this schema's keys carry its version.
+        """
+        keys = queue_keys(self.namespace, queue)
+        if queue not in self._schema_checked:
+            self.check_schema(queue)
+        return keys
+
+    def check_schema(self, queue: str) -> None:
+        """Record this installation's schema for `queue` if none is, or refuse another one."""
+        key = queue_keys(self.namespace, queue).schema
+        stored = self._r.set(key, SCHEMA_VERSION, nx=True, get=True)
+        if stored is not None and _text(stored) != SCHEMA_VERSION:
+            raise SchemaMismatchError(
+                f"Redis data of queue {queue!r} of namespace {self.namespace!r} uses Spinach "
+                f"schema {_text(stored)}, but this installation uses schema {SCHEMA_VERSION}: "
+                "run the same spinach-lua version everywhere, or drain the queue with the old "
+                "version first (see the upgrade notes of the migration page)"
+            )
+        self._schema_checked.add(queue)
+
     def _retention_args(self) -> dict[str, int]:
         keep_done, max_done, keep_failed, max_failed = self.retention.script_args()
         return {
@@ -184,7 +226,7 @@ class Broker:
         self._note_queues(by_queue)
         calls = []
         for queue, queued in by_queue.items():
-            keys = queue_keys(self.namespace, queue)
+            keys = self._keys(queue)
             for start in range(0, len(queued), ENQUEUE_CHUNK):
                 chunk = queued[start : start + ENQUEUE_CHUNK]
                 numbers: dict[str, int] = {}
@@ -200,7 +242,7 @@ class Broker:
                         {"token_ttl_ms": const.ENQUEUE_TOKEN_TTL_MS},
                         given={"token": keys.enqueue_token(uuid.uuid4().hex)},
                         variadic_keys=[keys.parked(name) for name in numbers],
-                        variadic={"tasks": list(numbers), "jobs": flat},
+                        variadic={"tasks": list(numbers), "batch": flat},
                     )
                 )
         if calls:
@@ -227,9 +269,7 @@ class Broker:
         The wait counts from when the job was queued (Redis time; retried from the failed store
         counts as queued again), or from its due time for a scheduled job.
         """
-        reply = self._scripts.run(
-            QueueStatsReply, call("queue_stats", queue_keys(self.namespace, queue))
-        )
+        reply = self._scripts.run(QueueStatsReply, call("queue_stats", self._keys(queue)))
         age = None
         if reply.oldest_id is not None and reply.oldest_queued_ms >= 0:
             since = reply.oldest_queued_ms
@@ -275,11 +315,11 @@ class Broker:
     def job_info(self, queue: str, job_id: str) -> JobInfo | None:
         """What `queue` knows of job `job_id`, or None if it does not know it."""
         reply = self._scripts.run(
-            JobStateReply, call("job_state", queue_keys(self.namespace, queue), {"id": job_id})
+            JobStateReply, call("job_state", self._keys(queue), {"id": job_id})
         )
         kind = _text(reply.kind)
-        if kind == "job" and reply.state is not None:
-            return record_info(job_id, queue, reply.state, reply.envelope, reply.due_ms)
+        if kind == "job" and reply.record is not None:
+            return record_info(job_id, queue, reply.record, reply.due_ms)
         if kind == "done" and reply.done_record:
             return done_info(job_id, queue, reply.done_record)
         return None
@@ -291,7 +331,7 @@ class Broker:
             CancelReply,
             call(
                 "cancel",
-                queue_keys(self.namespace, queue),
+                self._keys(queue),
                 {
                     "id": job_id,
                     "keep_done_ms": retention["keep_done_ms"],
@@ -304,9 +344,7 @@ class Broker:
 
     def run_now(self, queue: str, job_id: str) -> bool:
         """Make a waiting job of `queue` ready now, ahead of the others; False if not waiting."""
-        reply = self._scripts.run(
-            RunNowReply, call("run_now", queue_keys(self.namespace, queue), {"id": job_id})
-        )
+        reply = self._scripts.run(RunNowReply, call("run_now", self._keys(queue), {"id": job_id}))
         return bool(reply.moved)
 
     def failed_page(self, queue: str, offset: int = 0, limit: int = 50) -> list[JobInfo]:
@@ -315,16 +353,14 @@ class Broker:
             FailedPageReply,
             call(
                 "failed_page",
-                queue_keys(self.namespace, queue),
+                self._keys(queue),
                 {"offset": offset, "limit": limit},
             ),
         )
         return [
-            record_info(_text(job_id), queue, state, envelope)
-            for job_id, state, envelope in zip(
-                reply.ids, reply.states, reply.envelopes, strict=True
-            )
-            if state is not None
+            record_info(_text(job_id), queue, record)
+            for job_id, record in zip(reply.ids, reply.records, strict=True)
+            if record is not None
         ]
 
     def job_page(
@@ -342,7 +378,7 @@ class Broker:
             JobPageReply,
             call(
                 "job_page",
-                queue_keys(self.namespace, queue),
+                self._keys(queue),
                 {"state": state, "offset": offset, "limit": limit},
             ),
         )
@@ -353,13 +389,9 @@ class Broker:
                 record = reply.done_records[n]
                 jobs.append(done_info(job_id, queue, record) if record else None)
                 continue
-            packed = reply.states[n]
+            record = reply.records[n]
             due = reply.scores[n] if state == "delayed" else -1
-            jobs.append(
-                None
-                if packed is None
-                else record_info(job_id, queue, packed, reply.envelopes[n], due)
-            )
+            jobs.append(None if record is None else record_info(job_id, queue, record, due))
         return jobs, reply.total
 
     def retry_failed(
@@ -374,7 +406,7 @@ class Broker:
         Returns (retried ids, ids that cannot run again: their payload is unusable). Ids the
         store does not hold are left out of both.
         """
-        keys = queue_keys(self.namespace, queue)
+        keys = self._keys(queue)
         if job_ids is not None:
             reply = self._scripts.run(
                 FailedRetryReply,
@@ -411,7 +443,7 @@ class Broker:
 
     def purge_failed(self, queue: str, chunk: int = 1000, task: str | None = None) -> int:
         """Delete every failed job of `queue` (of `task`) for good, by chunks; say how many."""
-        keys = queue_keys(self.namespace, queue)
+        keys = self._keys(queue)
         deleted = kept = 0
         while True:
             reply = self._scripts.run(
@@ -429,7 +461,7 @@ class Broker:
             ExpireRecordsReply,
             call(
                 "expire_records",
-                queue_keys(self.namespace, queue),
+                self._keys(queue),
                 {**self._retention_args(), "budget": budget},
             ),
         )
@@ -442,7 +474,7 @@ class Broker:
         """
         reply = self._scripts.run(
             ThroughputReply,
-            call("throughput", queue_keys(self.namespace, queue), {"minutes": minutes}),
+            call("throughput", self._keys(queue), {"minutes": minutes}),
         )
         counts = reply.counts
         per_minute = [
@@ -469,6 +501,7 @@ class Broker:
     def flush(self) -> None:
         """Delete every key of this namespace (tests and admin only: it scans the keyspace)."""
         self._noted_queues.clear()
+        self._schema_checked.clear()
         for pattern in namespace_patterns(self.namespace):
             # One key per DEL: on a cluster the keys of a namespace live on several nodes.
             for key in list(self._r.scan_iter(match=pattern, count=1000)):
@@ -495,7 +528,7 @@ class Broker:
         back expired leases. `worker_id` is recorded in the leases (`get_job` tells who runs a
         job). The outcomes (each with its lease token) are fenced as `finish` does.
         """
-        k = queue_keys(self.namespace, queue)
+        k = self._keys(queue)
         reply = self._scripts.run(
             FetchReply,
             call(
@@ -514,10 +547,8 @@ class Broker:
             ),
         )
         jobs = [
-            FetchedJob(_text(job_id), payload or None, int(retries), _text(lease), flag == 1)
-            for job_id, payload, retries, lease, flag in zip(
-                reply.ids, reply.payloads, reply.retries, reply.leases, reply.abandoned, strict=True
-            )
+            _fetched(job_id, raw, lease)
+            for job_id, raw, lease in zip(reply.ids, reply.records, reply.leases, strict=True)
         ]
         return FetchResult(
             jobs=jobs,
@@ -540,7 +571,7 @@ class Broker:
             FinishReply,
             call(
                 "finish",
-                queue_keys(self.namespace, queue),
+                self._keys(queue),
                 self._retention_args(),
                 variadic={"outcomes": _outcome_args(outcomes)},
             ),
@@ -556,7 +587,7 @@ class Broker:
             flat += lease
         reply = self._scripts.run(
             ReleaseReply,
-            call("release", queue_keys(self.namespace, queue), variadic={"leases": flat}),
+            call("release", self._keys(queue), variadic={"leases": flat}),
         )
         return reply.released
 
@@ -594,7 +625,7 @@ class Broker:
             RegisterPeriodicReply,
             call(
                 "register_periodic",
-                queue_keys(self.namespace, queue),
+                self._keys(queue),
                 {"alive_ms": alive_ms},
                 variadic={"tasks": flat},
             ),
@@ -612,7 +643,7 @@ class Broker:
             flat += (job.task, job.id, job.max_retries, job.payload)
         reply = self._scripts.run(
             TickReply,
-            call("tick", queue_keys(self.namespace, queue), variadic={"jobs": flat}),
+            call("tick", self._keys(queue), variadic={"candidates": flat}),
         )
         return reply.created, None if reply.next_due_ms < 0 else reply.next_due_ms
 
@@ -622,7 +653,7 @@ class Broker:
             PeriodicControlReply,
             call(
                 "periodic_control",
-                queue_keys(self.namespace, queue),
+                self._keys(queue),
                 {"action": action},
                 variadic={"names": list(names)},
             ),
@@ -635,7 +666,7 @@ class Broker:
         """Set concurrency limits of tasks of `queue`: the code's ('code') or an operator's
         ('override'; None lifts the override). Returns the limit in force of each task.
         """
-        k = queue_keys(self.namespace, queue)
+        k = self._keys(queue)
         flat: list[Any] = []
         for name, limit in limits:
             flat += (name, limit or 0)
@@ -713,7 +744,7 @@ class Broker:
             RegisterWorkerReply,
             call(
                 "register_worker",
-                queue_keys(self.namespace, queue),
+                self._keys(queue),
                 {"worker": worker_id, "alive_ms": alive_ms, "info": described},
             ),
         )

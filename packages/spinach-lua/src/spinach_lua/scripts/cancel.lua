@@ -6,15 +6,12 @@ list, so its record is deleted: the fetch that meets its id drops it. A cancelle
 finished record ('c') while records are kept.
 
 KEYS
-  schema      STRING  schema version of this queue's data
   delayed     ZSET    ids of jobs waiting for their due time (score: due ms)
   done        HASH    id -> record of a finished job
   done_index  LIST    "<finished ms>:<id>" of finished jobs, oldest first
-  jobs        HASH    id -> envelope (see the record include)
-  state       HASH    id -> packed state of the job (see the record include)
+  jobs        HASH    id -> record of the job (see the record include)
 
 ARGV
-  version     schema version expected by the caller
   id          the job's id
   keep_done_ms  how long finished records are kept, in ms (0: none is written)
   max_done    most finished records kept
@@ -27,11 +24,11 @@ REPLY
 --- @include "prelude"
 --- @include "record"
 --- @include "history"
---- @include "schema_guard"
 
 local id = ARG.id
-local q = {jobs = KEY.jobs, state = KEY.state, done = KEY.done, done_index = KEY.done_index}
-local record = read_records(q, {id})[1]
+local q = {jobs = KEY.jobs, done = KEY.done, done_index = KEY.done_index}
+local raw = read_raw(q, {id})[1]
+local record = unpack_record(raw)
 if record and record.l then
   return reply{outcome = 'running'}
 end
@@ -50,8 +47,6 @@ redis.call('ZREM', KEY.delayed, id)
 delete_records(q, {id})
 local keep_done = tonumber(ARG.keep_done_ms)
 if keep_done > 0 then
-  local retries = tonumber(record.r) or 0
-  add_done(q, now, {{id, make_done_record('c', record.t, retries, record.c, 0, now, '')}})
-  trim_done(q, now - keep_done, tonumber(ARG.max_done), 100)
+  add_done(q, now, {{id, make_done_record('c', state_of(raw))}}, tonumber(ARG.max_done))
 end
 return reply{outcome = 'cancelled'}

@@ -1,27 +1,27 @@
 --[[
 Enqueue jobs of one queue, atomically and at most once per call.
 
+A job ready now goes to the tail of the ready list, or of its task's parked list when the task
+has a concurrency limit; a job due later waits in the delayed set. A job whose id the queue
+already knows is skipped.
+
 KEYS
-  schema      STRING  schema version of this queue's data
   token       STRING  idempotency marker of this call (expires after token_ttl_ms)
   ready       LIST    ids of jobs ready to run, oldest first
   delayed     ZSET    ids of jobs waiting for their due time (score: due ms, Redis time)
   wake        LIST    wake-up token for idle workers of this queue
+  jobs        HASH    id -> record of the job (see the record include)
   limits      HASH    task -> how many of its jobs may run at once
-  jobs        HASH    id -> envelope (see the record include)
-  state       HASH    id -> packed state of the job (see the record include)
   parked*     LIST    one per task of `tasks`: its jobs held back by its limit
 
 ARGV
-  version     schema version expected by the caller
   token_ttl_ms  lifetime of the idempotency marker, in ms
-  tasks*      the tasks of the jobs below (their parked lists: `parked`)
-  jobs*3      one group of three per job: id, meta, payload
+  tasks*      the tasks of the jobs below
+  batch*3     one group of three per job: id, meta, payload
               meta is "t" or "t:at_ms:delay_ms:max_retries", t the job's task number (1 for
               the first of `tasks`); the short form means due now, at most once:
                 due = at_ms if at_ms > 0 else now + delay_ms; due <= now means ready now;
                 max_retries: 0 at most once, n > 0 retried up to n times, -1 no limit.
-              A job ready now whose task has a limit waits in the task's parked list.
 
 REPLY
   queued      jobs queued to run now
@@ -32,23 +32,16 @@ Status 1 (ALREADY_DONE): this call already ran (a retry after a lost reply): not
 ]]
 --- @include "prelude"
 --- @include "record"
+--- @include "lease"
 --- @include "limits"
---- @include "schema_guard"
-
-local q = {ready = KEY.ready, jobs = KEY.jobs, state = KEY.state}
-local ids = {}
-for i = ARG.jobs, ARG.jobs + ARG.jobs_n - 1, 3 do
-  ids[#ids + 1] = ARGV[i]
-end
-local known = hmget_sliced(KEY.state, ids)
 
 if not redis.call('SET', KEY.token, '1', 'NX', 'PX', ARG.token_ttl_ms) then
   return {1}
 end
 
+local q = {jobs = KEY.jobs, ready = KEY.ready}
 local now = now_ms()
 local names = load_tasks(q, ARG.tasks, ARG.tasks_n, KEY.parked, KEY.limits)
-local earliest_before = earliest_due(KEY.delayed)
 
 -- Jobs of one batch mostly share their meta: parse each distinct one once.
 local metas = {}
@@ -57,30 +50,48 @@ local function parse_meta(meta)
   if parsed == nil then
     local t, at, delay, budget = string.match(meta, '^(%d+):(%-?%d+):(%-?%d+):(%-?%d+)$')
     if t then
-      parsed = {names[tonumber(t)], tonumber(at), tonumber(delay), budget}
+      parsed = {names[tonumber(t)], tonumber(at), tonumber(delay), budget ~= '0' and budget or nil}
     else
-      parsed = {names[tonumber(meta)], 0, 0, '0'}
+      parsed = {names[tonumber(meta)], 0, 0, nil}
     end
     metas[meta] = parsed
   end
   return parsed
 end
 
-local new_ids, envelopes, records = {}, {}, {}
-local ready_ids, ready_tasks, delayed_args = {}, {}, {}
+local count = ARG.batch_n / 3
+local known = {}
+if count > 1 then  -- one HMGET for the batch; a single job is checked by HSETNX below
+  local ids = {}
+  for n = 1, count do
+    ids[n] = ARGV[ARG.batch + (n - 1) * 3]
+  end
+  known = hmget_sliced(KEY.jobs, ids)
+end
+
+local new_ids, new_records, ready_ids, ready_tasks, delayed_args = {}, {}, {}, {}, {}
 local seen = {}
 local earliest = nil
 local duplicates = 0
-for n, id in ipairs(ids) do
-  if known[n] or seen[id] then
+for n = 1, count do
+  local i = ARG.batch + (n - 1) * 3
+  local id = ARGV[i]
+  local meta = parse_meta(ARGV[i + 1])
+  local record = {t = meta[1], c = now_text(), b = meta[4], e = ARGV[i + 2]}
+  local fresh
+  if count == 1 then
+    fresh = create_record(q, id, record)
+  else
+    fresh = not known[n] and not seen[id]
+    if fresh then
+      seen[id] = true
+      new_ids[#new_ids + 1] = id
+      new_records[#new_records + 1] = record
+    end
+  end
+  if not fresh then
     duplicates = duplicates + 1
   else
-    seen[id] = true
-    local i = ARG.jobs + (n - 1) * 3
-    local meta = parse_meta(ARGV[i + 1])
-    new_ids[#new_ids + 1] = id
-    envelopes[#envelopes + 1] = ARGV[i + 2]
-    records[#records + 1] = {t = meta[1], c = now, b = meta[4] ~= '0' and meta[4] or nil}
     local due = meta[2]
     if due <= 0 then
       due = now + meta[3]
@@ -97,13 +108,30 @@ for n, id in ipairs(ids) do
     end
   end
 end
-create_records(q, new_ids, envelopes, records)
-call_sliced('ZADD', KEY.delayed, delayed_args)
-route(q, ready_ids, ready_tasks)
+write_records(q, new_ids, new_records)
 
--- Wake one idle worker when there is work now, or when the next due time moved earlier (its
--- sleeping workers must shorten their wait).
-if #ready_ids > 0 or (earliest and (earliest_before == nil or earliest < earliest_before)) then
-  ensure_wake_token(KEY.wake)
+-- Wake one idle worker when there is work now (the ready list was empty: the workers may all
+-- be asleep; a fetch that leaves no work behind clears the token), or when the next due time
+-- moved earlier (sleeping workers must shorten their wait).
+local wake = false
+if #ready_ids > 0 then
+  if next(q.limits) then
+    route(q, ready_ids, ready_tasks)
+    wake = true
+  else
+    local length = 0
+    for first = 1, #ready_ids, SLICE do
+      length = redis.call('RPUSH', KEY.ready, unpack(ready_ids, first, math.min(first + SLICE - 1, #ready_ids)))
+    end
+    wake = length == #ready_ids
+  end
+end
+if earliest then
+  local earliest_before = earliest_due(KEY.delayed)
+  call_sliced('ZADD', KEY.delayed, delayed_args)
+  wake = wake or earliest_before == nil or earliest < earliest_before
+end
+if wake then
+  redis.call('RPUSH', KEY.wake, '1')
 end
 return reply{queued = #ready_ids, delayed = #delayed_args / 2, duplicates = duplicates}

@@ -2,13 +2,10 @@
 Delete failed jobs from the failed store for good, the oldest first.
 
 KEYS
-  schema      STRING  schema version of this queue's data
   failed_index  ZSET  id -> when it failed (ms), one per job of the failed store
-  jobs        HASH    id -> envelope (see the record include)
-  state       HASH    id -> packed state of the job (see the record include)
+  jobs        HASH    id -> record of the job (see the record include)
 
 ARGV
-  version     schema version expected by the caller
   skip        how many of the oldest failed jobs to pass over (ones left alone before)
   limit       most failed jobs to look at in this call
   task        only the jobs of this task ("": of every task)
@@ -20,11 +17,10 @@ REPLY
 --- @include "prelude"
 --- @include "record"
 --- @include "history"
---- @include "schema_guard"
 
 local first = tonumber(ARG.skip)
 local ids = redis.call('ZRANGE', KEY.failed_index, first, first + tonumber(ARG.limit) - 1)
-local q = {failed_index = KEY.failed_index, jobs = KEY.jobs, state = KEY.state}
+local q = {failed_index = KEY.failed_index, jobs = KEY.jobs}
 local doomed = ids
 if ARG.task ~= '' then
   doomed = {}

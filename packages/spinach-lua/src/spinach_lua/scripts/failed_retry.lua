@@ -6,15 +6,12 @@ of a task at its limit is parked by the next fetch) and leaves the failed store.
 envelope cannot be decoded cannot run again and stays in the store.
 
 KEYS
-  schema      STRING  schema version of this queue's data
   failed_index  ZSET  id -> when it failed (ms), one per job of the failed store
   ready       LIST    ids of jobs ready to run, oldest first
   wake        LIST    wake-up token for idle workers of this queue
-  jobs        HASH    id -> envelope (see the record include)
-  state       HASH    id -> packed state of the job (see the record include)
+  jobs        HASH    id -> record of the job (see the record include)
 
 ARGV
-  version     schema version expected by the caller
   mode        'ids': the ids follow; 'all': the oldest failed jobs, see below
   skip        with 'all': how many of the oldest failed jobs to skip (ones passed over before)
   limit       with 'all': most failed jobs to look at in this call
@@ -29,7 +26,6 @@ REPLY
 ]]
 --- @include "prelude"
 --- @include "record"
---- @include "schema_guard"
 
 local ids = {}
 if ARG.mode == 'all' then
@@ -41,9 +37,8 @@ else
   end
 end
 
-local q = {jobs = KEY.jobs, state = KEY.state}
+local q = {jobs = KEY.jobs}
 local records = read_records(q, ids)
-local envelopes = read_envelopes(q, ids)
 local now = now_ms()
 local retried, unknown, unretriable, skipped, fresh = {}, {}, {}, {}, {}
 for n, id in ipairs(ids) do
@@ -52,11 +47,11 @@ for n, id in ipairs(ids) do
     unknown[#unknown + 1] = id
   elseif ARG.mode == 'all' and ARG.task ~= '' and record.t ~= ARG.task then
     skipped[#skipped + 1] = id
-  elseif not envelopes[n] or record.u then
+  elseif not record.e or record.e == '' or record.u then
     unretriable[#unretriable + 1] = id
   else
     retried[#retried + 1] = id
-    fresh[#fresh + 1] = {t = record.t, c = now, b = record.b}  -- a fresh attempt budget
+    fresh[#fresh + 1] = {t = record.t, c = now_text(), b = record.b, e = record.e}  -- fresh
   end
 end
 if #retried > 0 then

@@ -11,14 +11,12 @@ by Redis's clock; expired leases are taken back when the caller asks (the heartb
 every beat, so a busy fetch need not).
 
 KEYS
-  schema      STRING  schema version of this queue's data
   ready       LIST    ids of jobs ready to run, oldest first
   delayed     ZSET    ids of jobs waiting for their due time (score: due ms)
   running     ZSET    ids of fetched jobs (score: lease deadline ms)
   wake        LIST    wake-up token for idle workers of this queue
   lease_seq   STRING  last fencing token handed out in this queue
-  jobs        HASH    id -> envelope (see the record include)
-  state       HASH    id -> packed state of the job (see the record include)
+  jobs        HASH    id -> record of the job (see the record include)
   limits      HASH    task -> how many of its jobs may run at once
   limited_running  ZSET  "<task>\0<id>" of running jobs of limited tasks
   done        HASH    id -> record of a finished job
@@ -28,7 +26,6 @@ KEYS
   parked*     LIST    one per task of `tasks`: its jobs held back by its limit
 
 ARGV
-  version     schema version expected by the caller
   max_jobs    how many jobs the caller can start now (0: only record the outcomes)
   lease_ms    lease duration in ms
   promote_limit  most due jobs to promote in this call
@@ -45,12 +42,12 @@ REPLY
   applied     how many outcomes were applied
   rejected    ids whose outcome was rejected: the caller's lease is gone (fencing)
   ids         ids of the jobs leased to the caller
-  payloads    envelope of each job, false when its record has none (a corrupt job)
-  retries     retries already scheduled of each job
+  records     the record of each job as stored before it was leased (see the record include:
+              its envelope, its retries so far, and whether its worker died mid-run and it
+              may not run again, which the caller then reports failed instead of running it)
   leases      lease value of each job (its fencing token)
-  abandoned   1 for a job whose worker died mid-run and that may not run again: the caller
-              reports it failed instead of running it
-  ready_left  jobs that could start now (ready, or parked with a free slot)
+  ready_left  jobs that could start now (ready, or parked with a free slot); when the caller
+              got all it asked for, at least 1 if any job may be left (it fetches again)
   delayed_left  jobs waiting for their due time (-1 when ready_left > 0)
   next_due_ms  ms until the earliest delayed job is due (-1: none, or ready_left > 0)
   running_left  jobs of the queue running anywhere (-1 when ready_left > 0)
@@ -64,14 +61,13 @@ REPLY
 --- @include "history"
 --- @include "recovery"
 --- @include "outcomes"
---- @include "schema_guard"
 
 local now = now_ms()
 local q = {
   ready = KEY.ready, delayed = KEY.delayed, running = KEY.running, wake = KEY.wake,
   lease_seq = KEY.lease_seq, limited_running = KEY.limited_running, done = KEY.done,
   done_index = KEY.done_index, failed_index = KEY.failed_index, jobs = KEY.jobs,
-  state = KEY.state, stats = KEY.stats,
+  stats = KEY.stats,
 }
 local names = load_tasks(q, ARG.tasks, ARG.tasks_n, KEY.parked, KEY.limits)
 local applied, rejected = apply_outcomes(q, now, ARG.outcomes, ARG.outcomes_n, {
@@ -90,8 +86,8 @@ if head and head <= now then
   local due = redis.call('ZRANGEBYSCORE', KEY.delayed, '-inf', now, 'LIMIT', 0, tonumber(ARG.promote_limit))
   local due_tasks = {}
   if next(q.limits) then
-    for n, record in ipairs(read_records(q, due)) do
-      due_tasks[n] = record and record.t
+    for n, raw in ipairs(read_raw(q, due)) do
+      due_tasks[n] = raw and task_of(raw)
     end
   end
   call_sliced('ZREM', KEY.delayed, due)
@@ -105,12 +101,12 @@ for _, name in ipairs(names) do
   end
 end
 
--- What is taken, and from which list, is decided from reads alone; the lists change after.
-local ids, records, id_tasks = {}, {}, {}
-local trims, held = {}, {}
-local function take(id, record)
+-- The jobs are taken as their records are stored: nothing of them is unpacked here but the
+-- task of a job when a limit applies (the worker reads the rest).
+local ids, raws, limited = {}, {}, {}
+local function take(id, raw, slot)
   local n = #ids + 1
-  ids[n], records[n], id_tasks[n] = id, record, record.t
+  ids[n], raws[n], limited[n] = id, raw, slot
 end
 
 -- Parked jobs first: they are the oldest of their task. (When a task loses its limit, its
@@ -118,84 +114,79 @@ end
 for _, name in ipairs(names) do
   local room = math.min(wanted - #ids, spare[name] or 0)
   if room > 0 then
-    local waiting = redis.call('LRANGE', q.parked[name], 0, room - 1)
-    for n, record in ipairs(read_records(q, waiting)) do
-      if record then  -- else cancelled while parked: dropped here
-        take(waiting[n], record)
+    local waiting = redis.call('LPOP', q.parked[name], room) or {}
+    for n, raw in ipairs(read_raw(q, waiting)) do
+      if raw then  -- else cancelled while parked: dropped here
+        take(waiting[n], raw, true)
         spare[name] = spare[name] - 1
       end
     end
-    trims[#trims + 1] = {q.parked[name], #waiting}
   end
 end
 
--- Then one window of the ready list. Jobs of a task at its limit are set aside in its parked
--- list; a queue with limited tasks looks a little further, past such jobs.
-if #ids < wanted then
-  local window = wanted - #ids
-  if next(spare) then
-    window = window + 100
+-- Then the ready list; jobs of a task at its limit are set aside in its parked list, so that
+-- no fetch meets them twice. Popping goes on past them, a bounded number of times.
+local limiting = next(spare) ~= nil
+local popped_all = false
+local moved = 0
+while #ids < wanted and moved < 1000 do
+  local popped = redis.call('LPOP', KEY.ready, wanted - #ids) or {}
+  if #popped < wanted - #ids then
+    popped_all = true
   end
-  local popped = redis.call('LRANGE', KEY.ready, 0, window - 1)
-  local found = read_records(q, popped)
-  local consumed = 0
-  for n, id in ipairs(popped) do
-    if #ids >= wanted then
-      break
-    end
-    consumed = n
-    local record = found[n]
-    local task = record and record.t
-    if not record then
-      -- no record: cancelled while queued, dropped here
-    elseif spare[task] and spare[task] <= 0 then
+  if #popped == 0 then
+    break
+  end
+  local held = {}
+  for n, raw in ipairs(read_raw(q, popped)) do
+    local id = popped[n]
+    local task = limiting and raw and task_of(raw)
+    if not raw then
+      moved = moved + 1  -- no record: cancelled while queued, dropped here
+    elseif task and spare[task] and spare[task] <= 0 then
       held[task] = held[task] or {}
       held[task][#held[task] + 1] = id
+      moved = moved + 1
+    elseif task and spare[task] then
+      spare[task] = spare[task] - 1
+      take(id, raw, true)
     else
-      take(id, record)
-      if spare[task] then
-        spare[task] = spare[task] - 1
-      end
+      take(id, raw, false)
     end
   end
-  trims[#trims + 1] = {KEY.ready, consumed}
-end
-
-for _, trim in ipairs(trims) do
-  local list, consumed = trim[1], trim[2]
-  if consumed > 0 then
-    redis.call('LTRIM', list, consumed, -1)
+  for task, waiting in pairs(held) do
+    call_sliced('RPUSH', q.parked[task], waiting)
+  end
+  if popped_all then
+    break
   end
 end
-for task, waiting in pairs(held) do
-  call_sliced('RPUSH', q.parked[task], waiting)
-end
-local payloads, retries, abandoned = read_envelopes(q, ids), {}, {}
-for n, record in ipairs(records) do
-  payloads[n] = payloads[n] or false
-  retries[n] = tonumber(record.r) or 0
-  abandoned[n] = record.x and 1 or 0
-end
-local leases = grant_leases(q, ids, records, now, tonumber(ARG.lease_ms), ARG.worker)
-local limited = {}
+
+local slots = {}
 for n, id in ipairs(ids) do
-  local name = id_tasks[n]
-  if name and q.limits[name] then
-    limited[#limited + 1] = 0
-    limited[#limited + 1] = limited_member(name, id)
+  if limited[n] then
+    slots[#slots + 1] = 0
+    slots[#slots + 1] = limited_member(task_of(raws[n]), id)
   end
 end
-call_sliced('ZADD', KEY.limited_running, limited)
+local leases = grant_leases(q, ids, raws, limited, now, tonumber(ARG.lease_ms), ARG.worker)
+call_sliced('ZADD', KEY.limited_running, slots)
 
-local ready_left = redis.call('LLEN', KEY.ready)
-for _, name in ipairs(names) do
-  if spare[name] and spare[name] > 0 then
-    ready_left = ready_left + math.min(spare[name], redis.call('LLEN', q.parked[name]))
+-- Whether jobs may be left that could start now. A caller that got all it asked for is told
+-- "maybe" without a count (it fetches again at once); one that got fewer is told exactly.
+local ready_left = 0
+if not popped_all then
+  ready_left = 1
+elseif next(spare) then
+  for _, name in ipairs(names) do
+    if spare[name] and spare[name] > 0 then
+      ready_left = ready_left + math.min(spare[name], redis.call('LLEN', q.parked[name]))
+    end
   end
 end
 local result = {
-  applied = applied, rejected = rejected, ids = ids, payloads = payloads, retries = retries,
-  leases = leases, abandoned = abandoned, ready_left = ready_left,
+  applied = applied, rejected = rejected, ids = ids, records = raws, leases = leases,
+  ready_left = ready_left,
 }
 if ready_left > 0 then
   -- More work than this worker took: pass the wake-up on to another idle worker. The caller
@@ -204,6 +195,8 @@ if ready_left > 0 then
   result.delayed_left, result.next_due_ms, result.running_left, result.next_expiry_ms = -1, -1, -1, -1
   return reply(result)
 end
+-- Nothing left to start: no idle worker needs waking for it.
+redis.call('DEL', KEY.wake)
 result.delayed_left = redis.call('ZCARD', KEY.delayed)
 result.next_due_ms = ms_until_earliest(KEY.delayed, now)
 result.running_left = redis.call('ZCARD', KEY.running)

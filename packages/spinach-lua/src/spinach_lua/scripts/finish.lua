@@ -5,7 +5,6 @@ The acker's call, for outcomes that did not travel with a fetch (see fetch: the 
 applies them there).
 
 KEYS
-  schema      STRING  schema version of this queue's data
   running     ZSET    ids of fetched jobs (score: lease deadline ms)
   delayed     ZSET    ids of jobs waiting for their due time (score: due ms)
   wake        LIST    wake-up token for idle workers of this queue
@@ -13,12 +12,10 @@ KEYS
   done        HASH    id -> record of a finished job
   done_index  LIST    "<finished ms>:<id>" of finished jobs, oldest first
   failed_index  ZSET  id -> when it failed (ms), one per job of the failed store
-  jobs        HASH    id -> envelope (see the record include)
-  state       HASH    id -> packed state of the job (see the record include)
+  jobs        HASH    id -> record of the job (see the record include)
   stats       HASH    per-minute counts of outcomes (see the history include)
 
 ARGV
-  version     schema version expected by the caller
   keep_done_ms  how long finished records are kept, in ms (0: none are written)
   max_done    most finished records kept
   keep_failed_ms  how long failed jobs are kept, in ms
@@ -35,12 +32,11 @@ REPLY
 --- @include "limits"
 --- @include "history"
 --- @include "outcomes"
---- @include "schema_guard"
 
 local q = {
   delayed = KEY.delayed, running = KEY.running, wake = KEY.wake,
   limited_running = KEY.limited_running, done = KEY.done, done_index = KEY.done_index,
-  failed_index = KEY.failed_index, jobs = KEY.jobs, state = KEY.state, stats = KEY.stats,
+  failed_index = KEY.failed_index, jobs = KEY.jobs, stats = KEY.stats,
 }
 local applied, rejected = apply_outcomes(q, now_ms(), ARG.outcomes, ARG.outcomes_n, {
   keep_done = tonumber(ARG.keep_done_ms), max_done = tonumber(ARG.max_done),

@@ -4,18 +4,15 @@ Read one page of the jobs of a queue in one state, read-only (inspection and the
 A page is one range of one list or sorted set, never a scan of the whole queue.
 
 KEYS
-  schema      STRING  schema version of this queue's data
   ready       LIST    ids of jobs ready to run, oldest first
   delayed     ZSET    ids of jobs waiting for their due time (score: due ms)
   running     ZSET    ids of fetched jobs (score: lease deadline ms)
   done        HASH    id -> record of a finished job
   done_index  LIST    "<finished ms>:<id>" of finished jobs, oldest first
   failed_index  ZSET  id -> when it failed (ms), one per job of the failed store
-  jobs        HASH    id -> envelope (see the record include)
-  state       HASH    id -> packed state of the job (see the record include)
+  jobs        HASH    id -> record of the job (see the record include)
 
 ARGV
-  version     schema version expected by the caller
   state       'ready' (oldest first), 'delayed' (soonest first), 'running' (oldest lease
               first), 'failed' or 'finished' (newest first)
   offset      how many jobs of that order to skip
@@ -23,16 +20,13 @@ ARGV
 
 REPLY
   ids         ids of the page's jobs, in order
-  states      the packed state of each (false for a job whose record is gone; empty for
-              'finished')
-  envelopes   the envelope of each (as `states`)
+  records     the record of each (false for a job whose record is gone; empty for 'finished')
   done_records  the finished record of each ('finished' only; else empty)
   scores      due time ('delayed'), lease deadline ('running') or failure time ('failed')
               of each, ms (empty otherwise)
   total       how many jobs the queue holds in that state
 ]]
 --- @include "prelude"
---- @include "schema_peek"
 
 local first, limit = tonumber(ARG.offset), tonumber(ARG.limit)
 local last = first + limit - 1
@@ -68,11 +62,8 @@ elseif state == 'finished' then
 else
   error('job_page: unknown state ' .. tostring(state))
 end
-local states, envelopes = {}, {}
+local records = {}
 if state ~= 'finished' and #ids > 0 then
-  states, envelopes = hmget_sliced(KEY.state, ids), hmget_sliced(KEY.jobs, ids)
+  records = hmget_sliced(KEY.jobs, ids)
 end
-return reply{
-  ids = ids, states = states, envelopes = envelopes, done_records = done_records, scores = scores,
-  total = total,
-}
+return reply{ids = ids, records = records, done_records = done_records, scores = scores, total = total}

@@ -2,14 +2,12 @@
 Remove periodic tasks from the schedule, or put them back (an operator's explicit decision).
 
 KEYS
-  schema      STRING  schema version of this queue's data
   periodic    ZSET    task -> next due time of its tick
   periodic_every  HASH  task -> period in ms
   periodic_alive  ZSET  task -> until when a live worker vouches for it
   periodic_paused  SET  tasks an operator removed: not registered again until resumed
 
 ARGV
-  version     schema version expected by the caller
   action      'remove', or 'resume' (live workers that declare the task register it again)
   names*      task names
 
@@ -17,7 +15,6 @@ REPLY
   changed     how many tasks were removed from the schedule, or resumed
 ]]
 --- @include "prelude"
---- @include "schema_guard"
 
 local changed = 0
 for i = ARG.names, ARG.names + ARG.names_n - 1 do

@@ -2,16 +2,13 @@
 Count the jobs of one queue by state, read-only.
 
 KEYS
-  schema      STRING  schema version of this queue's data
   ready       LIST    ids of jobs ready to run
   delayed     ZSET    ids of jobs waiting for their due time
   running     ZSET    ids of running jobs
   failed_index  ZSET  id -> when it failed (ms), one per job of the failed store
-  jobs        HASH    id -> envelope (see the record include)
-  state       HASH    id -> packed state of the job (see the record include)
+  jobs        HASH    id -> record of the job (see the record include)
 
 ARGV
-  version     schema version expected by the caller
 
 REPLY
   ready       jobs in the ready list (it may count cancelled jobs not met yet: never fewer
@@ -26,14 +23,13 @@ REPLY
 ]]
 --- @include "prelude"
 --- @include "record"
---- @include "schema_peek"
 
 local oldest = redis.call('LINDEX', KEY.ready, 0)
 local queued, envelope = -1, false
 if oldest then
-  local record = read_records({state = KEY.state}, {oldest})[1]
+  local record = unpack_record(read_raw({jobs = KEY.jobs}, {oldest})[1])
   queued = record and tonumber(record.c) or -1
-  envelope = redis.call('HGET', KEY.jobs, oldest)
+  envelope = record and record.e or false
 end
 return reply{
   ready = redis.call('LLEN', KEY.ready), delayed = redis.call('ZCARD', KEY.delayed),

@@ -7,14 +7,12 @@ Registrations of other deployments are never touched: a task stops ticking only 
 worker renews it, or when removed explicitly.
 
 KEYS
-  schema      STRING  schema version of this queue's data
   periodic    ZSET    task -> next due time of its tick (ms, Redis time)
   periodic_every  HASH  task -> period in ms
   periodic_alive  ZSET  task -> until when a live worker vouches for it (ms)
   periodic_paused  SET  tasks an operator removed: not registered again until resumed
 
 ARGV
-  version     schema version expected by the caller
   alive_ms    how long this registration lasts without renewal, in ms
   tasks*2     one pair per periodic task: name, period_ms
 
@@ -22,7 +20,6 @@ REPLY
   next_due_ms ms until the earliest tick of a live task (-1: none)
 ]]
 --- @include "prelude"
---- @include "schema_guard"
 
 local now = now_ms()
 local alive_until = now + tonumber(ARG.alive_ms)

@@ -5,12 +5,10 @@ Registrations of workers gone silent are removed here too, so the registry never
 the number of workers that ever lived.
 
 KEYS
-  schema      STRING  schema version of this queue's data
   workers     ZSET    worker id -> until when it is considered alive (ms, Redis time)
   workers_info  HASH  worker id -> what the worker says about itself (JSON from Python)
 
 ARGV
-  version     schema version expected by the caller
   worker      worker id
   alive_ms    how long the registration lasts without renewal, in ms; 0 removes it
   info        the worker's description
@@ -19,7 +17,6 @@ REPLY
   live        how many workers of the queue are alive now
 ]]
 --- @include "prelude"
---- @include "schema_guard"
 
 local now = now_ms()
 local gone = redis.call('ZRANGEBYSCORE', KEY.workers, '-inf', now, 'LIMIT', 0, 100)

@@ -5,18 +5,15 @@ Expired leases are taken back first, so a worker that missed its renewals cannot
 that is no longer its own.
 
 KEYS
-  schema      STRING  schema version of this queue's data
   running     ZSET    ids of fetched jobs (score: lease deadline ms)
   ready       LIST    ids of jobs ready to run
   wake        LIST    wake-up token for idle workers of this queue
   limits      HASH    task -> how many of its jobs may run at once
   limited_running  ZSET  "<task>\0<id>" of running jobs of limited tasks
-  jobs        HASH    id -> envelope (see the record include)
-  state       HASH    id -> packed state of the job (see the record include)
+  jobs        HASH    id -> record of the job (see the record include)
   parked*     LIST    one per task of `tasks`: its jobs held back by its limit
 
 ARGV
-  version     schema version expected by the caller
   lease_ms    lease duration in ms
   recover_limit  most expired leases to take back in this call
   tasks*      the tasks of this queue the caller knows (their parked lists: `parked`)
@@ -31,12 +28,11 @@ REPLY
 --- @include "lease"
 --- @include "limits"
 --- @include "recovery"
---- @include "schema_guard"
 
 local now = now_ms()
 local q = {
   ready = KEY.ready, running = KEY.running, wake = KEY.wake,
-  limited_running = KEY.limited_running, jobs = KEY.jobs, state = KEY.state,
+  limited_running = KEY.limited_running, jobs = KEY.jobs,
 }
 load_tasks(q, ARG.tasks, ARG.tasks_n, KEY.parked, KEY.limits)
 local recovered = recover_expired(q, now, tonumber(ARG.recover_limit))
@@ -48,8 +44,8 @@ for i = ARG.leases, ARG.leases + ARG.leases_n - 1, 2 do
   tokens[#ids] = ARGV[i + 1]
 end
 local lost, renewed = {}, {}
-for n, record in ipairs(read_records(q, ids)) do
-  if record and record.l == tokens[n] then
+for n, raw in ipairs(read_raw(q, ids)) do
+  if raw and lease_of(raw) == tokens[n] then
     renewed[#renewed + 1] = deadline
     renewed[#renewed + 1] = ids[n]
   else

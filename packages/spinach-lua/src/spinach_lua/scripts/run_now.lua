@@ -4,20 +4,17 @@ Make a waiting job ready now, ahead of the queue (an operator's "run now").
 A job of a task at its limit is parked by the next fetch, as any ready job.
 
 KEYS
-  schema      STRING  schema version of this queue's data
   delayed     ZSET    ids of jobs waiting for their due time (score: due ms)
   ready       LIST    ids of jobs ready to run, oldest first
   wake        LIST    wake-up token for idle workers of this queue
 
 ARGV
-  version     schema version expected by the caller
   id          the job's id
 
 REPLY
   moved       1 if the job was waiting and is ready now, 0 if it was not waiting
 ]]
 --- @include "prelude"
---- @include "schema_guard"
 
 if redis.call('ZREM', KEY.delayed, ARG.id) == 0 then
   return reply{moved = 0}

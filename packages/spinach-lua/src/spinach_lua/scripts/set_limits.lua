@@ -7,7 +7,6 @@ never erase each other's limits, and a worker start never erases an operator's o
 list.
 
 KEYS
-  schema      STRING  schema version of this queue's data
   limits      HASH    task -> limit in force (the override if any, else the code's)
   limits_code HASH    task -> limit declared in the code of the workers
   limits_override  HASH  task -> limit set by an operator at runtime
@@ -16,7 +15,6 @@ KEYS
   parked*     LIST    one per pair of `limits`: the task's jobs held back by its limit
 
 ARGV
-  version     schema version expected by the caller
   source      'code' (workers starting) or 'override' (an operator)
   pairs*2     one pair per task: name, limit (0: no limit)
 
@@ -24,7 +22,6 @@ REPLY
   limits      the limit in force of each task of `pairs`, in order (0: none)
 ]]
 --- @include "prelude"
---- @include "schema_guard"
 
 local source = ARG.source == 'override' and KEY.limits_override or KEY.limits_code
 local result = {}

@@ -7,18 +7,15 @@ the next tick is one period after the due one, or one period from now if that is
 A task no live worker vouches for does not tick (its schedule is kept for a day, then dropped).
 
 KEYS
-  schema      STRING  schema version of this queue's data
   periodic    ZSET    task -> next due time of its tick (ms, Redis time)
   periodic_every  HASH  task -> period in ms
   periodic_alive  ZSET  task -> until when a live worker vouches for it (ms)
   ready       LIST    ids of jobs ready to run
   wake        LIST    wake-up token for idle workers of this queue
-  jobs        HASH    id -> envelope (see the record include)
-  state       HASH    id -> packed state of the job (see the record include)
+  jobs        HASH    id -> record of the job (see the record include)
 
 ARGV
-  version     schema version expected by the caller
-  jobs*4      one group of four per periodic task the caller knows:
+  candidates*4  one group of four per periodic task the caller knows:
               task, id, max_retries, payload (the job to create if the task is due)
 
 REPLY
@@ -27,7 +24,6 @@ REPLY
 ]]
 --- @include "prelude"
 --- @include "record"
---- @include "schema_guard"
 
 local now = now_ms()
 
@@ -40,25 +36,25 @@ if #orphans > 0 then
   call_sliced('ZREM', KEY.periodic_alive, orphans)
 end
 
-local q = {jobs = KEY.jobs, state = KEY.state}
-local created, envelopes, records = {}, {}, {}
-for i = ARG.jobs, ARG.jobs + ARG.jobs_n - 1, 4 do
+local q = {jobs = KEY.jobs}
+local created = {}
+for i = ARG.candidates, ARG.candidates + ARG.candidates_n - 1, 4 do
   local task, id = ARGV[i], ARGV[i + 1]
   local due = tonumber(redis.call('ZSCORE', KEY.periodic, task))
   local alive = tonumber(redis.call('ZSCORE', KEY.periodic_alive, task))
-  if due and due <= now and alive and alive > now and redis.call('HEXISTS', KEY.state, id) == 0 then
+  if due and due <= now and alive and alive > now then
     local period = tonumber(redis.call('HGET', KEY.periodic_every, task))
     local next_tick = due + period
     if next_tick <= now then
       next_tick = now + period
     end
     redis.call('ZADD', KEY.periodic, next_tick, task)
-    created[#created + 1] = id
-    envelopes[#envelopes + 1] = ARGV[i + 3]
-    records[#records + 1] = {t = task, c = now, b = ARGV[i + 2] ~= '0' and ARGV[i + 2] or nil}
+    local budget = ARGV[i + 2] ~= '0' and ARGV[i + 2] or nil
+    if create_record(q, id, {t = task, c = now_text(), b = budget, e = ARGV[i + 3]}) then
+      created[#created + 1] = id
+    end
   end
 end
-create_records(q, created, envelopes, records)
 if #created > 0 then
   call_sliced('RPUSH', KEY.ready, created)
   ensure_wake_token(KEY.wake)

@@ -1,64 +1,30 @@
 -- What jobs leave behind: records of finished jobs, the failed-job store, per-minute counts.
 -- Needs the prelude and the record include.
 --
--- A finished job (succeeded or cancelled) leaves a compact record in the queue's `done` hash:
--- a JSON array, positional to stay small (200,000 of them fit in a few tens of MB),
---   [state, task, attempts, created_ms, started_ms, finished_ms, worker, error, max_retries]
--- with state 's' succeeded or 'c' cancelled ("" and 0 mean unknown; times are Redis's),
--- indexed by `done_index` ("<finished ms>:<id>", oldest first). A job that failed for good keeps
+-- A finished job (succeeded or cancelled) leaves a done record in the queue's `done` hash (see
+-- make_done_record), indexed by `done_index` ("<finished ms>:<id>", oldest first). A job that failed for good keeps
 -- its own record (s = 'f', see the record include), indexed by `failed_index` (id -> when it
 -- failed, ms). The queue description `q` names those keys, and `stats`.
 
--- JSON text of strings that repeat in one call (task names, worker ids): encoded once each.
-local json_texts = {}
-local function json_text(value)
-  local text = json_texts[value]
-  if text == nil then
-    text = cjson.encode(value)
-    json_texts[value] = text
-  end
-  return text
-end
-
--- A done record, built by concatenation: cjson on a whole table per job would cost more than
--- the rest of the bookkeeping. Numbers are integers of ms (Lua prints them exactly below 1e14).
-local function make_done_record(state, task, attempts, created, started, finished, worker)
-  return '["' .. state .. '",' .. json_text(task or '') .. ',' .. attempts .. ','
-    .. (tonumber(created) or 0) .. ',' .. started .. ',' .. finished .. ',' .. json_text(worker)
-    .. ',"",0]'
-end
-
--- Record that jobs finished: `entries` is a list of {id, record}.
-local function add_done(q, now, entries)
-  if #entries == 0 then
-    return
-  end
-  local fields, index = {}, {}
-  for _, entry in ipairs(entries) do
-    fields[#fields + 1] = entry[1]
-    fields[#fields + 1] = entry[2]
-    index[#index + 1] = now .. ':' .. entry[1]
-  end
-  call_sliced('HSET', q.done, fields)
-  call_sliced('RPUSH', q.done_index, index)
+-- A done record: "<state letter>\3<finished ms>\3<lease and state of the job's record>", the
+-- letter 's' (succeeded) or 'c' (cancelled). The record is kept as it was, without its
+-- envelope: Python reads it when asked (get_job, the dashboard), the hot path never parses it.
+local function make_done_record(letter, state)
+  return letter .. '\3' .. now_text() .. '\3' .. state
 end
 
 -- Drop done records older than `cutoff` (ms) or beyond the newest `max_count`, at most `budget`
--- of them per call; the common case (nothing to drop) costs one LLEN and one LINDEX.
-local function trim_done(q, cutoff, max_count, budget)
-  local excess = redis.call('LLEN', q.done_index) - max_count
-  local head = redis.call('LINDEX', q.done_index, 0)
-  if not head then
-    return 0
-  end
-  if excess <= 0 and tonumber(string.match(head, '^(%d+):')) >= cutoff then
+-- of them per call. `length` is the index's length when the caller knows it.
+local function trim_done(q, cutoff, max_count, budget, length)
+  local excess = (length or redis.call('LLEN', q.done_index)) - max_count
+  if excess <= 0 and cutoff == nil then
     return 0
   end
   local entries = redis.call('LRANGE', q.done_index, 0, budget - 1)
   local ids = {}
   for n, entry in ipairs(entries) do
     local at, id = string.match(entry, '^(%d+):(.*)$')
-    if n > excess and tonumber(at) >= cutoff then
+    if n > excess and (cutoff == nil or tonumber(at) >= cutoff) then
       break
     end
     ids[#ids + 1] = id
@@ -70,6 +36,28 @@ local function trim_done(q, cutoff, max_count, budget)
   return #ids
 end
 
+-- Record that jobs finished (`entries`: {id, record} each), keeping at most `max_count`. Their
+-- age is bounded by the housekeeper's expire_records, which need not run on every call.
+local function add_done(q, now, entries, max_count)
+  if #entries == 0 then
+    return
+  end
+  local fields, index = {}, {}
+  for _, entry in ipairs(entries) do
+    fields[#fields + 1] = entry[1]
+    fields[#fields + 1] = entry[2]
+    index[#index + 1] = now_text() .. ':' .. entry[1]
+  end
+  call_sliced('HSET', q.done, fields)
+  local length = 0
+  for first = 1, #index, SLICE do
+    length = redis.call('RPUSH', q.done_index, unpack(index, first, math.min(first + SLICE - 1, #index)))
+  end
+  if length > max_count then
+    trim_done(q, nil, max_count, #entries + 100, length)
+  end
+end
+
 -- Keep jobs that failed for good in the failed store: their records (changed by the caller:
 -- s = 'f', its time, error, traceback and last run) are indexed by when they failed.
 local function add_failed(q, now, ids, records)
@@ -78,7 +66,7 @@ local function add_failed(q, now, ids, records)
   end
   local index = {}
   for _, id in ipairs(ids) do
-    index[#index + 1] = now
+    index[#index + 1] = now_text()
     index[#index + 1] = id
   end
   write_records(q, ids, records)
@@ -105,26 +93,35 @@ local function trim_failed(q, cutoff, max_count, budget)
   return #old
 end
 
--- Per-minute counts of outcomes, for the dashboard: a ring of 120 fields in the queue's
--- `stats` hash, one per minute of Redis time modulo 120, each "<minute>:<succeeded>:<failed>:
--- <retried>". A minute's field is reused two hours later, so the hash never holds more than
--- 120 fields, and a reader skips the fields of minutes outside its window.
+-- Per-minute counts of outcomes, for the dashboard: fields "<minute>:s", "<minute>:f" and
+-- "<minute>:r" (succeeded, failed for good, retried) of the queue's `stats` hash, the minute
+-- being Redis time // 60,000 ms. One HINCRBY per kind and call; expire_records drops the fields
+-- older than STATS_MINUTES, so the hash stays small.
 local STATS_MINUTES = 120
 
 local function count_outcomes(q, now, succeeded, failed, retried)
-  if succeeded + failed + retried == 0 then
-    return
-  end
   local minute = math.floor(now / 60000)
-  local slot = minute % STATS_MINUTES
-  local old = redis.call('HGET', q.stats, slot)
-  local s, f, r = 0, 0, 0
-  if old then
-    local at, os, of, o_r = string.match(old, '^(%d+):(%d+):(%d+):(%d+)$')
-    if tonumber(at) == minute then
-      s, f, r = tonumber(os), tonumber(of), tonumber(o_r)
+  if succeeded > 0 then
+    redis.call('HINCRBY', q.stats, minute .. ':s', succeeded)
+  end
+  if failed > 0 then
+    redis.call('HINCRBY', q.stats, minute .. ':f', failed)
+  end
+  if retried > 0 then
+    redis.call('HINCRBY', q.stats, minute .. ':r', retried)
+  end
+end
+
+-- Drop the per-minute counts older than STATS_MINUTES; return how many fields were dropped.
+local function trim_counts(q, now)
+  local oldest = math.floor(now / 60000) - STATS_MINUTES
+  local stale = {}
+  for _, field in ipairs(redis.call('HKEYS', q.stats)) do
+    local minute = tonumber(string.match(field, '^(%d+):'))
+    if not minute or minute < oldest then
+      stale[#stale + 1] = field
     end
   end
-  redis.call('HSET', q.stats, slot,
-    minute .. ':' .. (s + succeeded) .. ':' .. (f + failed) .. ':' .. (r + retried))
+  call_sliced('HDEL', q.stats, stale)
+  return #stale
 end

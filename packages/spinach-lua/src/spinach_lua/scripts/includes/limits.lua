@@ -1,4 +1,4 @@
--- Concurrency limits and where jobs wait. Needs the prelude.
+-- Concurrency limits and where jobs wait. Needs the prelude and the record and lease includes.
 --
 -- The queue description `q` the helpers take: q.ready, q.limited_running, q.limits (task ->
 -- limit, for the tasks the caller knows), q.parked (task -> key of its parked list). A job of a
@@ -63,13 +63,16 @@ local function route(q, ids, tasks)
   end
 end
 
--- Free the limit slots of jobs that stopped running (`tasks`: the task of each, in order);
--- returns how many were freed.
-local function free_slots(q, ids, tasks)
+-- Free the limit slots of jobs that stopped running (`raws`: the record of each, in order, as
+-- it was while the job ran: only a lease marked as holding a slot has one); returns how many
+-- were freed.
+local function free_slots(q, ids, raws)
   local members = {}
   for n, id in ipairs(ids) do
-    if tasks[n] then
-      members[#members + 1] = limited_member(tasks[n], id)
+    local raw = raws[n]
+    local lease = raw and lease_of(raw)
+    if lease and holds_slot(lease) then
+      members[#members + 1] = limited_member(task_of(raw), id)
     end
   end
   local freed = 0

@@ -1,5 +1,6 @@
 -- Apply the outcomes of jobs a worker ran. Needs the prelude and the record, lease, limits and
--- history includes; q.running, q.delayed, q.wake, q.limited_running and the history keys.
+-- history includes; q.jobs, q.running, q.delayed, q.wake, q.limited_running and the history
+-- keys.
 --
 -- The outcomes are `count` values of ARGV from index `first`, six per job:
 --   op, id, lease, when, error, traceback
@@ -18,56 +19,56 @@ local function apply_outcomes(q, now, first, count, retention)
   for i = first, first + count - 1, 6 do
     ids[#ids + 1] = ARGV[i + 1]
   end
-  local records = read_records(q, ids)
+  local raws = read_raw(q, ids)
 
-  local rejected, applied, applied_tasks = {}, {}, {}
+  local rejected, applied, applied_raws = {}, {}, {}
   local done, done_entries, failed, failed_records, changed, changed_records = {}, {}, {}, {}, {}, {}
   local delayed = {}
   local earliest = nil
   local keep_done = retention.keep_done > 0
   for n, id in ipairs(ids) do
     local i = first + (n - 1) * 6
-    local record = records[n]
-    local lease = record and record.l
+    local raw = raws[n]
+    local lease = raw and lease_of(raw)
     if lease and lease == ARGV[i + 2] then
       local op = ARGV[i]
       applied[#applied + 1] = id
-      applied_tasks[#applied_tasks + 1] = record.t
+      applied_raws[#applied_raws + 1] = raw
       if op == 's' then
+        -- The hot path: the record is kept as it was (its lease and state), never unpacked.
         done[#done + 1] = id
         if keep_done then
-          local started, worker = lease_parts(lease)
-          local runs = (tonumber(record.r) or 0) + 1
-          done_entries[#done_entries + 1] = {
-            id, make_done_record('s', record.t, runs, record.c, started, now, worker),
-          }
+          done_entries[#done_entries + 1] = {id, make_done_record('s', state_of(raw))}
         end
-      elseif op == 'f' or op == 'F' then
-        -- An abandoned job's failure is reported by another worker: the run that failed is
-        -- the one of the worker that died, kept in `ran` when its lease was taken back.
-        if not record.x then
-          record.ran = lease
-        end
-        record.s, record.f, record.err, record.tb = 'f', now, ARGV[i + 4], ARGV[i + 5]
-        record.l, record.x = nil, nil
-        if op == 'F' then
-          record.u = '1'
-        end
-        failed[#failed + 1] = id
-        failed_records[#failed_records + 1] = record
       else
-        local due = tonumber(ARGV[i + 3])
-        if op == 'r' then
-          due = now + due
-        end
-        record.r = (tonumber(record.r) or 0) + 1
-        record.err, record.tb, record.ran, record.l = ARGV[i + 4], ARGV[i + 5], lease, nil
-        changed[#changed + 1] = id
-        changed_records[#changed_records + 1] = record
-        delayed[#delayed + 1] = due
-        delayed[#delayed + 1] = id
-        if earliest == nil or due < earliest then
-          earliest = due
+        local record = unpack_record(raw)
+        if op == 'f' or op == 'F' then
+          -- An abandoned job's failure is reported by another worker: the run that failed is
+          -- the one of the worker that died, kept in `ran` when its lease was taken back.
+          if not record.x then
+            record.ran = lease
+          end
+          record.s, record.f, record.err, record.tb = 'f', now_text(), ARGV[i + 4], ARGV[i + 5]
+          record.l, record.x = nil, nil
+          if op == 'F' then
+            record.u = '1'
+          end
+          failed[#failed + 1] = id
+          failed_records[#failed_records + 1] = record
+        else
+          local due = tonumber(ARGV[i + 3])
+          if op == 'r' then
+            due = now + due
+          end
+          record.r = (tonumber(record.r) or 0) + 1
+          record.err, record.tb, record.ran, record.l = ARGV[i + 4], ARGV[i + 5], lease, nil
+          changed[#changed + 1] = id
+          changed_records[#changed_records + 1] = record
+          delayed[#delayed + 1] = due
+          delayed[#delayed + 1] = id
+          if earliest == nil or due < earliest then
+            earliest = due
+          end
         end
       end
     else
@@ -80,7 +81,7 @@ local function apply_outcomes(q, now, first, count, retention)
 
   -- Deletions first: Redis at maxmemory refuses a script whose first write may grow memory, so
   -- a batch with a retry or a record in it must start with writes that only free memory.
-  if free_slots(q, applied, applied_tasks) > 0 then
+  if free_slots(q, applied, applied_raws) > 0 then
     ensure_wake_token(q.wake)  -- a limited task has a free slot: a parked job may start
   end
   call_sliced('ZREM', q.running, applied)
@@ -89,8 +90,7 @@ local function apply_outcomes(q, now, first, count, retention)
   write_records(q, changed, changed_records)
   call_sliced('ZADD', q.delayed, delayed)
   if keep_done then
-    add_done(q, now, done_entries)
-    trim_done(q, now - retention.keep_done, retention.max_done, #done_entries + 100)
+    add_done(q, now, done_entries, retention.max_done)
   end
   if #failed > 0 then
     add_failed(q, now, failed, failed_records)

@@ -1,9 +1,19 @@
 -- Shared helpers, flattened into every script at load time.
 
--- Redis server time in milliseconds: the one clock every host agrees on.
+-- Redis server time in milliseconds: the one clock every host agrees on. The same time as text
+-- is kept for now_text(): Lua turns a number into text with printf, which costs more than the
+-- rest of a job's bookkeeping, so the hot path writes times as the text TIME gave.
+local now_cache = nil
 local function now_ms()
   local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local micros = t[2]
+  now_cache = t[1] .. string.sub(string.rep('0', 6 - #micros) .. micros, 1, 3)
+  return tonumber(now_cache)
+end
+
+-- The time of the last now_ms() as text.
+local function now_text()
+  return now_cache
 end
 
 -- Lua's unpack() is limited by the C stack, so variadic commands are sent in slices.
@@ -17,6 +27,9 @@ end
 
 -- HMGET of any number of fields, in slices; returns one flat table in the order of `fields`.
 local function hmget_sliced(key, fields)
+  if #fields <= SLICE then
+    return #fields > 0 and redis.call('HMGET', key, unpack(fields)) or {}
+  end
   local values = {}
   for first = 1, #fields, SLICE do
     local found = redis.call('HMGET', key, unpack(fields, first, math.min(first + SLICE - 1, #fields)))

@@ -1,40 +1,83 @@
--- The job record: everything about one job, in two fields of two hashes of its queue.
---   jobs[id]   its envelope: encoded once by msgspec in Python, never decoded here, and never
---              rewritten, however large, when the job changes state
---   state[id]  the rest, packed: the values of RECORD_FIELDS in that order, joined by NUL
---              bytes (trailing empty values left out), rewritten by each transition
--- Records are created by create_records, rewritten by write_records and deleted by
--- delete_records; scripts read them with read_records and change the Lua tables it returns.
--- The queue description `q` names the two hashes: q.jobs and q.state. Both keys are declared,
--- as every key a script touches: a Redis Cluster slot migrating under a call then makes Redis
--- answer TRYAGAIN before the script runs, never a script that finds half its records.
+-- The job record: everything about one job, in one field of its queue's `jobs` hash,
+--   "[<lease>\2]<state>\1<envelope>"
+-- The envelope is the job as msgspec encoded it in Python: never decoded here (it is JSON,
+-- which escapes control characters, so it holds none of the separators). The state is the
+-- values of RECORD_FIELDS in that order, joined by NUL bytes (empty when unset; Python leaves
+-- no control byte in any of them). While a worker holds the job, its lease (see the lease
+-- include) comes first, before a \2 byte.
+--
+-- The hot path never takes a record apart: taking a job adds the lease in front, finishing it
+-- reads the lease back and deletes the field, and Python reads the fields it returns. The slow
+-- paths (a retry, a failure, recovery, cancel, admin) use unpack_record and pack_record, which
+-- turn a record into a Lua table (`l` is the lease, `e` the envelope) and back. Records are
+-- written and deleted only here. The queue description `q` names the hash: q.jobs.
 --
 -- The fields (Python reads them by the same names, in the same order: new ones go last):
+--   r    retries already scheduled (empty: 0)
+--   x    "1" when its worker died running it and it may not run again: report it failed
 --   t    its task
 --   c    when it was queued (ms, Redis time): sent, or retried from the failed store
 --   b    its retry budget, max_retries: empty for 0 (at most once), -1 without limit
---   r    retries already scheduled (empty: 0)
---   l    its lease while a worker holds it (see the lease include)
---   x    "1" when its worker died running it and it may not run again: report it failed
 --   s    "f" once it failed for good: it is then in the queue's failed store, with
 --   f    when it failed (ms), and
 --   ran  the lease of its last run (who ran it, since when)
 --   u    "1" if its envelope cannot be decoded: kept to be read, never run again
 --   err  "Type: message" of its last failed run, and
---   tb   that run's traceback (Python leaves no NUL byte in either)
+--   tb   that run's traceback
 
-local RECORD_FIELDS = {'t', 'c', 'b', 'r', 'l', 'x', 's', 'f', 'ran', 'u', 'err', 'tb'}
+local RECORD_FIELDS = {'r', 'x', 't', 'c', 'b', 's', 'f', 'ran', 'u', 'err', 'tb'}
 
-local function unpack_record(text)
-  if not text then
+-- The lease at the front of a record, or nil.
+local function lease_of(raw)
+  local stop = string.find(raw, '\2', 1, true)
+  return stop and string.sub(raw, 1, stop - 1) or nil
+end
+
+-- The record with `lease` in front (it has none).
+local function with_lease(raw, lease)
+  return lease .. '\2' .. raw
+end
+
+-- The record without its lease.
+local function without_lease(raw)
+  local stop = string.find(raw, '\2', 1, true)
+  return stop and string.sub(raw, stop + 1) or raw
+end
+
+-- The record up to its envelope (its lease and state), to keep once the job is done.
+local function state_of(raw)
+  local stop = string.find(raw, '\1', 1, true)
+  return stop and string.sub(raw, 1, stop - 1) or raw
+end
+
+-- The task of a record (its third field), or nil.
+local function task_of(raw)
+  local first = (string.find(raw, '\2', 1, true) or 0) + 1
+  for _ = 1, 2 do
+    first = (string.find(raw, '\0', first, true) or #raw) + 1
+  end
+  local stop = string.find(raw, '\0', first, true)
+  local task = string.sub(raw, first, (stop or 0) - 1)
+  return task ~= '' and task or nil
+end
+
+local function unpack_record(raw)
+  if not raw then
     return false
   end
-  local record, first = {}, 1
+  local split = string.find(raw, '\1', 1, true)
+  local record = {e = split and string.sub(raw, split + 1) or false}
+  local state = split and string.sub(raw, 1, split - 1) or raw
+  local first = 1
+  local leased = string.find(state, '\2', 1, true)
+  if leased then
+    record.l, first = string.sub(state, 1, leased - 1), leased + 1
+  end
   for n = 1, #RECORD_FIELDS do
-    local stop = string.find(text, '\0', first, true)
-    local value = string.sub(text, first, (stop or 0) - 1)
-    if value ~= '' then
-      record[RECORD_FIELDS[n]] = value
+    local stop = string.find(state, '\0', first, true)
+    local field = string.sub(state, first, (stop or 0) - 1)
+    if field ~= '' then
+      record[RECORD_FIELDS[n]] = field
     end
     if not stop then
       break
@@ -45,55 +88,53 @@ local function unpack_record(text)
 end
 
 local function pack_record(record)
-  local parts, last = {}, 0
+  local parts = {}
   for n, name in ipairs(RECORD_FIELDS) do
-    local value = record[name]
-    if value == nil or value == false then
-      parts[n] = ''
-    else
-      parts[n] = value
-      last = n
-    end
+    local field = record[name]
+    parts[n] = (field == nil or field == false) and '' or field
   end
-  return table.concat(parts, '\0', 1, last)
+  local state = table.concat(parts, '\0') .. '\1' .. (record.e or '')
+  return record.l and with_lease(state, record.l) or state
+end
+
+-- The records of `ids` as they are stored (false where a job has none).
+local function read_raw(q, ids)
+  return hmget_sliced(q.jobs, ids)
 end
 
 -- The records of `ids`, in order: a table of fields each, false where a job has none.
 local function read_records(q, ids)
-  local found = hmget_sliced(q.state, ids)
+  local found = hmget_sliced(q.jobs, ids)
   for n = 1, #ids do
     found[n] = unpack_record(found[n])
   end
   return found
 end
 
--- The envelopes of `ids`, in order (false where a job has none).
-local function read_envelopes(q, ids)
-  return hmget_sliced(q.jobs, ids)
-end
-
--- Store the (changed) records of `ids`.
-local function write_records(q, ids, records)
+-- Store records as they are to be stored (`raws`, in the order of `ids`).
+local function write_raw(q, ids, raws)
   local fields = {}
   for n, id in ipairs(ids) do
     fields[#fields + 1] = id
-    fields[#fields + 1] = pack_record(records[n])
+    fields[#fields + 1] = raws[n]
   end
-  call_sliced('HSET', q.state, fields)
+  call_sliced('HSET', q.jobs, fields)
 end
 
--- Create the records of new jobs: their envelopes and their first state.
-local function create_records(q, ids, envelopes, records)
-  local payloads = {}
-  for n, id in ipairs(ids) do
-    payloads[#payloads + 1] = id
-    payloads[#payloads + 1] = envelopes[n]
+-- Store the (new or changed) records of `ids`.
+local function write_records(q, ids, records)
+  local raws = {}
+  for n = 1, #ids do
+    raws[n] = pack_record(records[n])
   end
-  call_sliced('HSET', q.jobs, payloads)
-  write_records(q, ids, records)
+  write_raw(q, ids, raws)
+end
+
+-- Store the record of a new job unless `id` has one already; return whether it was stored.
+local function create_record(q, id, record)
+  return redis.call('HSETNX', q.jobs, id, pack_record(record)) == 1
 end
 
 local function delete_records(q, ids)
   call_sliced('HDEL', q.jobs, ids)
-  call_sliced('HDEL', q.state, ids)
 end

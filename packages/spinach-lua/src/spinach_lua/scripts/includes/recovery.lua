@@ -11,11 +11,10 @@ local function recover_expired(q, now, limit)
   if #expired == 0 then
     return 0
   end
-  local records = read_records(q, expired)
-  local tasks, back, back_records, back_tasks = {}, {}, {}, {}
+  local raws = read_raw(q, expired)
+  local back, back_records, back_tasks = {}, {}, {}
   for n, id in ipairs(expired) do
-    local record = records[n]
-    tasks[n] = record and record.t
+    local record = unpack_record(raws[n])
     if record and record.l then
       local budget, retries = tonumber(record.b) or 0, tonumber(record.r) or 0
       if budget < 0 or retries < budget then
@@ -29,7 +28,7 @@ local function recover_expired(q, now, limit)
       back_tasks[#back_tasks + 1] = record.t
     end
   end
-  free_slots(q, expired, tasks)
+  free_slots(q, expired, raws)
   call_sliced('ZREM', q.running, expired)
   write_records(q, back, back_records)
   route(q, back, back_tasks)
