@@ -64,7 +64,7 @@ def nice_ceiling(value: int) -> int:
     """The smallest of 1, 2, 5, 10, 20, 50... that is at least `value` (at least 1)."""
     if value <= 1:
         return 1
-    power = 10 ** (len(str(value)) - 1)  # the largest power of ten not above `value`
+    power = int(10 ** (len(str(value)) - 1))  # the largest power of ten not above `value`
     return next(step * power for step in (1, 2, 5, 10) if step * power >= value)
 
 
