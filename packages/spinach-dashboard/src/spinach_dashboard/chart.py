@@ -49,10 +49,8 @@ class Chart:
     processed: int
     failed: int
     retried: int
-
-    @property
-    def minutes(self) -> int:
-        return len(self.bars)
+    #: Minutes the chart spans (its bars, or the window asked when no queue had any).
+    minutes: int
 
     @property
     def busy(self) -> list[Bar]:
@@ -95,12 +93,18 @@ def chart(
     left: int = 44,
     axis: int = 20,
     ticks: int = 2,
+    minutes: int | None = None,
+    round_scale: bool = True,
 ) -> Chart:
-    """Where the bars of `counts` (oldest minute first) go in a `width` x `height` picture."""
+    """Where the bars of `counts` (oldest minute first) go in a `width` x `height` picture.
+
+    `round_scale` tops the scale at a round number (a scale with ticks reads better), else at
+    the busiest minute (a sparkline uses its height fully).
+    """
     plot_height = height - axis
     plot_width = width - left
     peak = max((count.processed for count in counts), default=0)
-    top = nice_ceiling(peak)
+    top = nice_ceiling(peak) if round_scale else max(1, peak)
     slot = plot_width / max(1, len(counts))
     gap = min(2.0, slot / 4)
 
@@ -138,9 +142,10 @@ def chart(
         processed=sum(count.processed for count in counts),
         failed=sum(count.failed for count in counts),
         retried=sum(count.retried for count in counts),
+        minutes=len(counts) if minutes is None else minutes,
     )
 
 
 def sparkline(counts: Sequence[MinuteCount]) -> Chart:
     """A small chart of `counts` for a table cell: no scale, no time axis."""
-    return chart(counts, width=120, height=24, left=0, axis=0, ticks=0)
+    return chart(counts, width=120, height=24, left=0, axis=0, ticks=0, round_scale=False)

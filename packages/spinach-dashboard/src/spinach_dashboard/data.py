@@ -147,7 +147,7 @@ class DashboardData:
             workers=len(status.workers),
             threads=sum(w.threads for w in status.workers),
             busy_threads=sum(w.jobs_running for w in status.workers),
-            throughput=chart(merge(series, CHART_MINUTES)),
+            throughput=chart(merge(series, CHART_MINUTES), minutes=CHART_MINUTES),
         )
 
     def workers(self) -> list[WorkerStatus]:
