@@ -22,7 +22,7 @@ def test_the_scale_tops_at_a_round_number() -> None:
 
 
 def test_bars_are_in_proportion_and_their_failed_part_stands_on_their_foot() -> None:
-    c = chart(minutes((0, 0), (5, 0), (10, 4)), width=344, height=120, left=44, axis=20)
+    c = chart(minutes((0, 0), (5, 0), (10, 4)), width=344, height=120, left=44, axis=20, pad=0)
     assert c.top == 10 and c.plot_height == 100
     empty, half, full = c.bars
     assert (empty.height, half.height, full.height) == (0, 50, 100)
@@ -31,6 +31,8 @@ def test_bars_are_in_proportion_and_their_failed_part_stands_on_their_foot() -> 
     assert [bar.x for bar in c.bars] == [45.0, 145.0, 245.0]  # 100 px a minute, 2 px apart
     assert all(bar.width == 98 for bar in c.bars)
     assert [(t.value, t.y) for t in c.ticks] == [(0, 100), (5, 50), (10, 0)]
+    padded = chart(minutes((10, 0)), width=344, height=120, left=44, axis=20, pad=10)
+    assert (padded.bars[0].y, padded.ticks[-1].y) == (10, 10)  # room above for the top number
     assert (c.processed, c.failed, c.minutes) == (15, 4, 3)
     assert [bar.processed for bar in c.busy] == [5, 10]
 

@@ -88,17 +88,19 @@ def merge(series: Iterable[Sequence[MinuteCount]], minutes: int) -> list[MinuteC
 def chart(
     counts: Sequence[MinuteCount],
     *,
-    width: int = 720,
-    height: int = 170,
-    left: int = 44,
+    width: int = 960,
+    height: int = 190,
+    left: int = 48,
     axis: int = 20,
+    pad: int = 10,
     ticks: int = 2,
     minutes: int | None = None,
     round_scale: bool = True,
 ) -> Chart:
     """Where the bars of `counts` (oldest minute first) go in a `width` x `height` picture.
 
-    `round_scale` tops the scale at a round number (a scale with ticks reads better), else at
+    `pad` leaves room above the scale's top for its number. `round_scale` tops the scale at
+    a round number (a scale with ticks reads better), else at
     the busiest minute (a sparkline uses its height fully).
     """
     plot_height = height - axis
@@ -109,7 +111,7 @@ def chart(
     gap = min(2.0, slot / 4)
 
     def y_of(value: int) -> float:
-        return round(plot_height - plot_height * value / top, 2)
+        return round(plot_height - (plot_height - pad) * value / top, 2)
 
     bars = []
     for n, count in enumerate(counts):
@@ -148,4 +150,4 @@ def chart(
 
 def sparkline(counts: Sequence[MinuteCount]) -> Chart:
     """A small chart of `counts` for a table cell: no scale, no time axis."""
-    return chart(counts, width=120, height=24, left=0, axis=0, ticks=0, round_scale=False)
+    return chart(counts, width=120, height=24, left=0, axis=0, pad=0, ticks=0, round_scale=False)
