@@ -24,6 +24,13 @@
     });
   }
 
+  // Whether the user is filling or pressing a control inside `part` (a followed link or an
+  // opened <details> may be replaced: what it shows is kept).
+  function typing(part) {
+    var active = document.activeElement;
+    return part.contains(active) && active.matches("input, select, textarea, button");
+  }
+
   var period = parseFloat(document.body.dataset.refresh || "0") * 1000;
   var timer = null;
   var inFlight = false;
@@ -38,7 +45,7 @@
         if (html === null) { return; }
         var fresh = new DOMParser().parseFromString(html, "text/html");
         document.querySelectorAll("[data-live][id]").forEach(function (old) {
-          if (old.contains(document.activeElement)) { return; }  // never under the user's hands
+          if (typing(old)) { return; }  // never under the user's hands
           var next = fresh.getElementById(old.id);
           if (next) {
             old.querySelectorAll("details[open][id]").forEach(function (open) {
