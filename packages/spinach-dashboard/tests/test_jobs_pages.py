@@ -90,6 +90,8 @@ def test_a_task_filter_lists_only_that_task_and_offers_its_bulk_actions(
     assert "Retry all failed of shop:other</button>" in page
     assert "Purge all failed of shop:other</button>" in page
     assert '<input type="hidden" name="task" value="shop:other">' in page
+    assert 'data-live id="jobs-live"' not in page  # a search is not repeated every 5 s
+    assert 'data-live id="jobs-live"' in text(browser.get("/jobs?state=failed"))
 
 
 def test_pages_continue_where_the_last_one_stopped(spin: Engine, browser: Browser) -> None:
