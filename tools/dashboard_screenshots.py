@@ -147,7 +147,7 @@ def shoot(server: RedisServer, out: Path) -> int:
             "overview": "/",
             "workers": "/workers",
             "failed": "/jobs?state=failed",
-            "ready": "/jobs?state=ready&queue=billing",
+            "ready": "/jobs?state=ready&queue=emails",
             "delayed": "/jobs?state=delayed",
             "job": f"/jobs/{job.id}",
             "periodic": "/periodic",
@@ -166,7 +166,8 @@ def shoot(server: RedisServer, out: Path) -> int:
                 tab.goto(base + path)
                 target = out / f"dashboard-{name}.png"
                 tab.screenshot(path=str(target), full_page=name in full_page)
-                print(f"{target}: {target.stat().st_size // 1024} KiB")
+                shown = target.relative_to(ROOT) if target.is_relative_to(ROOT) else target
+                print(f"{shown}: {target.stat().st_size // 1024} KiB")
             browser.close()
         http.close()
     finally:

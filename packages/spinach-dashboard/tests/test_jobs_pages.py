@@ -6,7 +6,7 @@ from typing import Any
 
 from dashboard_helpers import RELEASE, Browser, run_until_empty, wait_for
 
-from spinach import Engine
+from spinach import Engine, Tasks
 
 
 def text(response: object) -> str:
@@ -175,3 +175,35 @@ def test_a_task_filter_over_every_queue_shows_one_page(spin: Engine, browser: Br
     assert len(listed(page)) == 2
     assert 'rel="next"' not in page
     assert browser.get("/jobs?state=failed&task=mail:bounce&offset=50").status_code == 400
+
+
+def test_the_ready_tab_says_how_many_jobs_a_concurrency_limit_holds_back(
+    spin: Engine, browser: Browser
+) -> None:
+    tasks = Tasks()
+
+    @tasks.task(name="shop:one_at_a_time", max_retries=1, max_concurrency=1)
+    def one_at_a_time(n: int) -> None:
+        RELEASE.wait(30)
+
+    spin.attach_tasks(tasks)
+    for n in range(3):
+        spin.schedule("shop:one_at_a_time", n)
+    spin.start_workers(number=3, block=False, lease_seconds=0.6)
+
+    def waiting() -> int:
+        limits = spin.status("spinach").limits
+        return sum(limit.waiting for limit in limits if limit.task == "shop:one_at_a_time")
+
+    wait_for(lambda: waiting() == 2, message="two jobs held back by the limit of 1")
+    page = text(browser.get("/jobs?state=ready&queue=spinach"))
+    assert listed(page) == []
+    held = re.search(r'<p class="muted" id="held-back">(.*?)</p>', page, re.S)
+    assert held is not None
+    assert held[1].startswith("2 more jobs of tasks with a concurrency limit wait")
+    assert 'href="/limits"' in held[1]
+    overview = text(browser.get("/"))
+    assert '<a class="muted held" href="/limits"' in overview and "+2 held</a>" in overview
+    RELEASE.set()
+    wait_for(lambda: waiting() == 0, message="the jobs to run")
+    assert 'id="held-back"' not in text(browser.get("/jobs?state=ready&queue=spinach"))

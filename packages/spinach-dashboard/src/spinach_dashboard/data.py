@@ -47,6 +47,8 @@ class QueueRow:
     threads: int
     busy_threads: int
     throughput: Chart
+    #: Jobs of tasks with a concurrency limit waiting for a free slot (not counted as ready).
+    held_back: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +141,9 @@ class DashboardData:
                     threads=sum(w.threads for w in workers),
                     busy_threads=sum(w.jobs_running for w in workers),
                     throughput=sparkline(counts),
+                    held_back=sum(
+                        limit.waiting for limit in status.limits if limit.queue == queue.name
+                    ),
                 )
             )
         return Overview(

@@ -45,6 +45,7 @@ def jobs(ctx: Context) -> Response:
         page_size=PAGE_SIZE,
         count=ctx.data.job_counts(status, listed),
         workers={worker.id: worker for worker in status.workers},
+        held_back=sum(limit.waiting for limit in status.limits),
     )
 
 
