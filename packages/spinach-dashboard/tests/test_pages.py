@@ -33,6 +33,7 @@ def test_every_page_of_an_empty_namespace_answers_and_explains_why_it_is_empty()
         assert response.content_type == "text/html; charset=utf-8"
         assert explanation in text(response), path
     assert "No job finished in the last 60 minutes" in text(browser.get("/"))
+    assert "none has been used in this namespace yet" in text(browser.get("/limits"))
 
 
 def test_the_overview_counts_each_queue_and_formats_numbers(spin: Engine, browser: Browser) -> None:

@@ -21,7 +21,7 @@ JOB_STATES = ("ready", "delayed", "running", "failed", "finished")
 ORDER = {
     "ready": "oldest first",
     "delayed": "soonest due first",
-    "running": "longest running first",
+    "running": "in lease order",
     "failed": "newest first",
     "finished": "newest first",
 }
