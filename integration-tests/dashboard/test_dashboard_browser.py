@@ -151,7 +151,7 @@ def test_retry_all_of_one_task_leaves_the_other_tasks_failed(
     page.get_by_role("button", name="Filter").click()
     expect(page.locator("#jobs tbody tr")).to_have_count(2)
     FLAKY_ALLOWED.set()
-    page.get_by_role("button", name="Retry all failed of shop:charge").click()
+    page.get_by_role("button", name="Retry all failed of shop:charge in billing").click()
     expect(page.locator(".notice")).to_have_text("2 failed jobs of task shop:charge queued again.")
     for job_id in charges:
         wait_for(lambda job_id=job_id: status(shop, job_id) is JobStatus.SUCCEEDED)

@@ -4,9 +4,10 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from dashboard_helpers import RELEASE, Browser, run_until_empty, wait_for
+from dashboard_helpers import RELEASE, Browser, run_until_empty, standalone, wait_for
 
 from spinach import Engine, Tasks
+from spinach_dashboard import create_app
 
 
 def text(response: object) -> str:
@@ -87,8 +88,8 @@ def test_a_task_filter_lists_only_that_task_and_offers_its_bulk_actions(
     page = text(browser.get("/jobs?state=failed&task=shop:other"))
     assert len(listed(page)) == 4
     assert "cannot process" not in page
-    assert "Retry all failed of shop:other</button>" in page
-    assert "Purge all failed of shop:other</button>" in page
+    assert "Retry all failed of shop:other in spinach</button>" in page
+    assert "Purge all failed of shop:other in spinach</button>" in page
     assert '<input type="hidden" name="task" value="shop:other">' in page
     assert 'data-live id="jobs-live"' not in page  # a search is not repeated every 5 s
     assert 'data-live id="jobs-live"' in text(browser.get("/jobs?state=failed"))
@@ -169,12 +170,22 @@ def test_every_queue_at_once_is_paged_down_to_a_bound(
     assert "choose a queue to see the others" in text(refused)
 
 
-def test_a_task_filter_over_every_queue_shows_one_page(spin: Engine, browser: Browser) -> None:
+def test_a_task_filter_over_every_queue_shows_one_page(spin: Engine) -> None:
     two_queues(spin, 2, 2)
+    browser = Browser(create_app(standalone(spin)))  # it cannot know the task's queue
     page = text(browser.get("/jobs?state=failed&task=mail:bounce"))
     assert len(listed(page)) == 2
     assert 'rel="next"' not in page
     assert browser.get("/jobs?state=failed&task=mail:bounce&offset=50").status_code == 400
+
+
+def test_a_filter_on_an_attached_task_looks_in_its_queue(spin: Engine, browser: Browser) -> None:
+    two_queues(spin, 2, 2)
+    page = text(browser.get("/jobs?state=failed&task=mail:bounce"))
+    assert len(listed(page)) == 2
+    assert '<option value="emails" selected>emails</option>' in page
+    assert "2 failed in emails" in page
+    assert browser.get("/jobs?state=failed&task=mail:bounce&offset=50").status_code == 200
 
 
 def test_the_ready_tab_says_how_many_jobs_a_concurrency_limit_holds_back(

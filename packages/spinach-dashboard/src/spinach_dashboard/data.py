@@ -158,6 +158,12 @@ class DashboardData:
     def workers(self) -> list[WorkerStatus]:
         return sorted(self.status().workers, key=lambda w: (w.queue, w.host, w.pid))
 
+    def attached_queue(self, task: str | None) -> str | None:
+        """The queue of `task` if this engine has it attached (where its jobs are sent)."""
+        if task is None or task not in self.engine.tasks.names:
+            return None
+        return self.engine.tasks.get(task).queue
+
     def jobs(self, state: str, queue: str | None, task: str | None, offset: int) -> JobList:
         """One page of the jobs in `state` (of `queue`, of `task`), in the state's order."""
         try:

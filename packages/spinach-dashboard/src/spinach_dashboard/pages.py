@@ -31,6 +31,8 @@ def jobs(ctx: Context) -> Response:
     if task is not None and len(task) > MAX_TASK_FILTER:
         raise BadRequest(f"A task name is at most {MAX_TASK_FILTER} characters long.")
     offset = whole_number(args.get("offset"), "offset")
+    # An attached task's jobs are in its queue: the filter looks there, and pages fully.
+    queue = queue or ctx.data.attached_queue(task)
     listed = ctx.data.jobs(state, queue, task, offset)
     status = ctx.data.status(queue)
     return ctx.render(
