@@ -41,7 +41,8 @@ def shop(redis_server: RedisServer) -> Iterator[Engine]:
         RedisBroker.from_url(redis_server.url), namespace=f"dash-{uuid.uuid4().hex[:8]}"
     )
     engine.attach_tasks(tasks)
-    engine.start_workers(number=4, queue="billing", block=False)
+    # A short lease: heartbeats (what each thread runs, periodic tasks) every second.
+    engine.start_workers(number=4, queue="billing", block=False, lease_seconds=3)
     yield engine
     RELEASE_SLOW.set()
     engine.stop_workers()

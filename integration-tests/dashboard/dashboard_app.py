@@ -28,6 +28,11 @@ def flaky(order: int, *, note: str = "") -> None:
         raise RuntimeError(f"card declined for order {order}")
 
 
+@tasks.task(name="shop:refund", queue="billing", max_retries=0)
+def refund(order: int) -> None:
+    raise RuntimeError(f"refund refused for order {order}")
+
+
 @tasks.task(name="shop:render", queue="billing", max_retries=0)
 def slow(order: int) -> None:
     RELEASE_SLOW.wait(30)

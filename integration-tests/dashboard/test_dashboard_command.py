@@ -106,3 +106,33 @@ def test_without_the_package_it_says_what_to_install(redis_server: RedisServer) 
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert done.returncode == 2
     assert "pip install spinach-dashboard" in done.stderr
+
+
+def test_the_standalone_server_acts_on_tasks_by_name_and_queue(
+    shop: Engine, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    from helpers import wait_for
+
+    wait_for(lambda: shop.status().periodic, message="the workers to schedule the periodic task")
+    args = ["--redis-url", redis_server.url, "--namespace", shop.namespace, "--port", "0"]
+    with dashboard_command(*args, tmp=tmp_path) as (_line, url):
+        client = HttpClient(url)
+        periodic = client.get("/periodic").text
+        assert (
+            '<tr data-task="shop:nightly_report" data-queue="billing" data-state="scheduled">'
+            in (periodic)
+        )
+        form = {"task": "shop:nightly_report", "queue": "billing"}
+        assert client.post("/periodic/pause", form, page="/periodic").status == 303
+        assert [p.paused for p in shop.status().periodic] == [True]
+        assert client.post("/periodic/resume", form, page="/periodic").status == 303
+        limit = {"task": "shop:export", "queue": "billing", "limit": "2"}
+        assert client.post("/limits/set", limit, page="/limits").status == 303
+        [export] = shop.status().limits
+        assert (export.limit, export.code_limit, export.override) == (2, 3, 2)
+        clear = {"task": "shop:export", "queue": "billing"}
+        assert client.post("/limits/clear", clear, page="/limits").status == 303
+        [export] = shop.status().limits
+        assert (export.limit, export.override) == (3, None)
+        no_queue = client.post("/limits/set", {"task": "shop:export", "limit": "2"}, page="/")
+        assert no_queue.status == 400 and "Choose the queue of task" in no_queue.text

@@ -109,7 +109,8 @@ def django_site(shop: Engine, redis_server: RedisServer, tmp_path: Path) -> Iter
 def test_the_included_dashboard_serves_its_pages_under_the_prefix(django_site: str) -> None:
     staff = HttpClient(django_site, {"X-Staff": "yes"})
     assert staff.get("/").text == "the shop"
-    for path in ("", "workers", "jobs", "jobs?state=ready", "periodic", "limits"):
+    states = [f"jobs?state={state}" for state in ("ready", "delayed", "running", "finished")]
+    for path in ("", "workers", "jobs", *states, "periodic", "limits"):
         answer = staff.get(f"/ops/spinach/{path}")
         assert answer.status == 200, (path, answer.text[:500])
         assert 'href="/ops/spinach/static/dashboard.css' in answer.text
@@ -152,3 +153,24 @@ def test_a_failed_job_is_retried_and_a_waiting_one_cancelled_through_django(
 
     forged = staff.request(f"/ops/spinach/jobs/{failed.job_id}/retry", {"csrf_token": "nope"})
     assert forged.status == 403
+
+
+def test_run_now_and_a_pause_by_name_through_django(django_site: str, shop: Engine) -> None:
+    from datetime import timedelta
+
+    staff = HttpClient(django_site, {"X-Staff": "yes"})
+    job = shop.schedule_in("shop:send_invoice", timedelta(hours=1), 3)
+    page = "/ops/spinach/jobs?state=delayed"
+    answer = staff.post(f"/ops/spinach/jobs/{job.job_id}/run-now", {"next": page}, page=page)
+    assert answer.status == 303, answer.text[:500]
+    wait_for(lambda: (info := shop.get_job(job.job_id)) is not None
+             and info.status is JobStatus.SUCCEEDED)  # fmt: skip
+
+    wait_for(lambda: shop.status().periodic, message="the workers to schedule the periodic task")
+    form = {"task": "shop:nightly_report", "queue": "billing"}  # the Django app has no tasks
+    answer = staff.post("/ops/spinach/periodic/pause", form, page="/ops/spinach/periodic")
+    assert answer.status == 303, answer.text[:500]
+    assert [p.paused for p in shop.status().periodic] == [True]
+    assert 'data-state="paused"' in staff.get("/ops/spinach/periodic").text
+    staff.post("/ops/spinach/periodic/resume", form, page="/ops/spinach/periodic")
+    assert [p.paused for p in shop.status().periodic] in ([], [False])

@@ -71,3 +71,33 @@ def test_a_failed_job_is_retried_through_the_mounted_dashboard(shop: Engine) -> 
             (info := shop.get_job(job.job_id)) is not None and info.status is JobStatus.SUCCEEDED
         )
     )
+
+
+def test_every_state_the_chart_and_run_now_work_under_the_prefix(shop: Engine) -> None:
+    from datetime import timedelta
+
+    from helpers import wait_for
+
+    client = make_site(shop).test_client()
+    for state in ("ready", "delayed", "running", "failed", "finished"):
+        answer = client.get(f"/admin/spinach/jobs?state={state}&queue=billing")
+        assert answer.status_code == 200, state
+    overview = client.get("/admin/spinach/").get_data(as_text=True)
+    assert overview.count('<g class="minute">') == 60
+    job = shop.schedule_in("shop:send_invoice", timedelta(hours=1), 1)
+    delayed = client.get("/admin/spinach/jobs?state=delayed").get_data(as_text=True)
+    assert f'action="/admin/spinach/jobs/{job.job_id}/run-now"' in delayed
+    token = TOKEN.search(delayed)
+    assert token is not None
+    response = client.post(
+        f"/admin/spinach/jobs/{job.job_id}/run-now",
+        data={"csrf_token": token.group(1), "next": "/admin/spinach/jobs?state=delayed"},
+    )
+    assert response.headers["Location"].startswith(
+        "/admin/spinach/jobs?state=delayed&notice=ran-now"
+    )
+    wait_for(
+        lambda: (
+            (info := shop.get_job(job.job_id)) is not None and info.status is JobStatus.SUCCEEDED
+        )
+    )

@@ -4,8 +4,12 @@ Run as ``uv run --locked --all-packages python tools/bench/dashboard.py`` (or
 ``just bench-dashboard``). A benchmark, not a test: it prints figures and asserts nothing.
 
 On a throwaway redis-server (a free loopback port, never a shared Redis), namespace ``bench``
-gets `--failed` jobs that failed for good and then `--ready` ready jobs in queue ``big``, plus
-one live worker on another queue (so the Workers page has a row, and ``big`` keeps its jobs).
+gets `--finished` jobs that succeeded, `--failed` jobs that failed for good (with their
+tracebacks), then `--ready` ready jobs and `--delayed` delayed ones in queue ``big``, plus one
+live worker on another queue (so the Workers page has a row, the list of every queue merges
+two queues, and ``big`` keeps its jobs). The pages cover each state's tab of the big queue,
+deep pages, task filters (a filter that matches nothing looks at its whole window), the list
+of every queue at once, job pages and the Overview with its throughput chart.
 The dashboard is served by waitress on loopback, as `spinach dashboard` serves it, and each
 page is requested `--repeat` times over HTTP after two warm-up loads: the table shows the
 median, the 10th and 90th percentiles and the slowest response.
@@ -20,11 +24,13 @@ page (every 5 s by default), that is the load an open dashboard puts on Redis.
 import argparse
 import json
 import logging
+import os
 import statistics
 import sys
 import threading
 import time
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +93,8 @@ def parse_args() -> argparse.Namespace:
     add = parser.add_argument
     add("--ready", type=int, default=100_000, help="ready jobs in the queue (%(default)s)")
     add("--failed", type=int, default=10_000, help="failed jobs in the queue (%(default)s)")
+    add("--delayed", type=int, default=1_000, help="delayed jobs in the queue (%(default)s)")
+    add("--finished", type=int, default=1_000, help="succeeded jobs on record (%(default)s)")
     add("--repeat", type=int, default=30, help="requests per page (%(default)s)")
     add("--chunk", type=int, default=10_000, help="jobs per schedule_batch() (%(default)s)")
     add("--output", type=Path, default=ROOT / ".bench" / "dashboard.json", help="raw results")
@@ -95,37 +103,57 @@ def parse_args() -> argparse.Namespace:
 
 def fill(engine: Engine, args: argparse.Namespace) -> None:
     started = time.perf_counter()
+    _batches(engine, "bench:work", args.finished, args.chunk)
     _batches(engine, "bench:fail", args.failed, args.chunk)
     logging.getLogger("spinach").setLevel(logging.CRITICAL)  # 10,000 tracebacks say nothing
     engine.start_workers(number=8, queue=QUEUE, block=True, stop_when_queue_empty=True)
     _batches(engine, "bench:work", args.ready, args.chunk)
-    print(f"filled: {args.ready:,} ready and {args.failed:,} failed jobs in queue {QUEUE!r} "
+    _batches(engine, "bench:work", args.delayed, args.chunk, delay=timedelta(hours=1))
+    print(f"filled: {args.ready:,} ready, {args.delayed:,} delayed, {args.failed:,} failed and "
+          f"{args.finished:,} finished jobs in queue {QUEUE!r} "
           f"in {time.perf_counter() - started:.1f} s", flush=True)  # fmt: skip
 
 
-def _batches(engine: Engine, task: str, count: int, chunk: int) -> None:
+def _batches(
+    engine: Engine, task: str, count: int, chunk: int, delay: timedelta | None = None
+) -> None:
     for start in range(0, count, chunk):
         batch = Batch()
         for n in range(start, min(count, start + chunk)):
-            batch.schedule(task, n, "x" * 40)
+            if delay is None:
+                batch.schedule(task, n, "x" * 40)
+            else:
+                batch.schedule_at(task, datetime.now(UTC) + delay, n, "x" * 40)
         engine.schedule_batch(batch)
 
 
-def pages(engine: Engine, failed_count: int) -> dict[str, str]:
-    failed = engine.failed_jobs(QUEUE, limit=1)[0]
-    deep = engine.failed_jobs(QUEUE, offset=failed_count // 2, limit=1)[0]
+def pages(engine: Engine, args: argparse.Namespace) -> dict[str, str]:
+    failed = engine.jobs("failed", QUEUE, limit=1).jobs[0]
+    deep_failed = args.failed // 2
+    deep = engine.jobs("failed", QUEUE, offset=deep_failed, limit=1).jobs[0]
+    deep_ready = args.ready // 2
+    ready = engine.jobs("ready", QUEUE, offset=deep_ready, limit=1).jobs[0]
+    of_queue = f"&queue={QUEUE}"
     return {
-        "overview": "/",
+        "overview (with the chart)": "/",
         "workers": "/workers",
-        "failed, newest 50": "/jobs?state=failed",
-        "failed of the queue": f"/jobs?state=failed&queue={QUEUE}",
-        f"failed at offset {failed_count // 2:,}": (
-            f"/jobs?state=failed&queue={QUEUE}&offset={failed_count // 2}"
-        ),
-        "failed, task filter": f"/jobs?state=failed&queue={QUEUE}&task=bench:nothing",
-        "ready (counts only)": "/jobs?state=ready",
-        "job (failed)": f"/jobs/{failed.id}",
+        "ready": f"/jobs?state=ready{of_queue}",
+        f"ready at offset {deep_ready:,}": f"/jobs?state=ready{of_queue}&offset={deep_ready}",
+        "ready, task filter (no match)": f"/jobs?state=ready{of_queue}&task=bench:nothing",
+        "ready, task filter (matches)": f"/jobs?state=ready{of_queue}&task=bench:work",
+        "delayed": f"/jobs?state=delayed{of_queue}",
+        "running": f"/jobs?state=running{of_queue}",
+        "failed": f"/jobs?state=failed{of_queue}",
+        f"failed at offset {deep_failed:,}": f"/jobs?state=failed{of_queue}&offset={deep_failed}",
+        "failed, task filter (no match)": f"/jobs?state=failed{of_queue}&task=bench:nothing",
+        "finished": f"/jobs?state=finished{of_queue}",
+        "every queue: ready": "/jobs?state=ready",
+        "every queue: failed": "/jobs?state=failed",
+        "every queue: failed at offset 900": "/jobs?state=failed&offset=900",
+        "every queue: ready, task filter": "/jobs?state=ready&task=bench:nothing",
+        "job (failed, traceback)": f"/jobs/{failed.id}",
         "job (deep failed)": f"/jobs/{deep.id}",
+        "job (deep ready)": f"/jobs/{ready.id}",
         "periodic tasks": "/periodic",
         "concurrency limits": "/limits",
     }
@@ -199,8 +227,9 @@ def run(server: RedisServer, args: argparse.Namespace) -> int:
     base = f"http://127.0.0.1:{http.effective_port}"
     probe = server.client()
     results: dict[str, dict[str, Any]] = {}
+    load_before = os.getloadavg()
     try:
-        for name, path in pages(producer, args.failed).items():
+        for name, path in pages(producer, args).items():
             results[name] = measure(base, path, args.repeat, probe)
     finally:
         http.close()
@@ -223,11 +252,15 @@ def run(server: RedisServer, args: argparse.Namespace) -> int:
     ]
     print(f"{args.repeat} requests per page over HTTP (waitress, loopback), "
           f"{args.ready:,} ready and {args.failed:,} failed jobs in queue {QUEUE!r}:")  # fmt: skip
+    print(f"load average before: {load_before}, after: {os.getloadavg()}")
     print(render(rows))
-    heaviest = max(results.values(), key=lambda r: r["redis_commands"])
+    live = {name: r for name, r in results.items() if "task filter" not in name}
+    most_commands = max(r["redis_commands"] for r in live.values())
+    most_cpu = max(r["redis_cpu_us"] for r in live.values())
     print(f"An open page refreshing every {REFRESH_SECONDS:g} s costs Redis at most "
-          f"{heaviest['redis_commands'] / REFRESH_SECONDS:.1f} commands/s and "
-          f"{heaviest['redis_cpu_us'] / REFRESH_SECONDS:.0f} µs of CPU per second.")  # fmt: skip
+          f"{most_commands / REFRESH_SECONDS:.1f} commands/s and "
+          f"{most_cpu / REFRESH_SECONDS:.0f} µs of CPU per second (pages filtered by task do "
+          "not refresh by themselves).")  # fmt: skip
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps({"args": vars(args) | {"output": str(args.output)},
                                        "pages": results}, indent=2))  # fmt: skip

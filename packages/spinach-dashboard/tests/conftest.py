@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from dashboard_helpers import Browser, tasks
+from dashboard_helpers import RELEASE, Browser, tasks
 
 from spinach import Engine, MemoryBroker
 from spinach_dashboard import create_app
@@ -14,7 +14,9 @@ from spinach_dashboard import create_app
 def spin() -> Iterator[Engine]:
     engine = Engine(MemoryBroker(), namespace=f"dash-{uuid.uuid4().hex[:8]}")
     engine.attach_tasks(tasks)
+    RELEASE.clear()
     yield engine
+    RELEASE.set()
     engine.stop_workers()
 
 

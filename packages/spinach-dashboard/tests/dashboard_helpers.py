@@ -1,11 +1,14 @@
 """Helpers of the dashboard unit tests: tasks that fail, a client keeping cookies like a browser."""
 
 import re
+import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from werkzeug.test import Client, TestResponse
 
-from spinach import Engine, Tasks
+from spinach import Engine, RedisBroker, Tasks
 
 tasks = Tasks()
 
@@ -30,8 +33,40 @@ def limited() -> None:
     pass
 
 
-def run_until_empty(engine: Engine) -> None:
-    engine.start_workers(number=2, block=True, stop_when_queue_empty=True)
+@tasks.task(name="mail:bounce", queue="emails", max_retries=0)
+def bounce(address: str) -> None:
+    raise ConnectionError(f"mailbox unavailable: {address}")
+
+
+#: Holds `shop:block` jobs running until a test sets it.
+RELEASE = threading.Event()
+
+
+@tasks.task(name="shop:block")
+def block(n: int) -> None:
+    RELEASE.wait(30)
+
+
+def run_until_empty(engine: Engine, queue: str = "spinach") -> None:
+    engine.start_workers(number=2, queue=queue, block=True, stop_when_queue_empty=True)
+
+
+def standalone(engine: Engine) -> Engine:
+    """An Engine without tasks on the data of `engine` (as `spinach dashboard` has one)."""
+    import fakeredis
+
+    server = engine.broker.client.connection_pool.connection_kwargs["server"]
+    return Engine(RedisBroker(fakeredis.FakeRedis(server=server)), namespace=engine.namespace)
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, message: str = "") -> Any:
+    """Wait until `predicate()` is true (and return it), failing after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not (result := predicate()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {message or predicate}")
+        time.sleep(0.02)
+    return result
 
 
 TOKEN = re.compile(r'<meta name="csrf-token" content="([^"]+)">')

@@ -80,23 +80,33 @@ def test_read_only_shows_everything_and_refuses_every_action(spin: Engine) -> No
     job_id = failed_job(spin)
     waiting = spin.schedule_in("shop:later", timedelta(hours=1), 1)
     browser = Browser(create_app(spin, read_only=True))
-    pages = [browser.get(path) for path in ("/", "/jobs", f"/jobs/{job_id}", "/limits")]
+    paths = ("/", "/jobs", "/jobs?state=delayed", f"/jobs/{job_id}", f"/jobs/{waiting.job_id}",
+             "/periodic", "/limits")  # fmt: skip
+    pages = [browser.get(path) for path in paths]
     assert all(page.status_code == 200 for page in pages)
     assert all('method="post"' not in page.get_data(as_text=True) for page in pages)
     assert "read-only" in pages[0].get_data(as_text=True)
     for path, form in (
         (f"/jobs/{job_id}/retry", {}),
         (f"/jobs/{waiting.job_id}/cancel", {}),
+        (f"/jobs/{waiting.job_id}/run-now", {}),
         ("/failed/retry-all", {}),
+        ("/failed/retry-all", {"task": "shop:fail"}),
         ("/failed/purge", {"confirm": "yes"}),
+        ("/failed/purge", {"confirm": "yes", "task": "shop:fail"}),
+        ("/periodic/pause", {"task": "shop:later", "queue": "spinach"}),
+        ("/periodic/resume", {"task": "shop:later", "queue": "spinach"}),
         ("/limits/set", {"task": "shop:limited", "limit": "1"}),
+        ("/limits/clear", {"task": "shop:limited", "queue": "spinach"}),
     ):
         response = browser.post(path, form)
         assert response.status_code == 403, path
         assert "This dashboard is read-only" in response.get_data(as_text=True)
-    assert spin.status().queues[0].failed == 1
+    assert spin.status("spinach").queues[0].failed == 1
     info = spin.get_job(waiting.job_id)
     assert info is not None and info.status is JobStatus.WAITING
+    assert spin.status().periodic == []
+    assert [limit.override for limit in spin.status().limits] == [None]
 
 
 @pytest.mark.parametrize("verdict", [False, "raise"])
@@ -137,6 +147,9 @@ def test_the_authorize_hook_lets_in_whom_it_approves(spin: Engine) -> None:
         ("/jobs?offset=-1", 400, "offset must be a whole number"),
         ("/jobs?offset=1e3", 400, "offset must be a whole number"),
         ("/jobs?state=lost", 400, "Unknown job state"),
+        ("/jobs?state=ready&offset=2000", 400, "choose a queue to see the others"),
+        ("/jobs?state=ready&task=x&offset=50", 400, "choose a queue to page"),
+        ("/jobs?task=" + "x" * 201, 400, "at most 200 characters"),
         ("/jobs?queue=nowhere", 404, "No queue &#39;nowhere&#39;"),
         ("/jobs?queue=%7Bbad%7D", 400, "{bad}"),
         ("/lookup?id=", 400, "Enter the id of a job"),
@@ -180,17 +193,18 @@ def test_every_response_forbids_foreign_scripts_and_framing(browser: Browser) ->
 
 def test_pages_load_nothing_from_elsewhere(spin: Engine, browser: Browser) -> None:
     failed_job(spin)
-    for path in ("/", "/workers", "/jobs", "/periodic", "/limits"):
+    for path in ("/", "/workers", "/jobs", "/jobs?state=ready", "/periodic", "/limits"):
         page = browser.get(path).get_data(as_text=True)
         assert not re.search(r'(src|href)="(https?:)?//', page), path
+        assert " style=" not in page, path  # the CSP allows no inline style (the chart has none)
 
 
 def test_a_notice_shows_only_the_dashboard_s_own_messages(browser: Browser) -> None:
-    page = browser.get("/?notice=purged&n=12").get_data(as_text=True)
+    page = browser.get("/?notice=purged&notice_n=12").get_data(as_text=True)
     assert "12 failed jobs deleted." in page
     forged = browser.get("/?notice=<b>pwned</b>").get_data(as_text=True)
     assert "pwned" not in forged
-    tricky = browser.get("/?notice=paused&task=<i>x</i>").get_data(as_text=True)
+    tricky = browser.get("/?notice=paused&notice_task=<i>x</i>").get_data(as_text=True)
     assert "&lt;i&gt;x&lt;/i&gt;" in tricky
 
 

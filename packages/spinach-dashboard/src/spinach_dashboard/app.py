@@ -61,6 +61,7 @@ def _rules() -> list[Rule]:
         Rule("/static/<name>", endpoint="static", methods=get),
         Rule("/jobs/<job_id>/retry", endpoint="retry", methods=post),
         Rule("/jobs/<job_id>/cancel", endpoint="cancel", methods=post),
+        Rule("/jobs/<job_id>/run-now", endpoint="run_now", methods=post),
         Rule("/failed/retry-all", endpoint="retry_all", methods=post),
         Rule("/failed/purge", endpoint="purge", methods=post),
         Rule("/periodic/pause", endpoint="pause", methods=post),
@@ -228,7 +229,6 @@ class Dashboard:
             url=ctx.url,
             static=lambda name: f"{ctx.url('static', name=name)}?v={self._static[name][2]}",
             data=ctx.data,
-            features=ctx.data.features,
             read_only=self.read_only,
             csrf_field=FIELD,
             csrf_token=ctx.csrf_token,
@@ -279,8 +279,9 @@ def create_app(
 ) -> Dashboard:
     """The dashboard of a namespace, as a WSGI application to mount or to serve.
 
-    Give the application's Engine (its attached tasks let the dashboard pause periodic tasks
-    and set limits), or a broker and a `namespace`. `read_only` shows everything and refuses
+    Give the application's Engine (the dashboard then also lists the periodic tasks and
+    limits its attached tasks declare, before a worker registers them), or a broker and a
+    `namespace`. `read_only` shows everything and refuses
     every action. `authorize(environ) -> bool` decides who may use it (the host app's login);
     without it, anyone who reaches the URL may. `secret_key` signs the CSRF tokens (give the
     host app's own, e.g. Django's SECRET_KEY). `refresh_seconds`: how often an open page

@@ -5,7 +5,7 @@ browser's time zone (without JavaScript they stay in UTC, and say so).
 """
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from markupsafe import Markup, escape
@@ -59,6 +59,28 @@ def relative(moment: datetime | None, now: datetime | None = None) -> str:
     return f"in {duration(delta)}" if delta > 0 else f"{duration(-delta)} ago"
 
 
+def age(moment: datetime | None, now: datetime | None = None) -> str:
+    """How long ago `moment` was, as a duration ("3 min 5 s"): how long a job has waited or run."""
+    if moment is None:
+        return "-"
+    return duration(((now or datetime.now(UTC)) - moment).total_seconds())
+
+
+def period(every: timedelta | None) -> str:
+    """A periodic task's period: "1 h", "30 s"."""
+    return "-" if every is None else duration(every.total_seconds())
+
+
+def iso(moment: datetime) -> str:
+    """A moment in UTC as ISO 8601, for the page's script to show in local time."""
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def clock(moment: datetime) -> str:
+    """A minute of the chart as "14:05 UTC" (the page's script shows it in local time)."""
+    return moment.astimezone(UTC).strftime("%H:%M UTC")
+
+
 def data(value: Any) -> str:
     """Job arguments as indented JSON text (escaped by the template like any other text)."""
     try:
@@ -81,6 +103,10 @@ FILTERS = {
     "duration": duration,
     "when": when,
     "relative": relative,
+    "age": age,
+    "period": period,
+    "iso": iso,
+    "clock": clock,
     "data": data,
     "status_name": status_name,
     "percent": percent,

@@ -18,14 +18,24 @@ NOTICES = {
     "interrupted).",
     "cancel-finished": "Job {job} had already finished: nothing was cancelled.",
     "cancel-not-found": "No job {job}: nothing was cancelled.",
-    "retried-all": "{n} failed jobs queued again.",
-    "purged": "{n} failed jobs deleted.",
-    "paused": "Periodic task {task} is paused: it stays off the schedule until resumed.",
-    "not-paused": "Periodic task {task} was not on the schedule.",
-    "resumed": "Periodic task {task} is resumed: live workers that declare it schedule it again.",
-    "limit-set": "Task {task} may now run {n} jobs at once.",
-    "limit-cleared": "The override of task {task} is lifted; the limit in force is {limit}.",
+    "ran-now": "Job {job} is ready: it runs next in its queue.",
+    "not-ran-now": "Job {job} was not waiting any more: it is already ready, running or done.",
+    "retried-all": "{n} failed jobs{of} queued again.",
+    "purged": "{n} failed jobs{of} deleted.",
+    "paused": "Periodic task {task} of queue {queue} is paused: it stays off the schedule until "
+    "resumed.",
+    "resumed": "Periodic task {task} of queue {queue} is resumed: live workers that declare it "
+    "schedule it again.",
+    "not-resumed": "Periodic task {task} of queue {queue} was not paused.",
+    "limit-set": "Task {task} of queue {queue} may now run {n} jobs at once.",
+    "limit-cleared": "The override of task {task} of queue {queue} is lifted; the limit in "
+    "force is {limit}.",
 }
+
+#: The query keys of a notice's values: prefixed, so that they never clash with the page's own
+#: parameters (the Jobs page has a `task` and a `queue` filter of its own).
+_PREFIX = "notice_"
+_VALUES = ("job", "task", "queue", "n", "limit")
 
 
 def notice(request: Request) -> str | None:
@@ -33,11 +43,15 @@ def notice(request: Request) -> str | None:
     template = NOTICES.get(request.args.get("notice", ""))
     if template is None:
         return None
+    args = {name: request.args.get(_PREFIX + name, "") for name in _VALUES}
+    task = args["task"][:200]
     values = {
-        "job": request.args.get("job", "")[:36],
-        "task": request.args.get("task", "")[:200],
-        "n": _count(request.args.get("n")),
-        "limit": request.args.get("limit", "none")[:12],
+        "job": args["job"][:36],
+        "task": task,
+        "queue": args["queue"][:200],
+        "n": _count(args["n"]),
+        "limit": (args["limit"] or "none")[:12],
+        "of": f" of task {task}" if task else "",
     }
     return template.format(**values)
 
@@ -53,11 +67,10 @@ def with_notice(location: str, code: str, **values: Any) -> str:
     """`location` with a notice for the page to show (any earlier notice replaced)."""
     parts = urlsplit(location)
     query = [
-        (k, v)
-        for k, v in parse_qsl(parts.query)
-        if k not in ("notice", "n", "job", "task", "limit")
+        (k, v) for k, v in parse_qsl(parts.query) if k != "notice" and not k.startswith(_PREFIX)
     ]
-    query += [("notice", code), *((k, str(v)) for k, v in values.items())]
+    query += [("notice", code)]
+    query += [(_PREFIX + k, str(v)) for k, v in values.items() if v is not None and v != ""]
     return parts._replace(query=urlencode(query)).geturl()
 
 

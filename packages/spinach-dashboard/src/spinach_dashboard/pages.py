@@ -6,7 +6,8 @@ from collections.abc import Callable
 from werkzeug.wrappers import Response
 
 from spinach_dashboard.app import Context
-from spinach_dashboard.data import JOB_STATES, BadRequest, job_id_from
+from spinach_dashboard.data import BadRequest, job_id_from
+from spinach_dashboard.listing import JOB_STATES, PAGE_SIZE
 
 #: Longest task name a filter takes (longer ones cannot be task names worth looking for).
 MAX_TASK_FILTER = 200
@@ -30,9 +31,10 @@ def jobs(ctx: Context) -> Response:
     if task is not None and len(task) > MAX_TASK_FILTER:
         raise BadRequest(f"A task name is at most {MAX_TASK_FILTER} characters long.")
     offset = whole_number(args.get("offset"), "offset")
-    listed = state in ctx.data.features.listed_states
-    job_page = ctx.data.jobs(state, queue, task, offset) if listed else None
-    counts = ctx.data.status(queue).queues
+    # An attached task's jobs are in its queue: the filter looks there, and pages fully.
+    queue = queue or ctx.data.attached_queue(task)
+    listed = ctx.data.jobs(state, queue, task, offset)
+    status = ctx.data.status(queue)
     return ctx.render(
         "jobs.html",
         page="jobs",
@@ -41,14 +43,18 @@ def jobs(ctx: Context) -> Response:
         queue=queue,
         task=task,
         queues=ctx.data.queues(),
-        job_page=job_page,
-        count={s: sum(getattr(q, s, 0) for q in counts) for s in JOB_STATES},
+        listed=listed,
+        page_size=PAGE_SIZE,
+        count=ctx.data.job_counts(status, listed),
+        workers={worker.id: worker for worker in status.workers},
+        held_back=sum(limit.waiting for limit in status.limits),
     )
 
 
 def job(ctx: Context, job_id: str) -> Response:
     info = ctx.data.job(job_id)
-    return ctx.render("job.html", page="jobs", job=info, worker=ctx.data.worker_of(info))
+    worker = ctx.data.workers_by_id(info.queue).get(info.worker or "")
+    return ctx.render("job.html", page="jobs", job=info, worker=worker)
 
 
 def lookup(ctx: Context) -> Response:
@@ -63,7 +69,9 @@ def periodic(ctx: Context) -> Response:
 
 
 def limits(ctx: Context) -> Response:
-    return ctx.render("limits.html", page="limits", schedules=ctx.data.schedules())
+    return ctx.render(
+        "limits.html", page="limits", schedules=ctx.data.schedules(), queues=ctx.data.queues()
+    )
 
 
 _WHOLE = re.compile(r"[0-9]{1,9}")

@@ -1,5 +1,7 @@
 // Spinach dashboard: show times in the browser's time zone, and refresh the live parts of the
 // page (elements with data-live and an id) every few seconds while the tab is visible.
+// The chart's minutes (titles with data-minute) get the local time too; open <details> stay
+// open across a refresh.
 // Pages work without it: this only improves them.
 (function () {
   "use strict";
@@ -14,6 +16,19 @@
         hour: "2-digit", minute: "2-digit", second: "2-digit"
       });
     });
+    root.querySelectorAll("[data-minute]").forEach(function (el) {
+      var moment = new Date(el.getAttribute("data-minute"));
+      if (isNaN(moment.getTime())) { return; }
+      el.textContent = moment.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" }) +
+        (el.getAttribute("data-rest") || "");
+    });
+  }
+
+  // Whether the user is filling or pressing a control inside `part` (a followed link or an
+  // opened <details> may be replaced: what it shows is kept).
+  function typing(part) {
+    var active = document.activeElement;
+    return part.contains(active) && active.matches("input, select, textarea, button");
   }
 
   var period = parseFloat(document.body.dataset.refresh || "0") * 1000;
@@ -30,9 +45,13 @@
         if (html === null) { return; }
         var fresh = new DOMParser().parseFromString(html, "text/html");
         document.querySelectorAll("[data-live][id]").forEach(function (old) {
-          if (old.contains(document.activeElement)) { return; }  // never under the user's hands
+          if (typing(old)) { return; }  // never under the user's hands
           var next = fresh.getElementById(old.id);
           if (next) {
+            old.querySelectorAll("details[open][id]").forEach(function (open) {
+              var same = next.querySelector("#" + CSS.escape(open.id));
+              if (same) { same.open = true; }
+            });
             localTimes(next);
             old.replaceWith(document.importNode(next, true));
           }
