@@ -2,6 +2,7 @@
 
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from helpers import Ledger
@@ -170,3 +171,67 @@ def test_queue_depth_and_oldest_ready_age_are_sampled(ledger: Ledger) -> None:
     assert gauges[("spinach.queue.depth", "ready")] == 3
     assert gauges[("spinach.queue.depth", "running")] == 1
     assert gauges[("spinach.queue.oldest_ready_age", "")] >= 0
+
+
+@pytest.mark.redis
+def test_the_asyncio_client_sends_the_spans_the_engine_sends(
+    spans: InMemorySpanExporter, ledger: Ledger, redis_server: Any
+) -> None:
+    import asyncio
+
+    from spinach import RedisBroker
+    from spinach.aio import AsyncEngine, AsyncRedisBroker
+
+    spin = Engine(RedisBroker.from_url(redis_server.url), namespace="otel-aio")
+    tasks = Tasks()
+    tasks.add(lambda i: ledger.add(trace.get_current_span().get_span_context().trace_id), "work")
+    spin.attach_tasks(tasks)
+    tracer = trace.get_tracer("web")
+
+    def batch() -> Batch:
+        jobs = Batch()
+        for i in range(3):
+            jobs.schedule("work", i)
+        return jobs
+
+    async def send() -> tuple[Any, str]:
+        aspin = AsyncEngine(spin, AsyncRedisBroker.from_url(redis_server.url))
+        with tracer.start_as_current_span("POST /async") as request:
+            job = await aspin.schedule("work", 1)
+            await aspin.schedule_batch(batch())
+        await aspin.close()
+        return request, job.job_id
+
+    with tracer.start_as_current_span("POST /sync") as sync_request:
+        sync_job = spin.schedule("work", 1)
+        spin.schedule_batch(batch())
+    async_request, async_job_id = asyncio.run(send())
+    spin.start_workers(number=2, block=True, stop_when_queue_empty=True)
+    spin.broker.close()
+
+    finished = spans.get_finished_spans()
+    producers = [s for s in finished if s.kind is SpanKind.PRODUCER]
+    assert len(producers) == 4
+    by_request = {
+        parent: [s for s in producers if s.parent.span_id == parent]
+        for parent in (
+            sync_request.get_span_context().span_id,
+            async_request.get_span_context().span_id,
+        )
+    }
+    (sync_one, sync_batch), (async_one, async_batch) = by_request.values()
+    for sync_span, async_span in ((sync_one, async_one), (sync_batch, async_batch)):
+        assert async_span.name == sync_span.name == "send spinach"
+        ids = {"messaging.message.id"}
+        assert {k: v for k, v in async_span.attributes.items() if k not in ids} == {
+            k: v for k, v in sync_span.attributes.items() if k not in ids
+        }
+    assert sync_one.attributes["messaging.message.id"] == sync_job.job_id
+    assert async_one.attributes["messaging.message.id"] == async_job_id
+    assert async_batch.attributes["messaging.batch.message_count"] == 3
+    # The jobs sent from asyncio continue the request's trace into the worker.
+    consumers = [s for s in finished if s.kind is SpanKind.CONSUMER]
+    assert len(consumers) == 8
+    async_sends = {async_one.context.span_id, async_batch.context.span_id}
+    assert len([s for s in consumers if s.parent.span_id in async_sends]) == 4
+    assert ledger.entries.count(async_request.get_span_context().trace_id) == 4

@@ -68,3 +68,29 @@ def test_waiting_for_replicas_reports_when_none_confirms(
     with pytest.raises(ReplicationTimeoutError, match="0 of 1 replicas"):
         spin.schedule("job", 1)
     assert spin.broker.queue_stats("spinach").ready == 1  # enqueued on the primary all the same
+
+
+def test_the_asyncio_client_sends_to_the_primary_and_waits_for_the_replica(
+    sentinels: SentinelSet, ledger: Ledger
+) -> None:
+    import asyncio
+
+    from spinach.aio import AsyncEngine, AsyncRedisBroker
+    from spinach.keys import queue_keys
+
+    spin = _engine(sentinels.url, ledger)
+
+    async def send() -> None:
+        broker = AsyncRedisBroker.from_url(sentinels.url, socket_timeout=5, wait_for_replicas=1)
+        aspin = AsyncEngine(spin, broker)
+        for i in range(5):
+            await aspin.schedule("job", i)  # each returns once the replica has it
+        await aspin.close()  # the sentinels' connections too: no socket is left open
+
+    asyncio.run(send())
+    replica = sentinels.replica.client()
+    assert replica.llen(queue_keys("sentinel", "spinach").ready) == 5
+    replica.close()
+    spin.start_workers(number=2, block=True, stop_when_queue_empty=True)
+    assert sorted(ledger.entries) == [0, 1, 2, 3, 4]
+    spin.broker.close()

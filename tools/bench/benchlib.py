@@ -7,6 +7,7 @@ JSON on stdout, so a worker's peak RSS is not inflated by what an earlier phase 
 """
 
 import argparse
+import asyncio
 import json
 import platform
 import resource
@@ -15,7 +16,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -27,6 +28,7 @@ QUEUE = "spinach"
 PHASES = (
     "enqueue_single", "enqueue_batch", "prefill", "process", "latency",
     "floor_process", "floor_enqueue_single", "floor_enqueue_batch",
+    "aio_enqueue_single", "aio_enqueue_batch",
 )  # fmt: skip
 
 #: The two jobs the processing phases run: one that only counts, one that also makes one
@@ -46,6 +48,8 @@ class Flavor:
     version: str
     spinach: ModuleType
     make_broker: Callable[[str], Any]
+    #: The asyncio client over an Engine and a URL, for versions that have one.
+    make_async_engine: Callable[[Any, str], Any] | None = None
 
 
 # -- client round trips ----------------------------------------------------------------------
@@ -74,6 +78,19 @@ def _counting_send(self: AbstractConnection, command: Any, check_health: bool = 
 
 
 setattr(AbstractConnection, "send_packed_command", _counting_send)  # noqa: B010
+
+
+def _count_async_sends() -> None:
+    """Count the requests of redis.asyncio connections too (the asyncio client's phases)."""
+    from redis.asyncio.connection import AbstractConnection as AsyncConnection
+
+    original = AsyncConnection.send_packed_command
+
+    async def counting(self: Any, command: Any, check_health: bool = True) -> None:
+        SENDS.hit()
+        await original(self, command, check_health)
+
+    setattr(AsyncConnection, "send_packed_command", counting)  # noqa: B010
 
 
 class UncountedConnection(Connection):
@@ -270,6 +287,58 @@ def enqueue_batch(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
     )
 
 
+def _async_engine(bench: Bench, args: argparse.Namespace) -> Any:
+    make = bench.flavor.make_async_engine
+    if make is None:
+        raise SystemExit(f"spinach {bench.flavor.version} has no asyncio client")
+    _count_async_sends()
+    return make(bench.engine, args.redis_url)
+
+
+def _aio_rate(
+    bench: Bench,
+    args: argparse.Namespace,
+    warm_up: Callable[[Any], Awaitable[Any]],
+    send: Callable[[Any], Awaitable[Any]],
+) -> dict[str, Any]:
+    """Time `send(async engine)` after `warm_up(async engine)`, in one asyncio.run()."""
+    aspin = _async_engine(bench, args)
+
+    async def timed() -> tuple[Snapshot, Snapshot]:
+        await warm_up(aspin)
+        before = bench.probe.snapshot()
+        await send(aspin)
+        after = bench.probe.snapshot()
+        await aspin.close()
+        return before, after
+
+    before, after = asyncio.run(timed())
+    seconds = after.wall - before.wall
+    return {"jobs": args.jobs, "seconds": seconds, "rate": args.jobs / seconds} | cost(
+        before, after, args.jobs
+    )
+
+
+def aio_enqueue_single(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
+    """`await schedule()` one job at a time, on the asyncio client."""
+
+    async def schedule(aspin: Any, jobs: int) -> None:
+        for _ in range(jobs):
+            await aspin.schedule("noop")
+
+    return _aio_rate(
+        bench, args, lambda a: schedule(a, args.warmup), lambda a: schedule(a, args.jobs)
+    )
+
+
+def aio_enqueue_batch(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
+    """One `await schedule_batch()` of many jobs, on the asyncio client."""
+    warm_up, batch = bench.batch(args.warmup), bench.batch(args.jobs)  # built before timing
+    return _aio_rate(
+        bench, args, lambda a: a.schedule_batch(warm_up), lambda a: a.schedule_batch(batch)
+    )
+
+
 def prefill(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
     """Enqueue the jobs of the processing phase, in another process than the worker's."""
     started = time.perf_counter()
@@ -408,6 +477,8 @@ _RUNNERS: dict[str, Callable[[Bench, argparse.Namespace], dict[str, Any]]] = {
     "prefill": prefill,
     "process": process,
     "latency": latency,
+    "aio_enqueue_single": aio_enqueue_single,
+    "aio_enqueue_batch": aio_enqueue_batch,
 }
 
 

@@ -17,6 +17,15 @@ def make_broker(url: str) -> Any:
     return spinach.RedisBroker.from_url(url)
 
 
+def make_async_engine(engine: Any, url: str) -> Any:
+    """The asyncio client over the bench's Engine (imported only by the asyncio phases)."""
+    from spinach.aio import AsyncEngine, AsyncRedisBroker
+
+    return AsyncEngine(engine, AsyncRedisBroker.from_url(url))
+
+
 if __name__ == "__main__":
-    flavor = benchlib.Flavor("current", version("spinach-client"), spinach, make_broker)
+    flavor = benchlib.Flavor(
+        "current", version("spinach-client"), spinach, make_broker, make_async_engine
+    )
     sys.exit(benchlib.main(flavor, sys.argv[1:]))

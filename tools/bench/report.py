@@ -3,7 +3,7 @@
 import argparse
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sides import DEFAULTS, PRIMARY, Side
 
@@ -17,6 +17,8 @@ class Row:
     key: str
     fmt: Callable[[float], str]
     better: str  # "up", "down" or "" (no ratio)
+    #: For this repo's own phases (the asyncio client): the sync phase its ratio compares with.
+    versus: str = ""
 
 
 def _rate(x: float) -> str:
@@ -69,6 +71,14 @@ ROWS = [
         _dec(2), "down"),
     Row("schedule_batch(): client CPU us/job", "enqueue_batch", "process_cpu_us_per_job",
         _dec(2), "down"),
+    Row("asyncio: await schedule() one by one (jobs/s)", "aio_enqueue_single", "rate", _rate,
+        "up", versus="enqueue_single"),
+    Row("asyncio: await schedule_batch() (jobs/s)", "aio_enqueue_batch", "rate", _rate, "up",
+        versus="enqueue_batch"),
+    Row("asyncio: await schedule(): client CPU us/job", "aio_enqueue_single",
+        "process_cpu_us_per_job", _dec(1), "down", versus="enqueue_single"),
+    Row("asyncio: await schedule_batch(): client CPU us/job", "aio_enqueue_batch",
+        "process_cpu_us_per_job", _dec(2), "down", versus="enqueue_batch"),
 ]  # fmt: skip
 
 
@@ -83,20 +93,19 @@ def table(sides: list[Side]) -> list[list[str]]:
     header = ["metric", "spinach 0.0.25", "spinach (this repo)", "ratio new/old"]
     lines = [header]
     for row in ROWS:
-        old = _value(legacy, row) if legacy else None
         new = _value(current, row) if current else None
+        if row.versus:  # no such thing in 0.0.25: the ratio is against this repo's sync client
+            sync = replace(row, phase=row.versus)
+            old = _value(current, sync) if current else None
+            old_cell, suffix = "- (none)", " vs sync"
+        else:
+            old = _value(legacy, row) if legacy else None
+            old_cell, suffix = _cell(legacy, row, old), ""
         ratio = "-"
         if row.better and old and new is not None:
             arrow = " ↑" if row.better == "up" else " ↓"
-            ratio = f"{new / old:.2f}x{arrow}"
-        lines.append(
-            [
-                row.label,
-                _cell(legacy, row, old),
-                _cell(current, row, new),
-                ratio,
-            ]
-        )
+            ratio = f"{new / old:.2f}x{arrow}{suffix}"
+        lines.append([row.label, old_cell, _cell(current, row, new), ratio])
     lines.append(["processing: executions / jobs", _executions(legacy), _executions(current), "-"])
     for label, floor in FLOOR_ROWS:
         value = _floor(current, floor)
@@ -198,6 +207,8 @@ def spread(sides: list[Side]) -> list[str]:
         "process": "processing from spawn (jobs/s)",
         "process_incr": "INCR job from spawn (jobs/s)",
         "latency": "latency p50 (ms)",
+        "aio_enqueue_single": "asyncio enqueue one by one (jobs/s)",
+        "aio_enqueue_batch": "asyncio enqueue batch (jobs/s)",
     }
     out = []
     for phase, key in PRIMARY.items():
@@ -225,14 +236,12 @@ def render(lines: list[list[str]]) -> str:
 
 
 def describe(args: argparse.Namespace, sides: list[Side], url: str) -> list[str]:
-    by_key = {side.key: side for side in sides}
-    jobs = next(iter(by_key.values())).jobs
-
     def count(phase: str) -> str:
-        counts = {side.jobs[phase] for side in sides}
+        having = [side for side in sides if phase in side.jobs]
+        counts = {side.jobs[phase] for side in having}
         if len(counts) == 1:
-            return f"{jobs[phase]:,}"
-        return " / ".join(f"{side.jobs[phase]:,} ({side.label})" for side in sides)
+            return f"{counts.pop():,}"
+        return " / ".join(f"{side.jobs[phase]:,} ({side.label})" for side in having)
 
     return [
         f"enqueue one by one: {count('enqueue_single')} schedule() calls of a no-op task, "
@@ -249,6 +258,10 @@ def describe(args: argparse.Namespace, sides: list[Side], url: str) -> list[str]
         f"latency: {count('latency')} jobs sent one at a time every {args.interval_ms:g} ms to "
         f"an idle worker (start_workers(number={args.threads}, block=False), 0.5 s to settle), "
         "each passing time.time(); then stop_workers()",
+        f"asyncio (this repo only, against its sync rows): {count('aio_enqueue_single')} "
+        f"`await AsyncEngine.schedule()` calls one after another, and one `await "
+        f"schedule_batch()` of {count('aio_enqueue_batch')} jobs, in asyncio.run() on "
+        "redis.asyncio (hiredis), after the same warm-up",
         "each phase: fresh subprocess, fresh namespace, FLUSHALL + CONFIG RESETSTAT before it "
         "(and RESETSTAT again between prefill and processing); versions alternate; "
         f"{args.repeat} runs per phase and version, the table shows each metric's median",

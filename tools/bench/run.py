@@ -30,7 +30,7 @@ sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # tools/, for redi
 import redis
 from redis_server import RedisServer
 from report import describe, notes, render, spread, table, targets
-from sides import DEFAULTS, FLOORS, PRIMARY, SCRIPT_PHASE, Side
+from sides import CURRENT_ONLY, DEFAULTS, FLOORS, PRIMARY, SCRIPT_PHASE, Side
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -192,6 +192,7 @@ def make_sides(args: argparse.Namespace) -> list[Side]:
         "latency": args.latency_jobs,
     }
     sides: list[Side] = []
+    current_jobs = base | {phase: base[sync] for phase, sync in CURRENT_ONLY.items()}
     if args.only in ("both", "legacy"):
         env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
         legacy_jobs = dict(base)
@@ -205,7 +206,9 @@ def make_sides(args: argparse.Namespace) -> list[Side]:
     if args.only in ("both", "current"):
         script = HERE / "current_bench.py"
         env = dict(os.environ)
-        sides.append(Side("current", "spinach (this repo)", sys.executable, script, env, base))
+        sides.append(
+            Side("current", "spinach (this repo)", sys.executable, script, env, current_jobs)
+        )
     return sides
 
 
@@ -270,7 +273,8 @@ def measure(sides: list[Side], args: argparse.Namespace, url: str, client: redis
     for phase in PRIMARY:
         for attempt in range(1, args.repeat + 1):
             for side in sides:
-                _measure_once(side, args, url, client, phase, attempt)
+                if phase in side.jobs:  # the asyncio phases: this repo only
+                    _measure_once(side, args, url, client, phase, attempt)
     current = next((side for side in sides if side.key == "current"), None)
     if current is not None:
         for floor, (script_phase, task) in FLOORS.items():

@@ -14,6 +14,8 @@ PRIMARY = {
     "process": "rate_from_spawn",
     "process_incr": "rate_from_spawn",
     "latency": "p50_ms",
+    "aio_enqueue_single": "rate",
+    "aio_enqueue_batch": "rate",
 }
 
 #: The measured phases run by a bench script's phase of another name, with the job it runs.
@@ -27,6 +29,9 @@ FLOORS = {
     "floor_enqueue_single": ("floor_enqueue_single", "noop"),
     "floor_enqueue_batch": ("floor_enqueue_batch", "noop"),
 }
+
+#: Phases of this repo only (0.0.25 has no asyncio client), shown against its sync phases.
+CURRENT_ONLY = {"aio_enqueue_single": "enqueue_single", "aio_enqueue_batch": "enqueue_batch"}
 
 
 @dataclass

@@ -1,14 +1,17 @@
 """Operations on a whole namespace: find a job, cancel it, list jobs, the failed-job store, the
 status and the throughput.
 
-Each function takes the broker and the queues to look in (the engine's and every queue the
-namespace has used); `Engine` and the `spinach` command call them.
+Each operation takes the scope (namespace) and the queues to look in (the engine's and every
+queue the namespace has used). The `*_op` functions are sans-IO operations (spinach.sansio),
+shared by `Engine` and the asyncio client; the functions of the same name without the suffix
+run them on a sync broker (the `spinach` command and the dashboard call those).
 """
 
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-from spinach.brokers.base import PAGE_STATES, Broker
+from spinach import operations
 from spinach.inspection import (
     CancelResult,
     JobInfo,
@@ -23,6 +26,11 @@ from spinach.inspection import (
     from_ms,
 )
 from spinach.job import JobStatus
+from spinach.operations import PAGE_STATES, Scope
+from spinach.sansio import Op
+
+if TYPE_CHECKING:
+    from spinach.brokers.base import Broker
 
 #: Most jobs one page may hold: a page is read in one call, never the whole store.
 MAX_PAGE = 1000
@@ -39,11 +47,11 @@ def _check_page(offset: int, limit: int) -> None:
         raise ValueError(f"offset must not be negative, got {offset}")
 
 
-def find_job(broker: Broker, queues: Sequence[str], job_id: str) -> JobInfo | None:
+def find_job_op(scope: Scope, queues: Sequence[str], job_id: str) -> Op[JobInfo | None]:
     """The job `job_id` in whichever of `queues` knows it; a live job wins over old records."""
     found = None
     for queue in queues:
-        info = broker.job_info(queue, job_id)
+        info = yield from operations.job_info(scope, queue, job_id)
         if info is None:
             continue
         if info.status in (JobStatus.WAITING, JobStatus.QUEUED, JobStatus.RUNNING):
@@ -52,11 +60,11 @@ def find_job(broker: Broker, queues: Sequence[str], job_id: str) -> JobInfo | No
     return found
 
 
-def cancel(broker: Broker, queues: Sequence[str], job_id: str) -> CancelResult:
+def cancel_op(scope: Scope, queues: Sequence[str], job_id: str) -> Op[CancelResult]:
     """Cancel `job_id` in the queue that holds it, if it has not started."""
     result = CancelResult.NOT_FOUND
     for queue in queues:
-        outcome = broker.cancel(queue, job_id)
+        outcome = yield from operations.cancel(scope, queue, job_id)
         if outcome is not CancelResult.NOT_FOUND:
             result = outcome
             if outcome in (CancelResult.CANCELLED, CancelResult.RUNNING):
@@ -64,32 +72,35 @@ def cancel(broker: Broker, queues: Sequence[str], job_id: str) -> CancelResult:
     return result
 
 
-def run_now(broker: Broker, queues: Sequence[str], job_id: str) -> bool:
+def run_now_op(scope: Scope, queues: Sequence[str], job_id: str) -> Op[bool]:
     """Make waiting job `job_id` ready now in the queue that holds it."""
-    return any(broker.run_now(queue, job_id) for queue in queues)
+    for queue in queues:
+        if (yield from operations.run_now(scope, queue, job_id)):
+            return True
+    return False
 
 
-def failed_jobs(
-    broker: Broker, queues: Sequence[str], offset: int = 0, limit: int = 50
-) -> list[JobInfo]:
+def failed_jobs_op(
+    scope: Scope, queues: Sequence[str], offset: int = 0, limit: int = 50
+) -> Op[list[JobInfo]]:
     """Failed jobs of `queues`, newest first: one page, `limit` long after `offset` skipped."""
     _check_page(offset, limit)
     merged: list[JobInfo] = []
     for queue in queues:
         # The page of the merged list lies within the first offset + limit jobs of each queue.
-        merged += broker.failed_page(queue, 0, offset + limit)
+        merged += yield from operations.failed_page(scope, queue, 0, offset + limit)
     merged.sort(key=lambda job: job.finished_at.timestamp() if job.finished_at else 0, reverse=True)
     return merged[offset : offset + limit]
 
 
-def jobs(
-    broker: Broker,
+def jobs_op(
+    scope: Scope,
     queue: str,
     state: str,
     task: str | None = None,
     offset: int = 0,
     limit: int = 50,
-) -> JobPage:
+) -> Op[JobPage]:
     """One page of the jobs of `queue` in `state`, optionally of one task only.
 
     Without a task filter a page is one range of the queue's list. With one, at most
@@ -100,7 +111,7 @@ def jobs(
     if state not in PAGE_STATES:
         raise ValueError(f"state must be one of {', '.join(PAGE_STATES)}, got {state!r}")
     if task is None:
-        found, total = broker.job_page(queue, state, offset, limit)
+        found, total = yield from operations.job_page(scope, queue, state, offset, limit)
         more = offset + limit < total
         return JobPage(
             jobs=[job for job in found if job is not None],
@@ -112,7 +123,7 @@ def jobs(
     total = 0
     while len(matched) < limit and position - offset < FILTER_WINDOW:
         chunk = min(MAX_PAGE, FILTER_WINDOW - (position - offset))
-        found, total = broker.job_page(queue, state, position, chunk)
+        found, total = yield from operations.job_page(scope, queue, state, position, chunk)
         if not found:
             break
         for n, job in enumerate(found):
@@ -127,23 +138,40 @@ def jobs(
     return JobPage(jobs=matched, next_offset=position if more else None, total=total)
 
 
-def retry_failed(broker: Broker, queues: Sequence[str], job_id: str) -> bool:
+def retry_failed_op(scope: Scope, queues: Sequence[str], job_id: str) -> Op[bool]:
     """Queue failed job `job_id` again (fresh attempt budget, same id); False if not possible."""
     for queue in queues:
-        retried, _ = broker.retry_failed(queue, [job_id])
+        retried, _ = yield from operations.retry_failed(scope, queue, [job_id])
         if retried:
             return True
     return False
 
 
-def throughput(broker: Broker, queues: Sequence[str], minutes: int = 60) -> list[MinuteCount]:
+def retry_all_failed_op(scope: Scope, queues: Sequence[str], task: str | None = None) -> Op[int]:
+    """Queue again every failed job of `queues` (of `task` only, if given); say how many."""
+    total = 0
+    for queue in queues:
+        retried, _ = yield from operations.retry_failed(scope, queue, task=task)
+        total += len(retried)
+    return total
+
+
+def purge_failed_op(scope: Scope, queues: Sequence[str], task: str | None = None) -> Op[int]:
+    """Delete every failed job of `queues` (of `task` only, if given) for good; say how many."""
+    total = 0
+    for queue in queues:
+        total += yield from operations.purge_failed(scope, queue, task=task)
+    return total
+
+
+def throughput_op(scope: Scope, queues: Sequence[str], minutes: int = 60) -> Op[list[MinuteCount]]:
     """Outcomes per minute of `queues` together, oldest minute first."""
     if not 0 < minutes <= 120:
         raise ValueError(f"minutes must be between 1 and 120, got {minutes}")
     first = 0
     totals = [[0, 0, 0] for _ in range(minutes)]
     for queue in queues:
-        first, counts = broker.throughput(queue, minutes)
+        first, counts = yield from operations.throughput(scope, queue, minutes)
         for total, (succeeded, failed, retried) in zip(totals, counts, strict=True):
             total[0] += succeeded
             total[1] += failed
@@ -164,11 +192,11 @@ def throughput(broker: Broker, queues: Sequence[str], minutes: int = 60) -> list
     return result
 
 
-def status(broker: Broker, queues: Sequence[str]) -> NamespaceStatus:
+def status_op(scope: Scope, queues: Sequence[str]) -> Op[NamespaceStatus]:
     """Counts, workers, periodic tasks and limits of every queue of `queues`."""
-    result = NamespaceStatus(namespace=broker.namespace)
+    result = NamespaceStatus(namespace=scope.namespace)
     for queue in queues:
-        stats = broker.queue_stats(queue)
+        stats = yield from operations.queue_stats(scope, queue)
         result.queues.append(
             QueueStatus(
                 name=queue,
@@ -180,7 +208,7 @@ def status(broker: Broker, queues: Sequence[str]) -> NamespaceStatus:
             )
         )
         declared: dict[str, list[str]] = {}
-        for info in broker.live_workers(queue):
+        for info in (yield from operations.live_workers(scope, queue)):
             for task in info.periodic:
                 declared.setdefault(task, []).append(info.id)
             until, alive = info.alive_until_ms, info.alive_ms
@@ -206,7 +234,7 @@ def status(broker: Broker, queues: Sequence[str]) -> NamespaceStatus:
                     ),
                 )
             )
-        for periodic in broker.periodic_tasks(queue):
+        for periodic in (yield from operations.periodic_tasks(scope, queue)):
             result.periodic.append(
                 PeriodicStatus(
                     queue=queue,
@@ -221,9 +249,9 @@ def status(broker: Broker, queues: Sequence[str]) -> NamespaceStatus:
                     declared_by=tuple(declared.get(periodic.task, ())),
                 )
             )
-        code, override = broker.limit_sources(queue)
-        for task in sorted(broker.limits_in_force(queue)):
-            limit, running, waiting = broker.concurrency(queue, task)
+        code, override = yield from operations.limit_sources(scope, queue)
+        for task in sorted((yield from operations.limits_in_force(scope, queue))):
+            limit, running, waiting = yield from operations.concurrency(scope, queue, task)
             if limit is not None:
                 result.limits.append(
                     LimitStatus(
@@ -237,3 +265,55 @@ def status(broker: Broker, queues: Sequence[str]) -> NamespaceStatus:
                     )
                 )
     return result
+
+
+# -- the same, run on a sync broker ----------------------------------------------------------
+
+
+def find_job(broker: "Broker", queues: Sequence[str], job_id: str) -> JobInfo | None:
+    """The job `job_id` in whichever of `queues` knows it; a live job wins over old records."""
+    return broker.run(find_job_op(broker, queues, job_id))
+
+
+def cancel(broker: "Broker", queues: Sequence[str], job_id: str) -> CancelResult:
+    """Cancel `job_id` in the queue that holds it, if it has not started."""
+    return broker.run(cancel_op(broker, queues, job_id))
+
+
+def run_now(broker: "Broker", queues: Sequence[str], job_id: str) -> bool:
+    """Make waiting job `job_id` ready now in the queue that holds it."""
+    return broker.run(run_now_op(broker, queues, job_id))
+
+
+def failed_jobs(
+    broker: "Broker", queues: Sequence[str], offset: int = 0, limit: int = 50
+) -> list[JobInfo]:
+    """Failed jobs of `queues`, newest first: one page, `limit` long after `offset` skipped."""
+    return broker.run(failed_jobs_op(broker, queues, offset, limit))
+
+
+def jobs(
+    broker: "Broker",
+    queue: str,
+    state: str,
+    task: str | None = None,
+    offset: int = 0,
+    limit: int = 50,
+) -> JobPage:
+    """One page of the jobs of `queue` in `state`, optionally of one task only."""
+    return broker.run(jobs_op(broker, queue, state, task, offset, limit))
+
+
+def retry_failed(broker: "Broker", queues: Sequence[str], job_id: str) -> bool:
+    """Queue failed job `job_id` again (fresh attempt budget, same id); False if not possible."""
+    return broker.run(retry_failed_op(broker, queues, job_id))
+
+
+def throughput(broker: "Broker", queues: Sequence[str], minutes: int = 60) -> list[MinuteCount]:
+    """Outcomes per minute of `queues` together, oldest minute first."""
+    return broker.run(throughput_op(broker, queues, minutes))
+
+
+def status(broker: "Broker", queues: Sequence[str]) -> NamespaceStatus:
+    """Counts, workers, periodic tasks and limits of every queue of `queues`."""
+    return broker.run(status_op(broker, queues))

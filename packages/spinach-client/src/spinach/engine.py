@@ -3,11 +3,12 @@
 import importlib
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from spinach import admin, const, telemetry
+from spinach import admin, const, operations, telemetry
 from spinach.arguments import check_arguments
 from spinach.brokers.base import Broker
 from spinach.envelope import Envelope, encode
@@ -16,8 +17,10 @@ from spinach.ids import new_job_id, new_job_ids
 from spinach.inspection import CancelResult, JobInfo, JobPage, MinuteCount, NamespaceStatus
 from spinach.job import Job, JobStatus
 from spinach.keys import validate_queue
+from spinach.operations import Scope
 from spinach.protocol import PreparedJob
 from spinach.retention import Retention
+from spinach.sansio import Op
 from spinach.task import Batch, Task, Tasks
 from spinach.utils import now_utc, to_epoch_ms, utc, wall_ms
 
@@ -27,6 +30,12 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 TaskRef = str | Callable[..., Any] | Task
+JobRef = str | uuid.UUID | Job
+#: When a job is due: now (None), at a datetime, or after a delay.
+When = datetime | timedelta | None
+Args = tuple[Any, ...]
+Kwargs = dict[str, Any]
+T = TypeVar("T")
 
 
 class Engine:
@@ -84,56 +93,66 @@ class Engine:
 
         With `only`, just that queue (its name checked).
         """
+        return self._broker.run(self._queues_op(only))
+
+    def _queues_op(self, only: str | None = None) -> Op[list[str]]:
         if only is not None:
             return [validate_queue(only)]
-        return sorted({task.queue for task in self._tasks} | set(self._broker.known_queues()))
+        known = yield from operations.known_queues(self._broker)
+        return sorted({task.queue for task in self._tasks} | set(known))
 
-    def _queues_for(self, job: "str | uuid.UUID | Job") -> tuple[str, list[str]]:
+    def _on_job(self, op: Callable[[Scope, list[str], str], Op[T]], job: JobRef) -> Op[T]:
+        """Run admin operation `op` on the queues that may hold `job` (its own queue first)."""
         if isinstance(job, Job):
-            return job.job_id, [job.queue, *(q for q in self.queues() if q != job.queue)]
-        if isinstance(job, uuid.UUID):  # Job.id
-            job = str(job)
-        if not isinstance(job, str) or not job:
-            raise TypeError(f"Expected a job id (str or UUID) or a Job, got {job!r}")
-        return job, self.queues()
+            queues = yield from self._queues_op()
+            job_id, queues = job.job_id, [job.queue, *(q for q in queues if q != job.queue)]
+        else:
+            if isinstance(job, uuid.UUID):  # Job.id
+                job = str(job)
+            if not isinstance(job, str) or not job:
+                raise TypeError(f"Expected a job id (str or UUID) or a Job, got {job!r}")
+            job_id, queues = job, (yield from self._queues_op())
+        return (yield from op(self._broker, queues, job_id))
 
-    def get_job(self, job: "str | uuid.UUID | Job") -> JobInfo | None:
+    def _on_queues(self, op: Callable[..., Op[T]], only: str | None, *args: Any) -> Op[T]:
+        """Run admin operation `op` on the queues of the namespace (or on queue `only`)."""
+        queues = yield from self._queues_op(only)
+        return (yield from op(self._broker, queues, *args))
+
+    def get_job(self, job: JobRef) -> JobInfo | None:
         """The current state of a job (by id, or the Job `schedule` returned), or None.
 
         None means no queue knows it: never sent, or finished longer ago than the retention.
         """
-        job_id, queues = self._queues_for(job)
-        return admin.find_job(self._broker, queues, job_id)
+        return self._broker.run(self._on_job(admin.find_job_op, job))
 
-    def cancel(self, job: "str | uuid.UUID | Job") -> CancelResult:
+    def cancel(self, job: JobRef) -> CancelResult:
         """Cancel a job that has not started: it is removed atomically and never runs.
 
         The result is true only when the job was cancelled; a running job is not interrupted
         (the result says RUNNING).
         """
-        job_id, queues = self._queues_for(job)
-        return admin.cancel(self._broker, queues, job_id)
+        return self._broker.run(self._on_job(admin.cancel_op, job))
 
     def failed_jobs(
         self, queue: str | None = None, *, offset: int = 0, limit: int = 50
     ) -> list[JobInfo]:
         """Jobs of the failed-job store (of `queue`, or of every queue), newest first."""
-        return admin.failed_jobs(self._broker, self.queues(queue), offset, limit)
+        return self._broker.run(self._on_queues(admin.failed_jobs_op, queue, offset, limit))
 
-    def retry_failed(self, job: "str | uuid.UUID | Job") -> bool:
+    def retry_failed(self, job: JobRef) -> bool:
         """Queue a failed job again, same id, fresh attempt budget; False if it cannot be."""
-        job_id, queues = self._queues_for(job)
-        return admin.retry_failed(self._broker, queues, job_id)
+        return self._broker.run(self._on_job(admin.retry_failed_op, job))
 
     def retry_all_failed(self, queue: str | None = None, *, task: str | None = None) -> int:
         """Queue again every failed job (of `queue`, or of every queue; of `task` only, if
         given); return how many."""
-        return sum(len(self._broker.retry_failed(q, task=task)[0]) for q in self.queues(queue))
+        return self._broker.run(self._on_queues(admin.retry_all_failed_op, queue, task))
 
     def purge_failed(self, queue: str | None = None, *, task: str | None = None) -> int:
         """Delete every failed job (of `queue`, or of every queue; of `task` only, if given)
         for good; return how many."""
-        return sum(self._broker.purge_failed(q, task=task) for q in self.queues(queue))
+        return self._broker.run(self._on_queues(admin.purge_failed_op, queue, task))
 
     def jobs(
         self,
@@ -151,23 +170,23 @@ class Engine:
         a bounded window of jobs is looked at per call: the page may hold fewer jobs than
         `limit`, and its `next_offset` says where to continue.
         """
-        return admin.jobs(self._broker, validate_queue(queue), state, task, offset, limit)
+        page = admin.jobs_op(self._broker, validate_queue(queue), state, task, offset, limit)
+        return self._broker.run(page)
 
     def throughput(self, queue: str | None = None, minutes: int = 60) -> list[MinuteCount]:
         """Jobs processed and failed per minute (of `queue`, or of every queue), oldest first.
 
         Counted by the scripts as outcomes are recorded; the counts expire after two hours.
         """
-        return admin.throughput(self._broker, self.queues(queue), minutes)
+        return self._broker.run(self._on_queues(admin.throughput_op, queue, minutes))
 
-    def run_now(self, job: "str | uuid.UUID | Job") -> bool:
+    def run_now(self, job: JobRef) -> bool:
         """Make a waiting (delayed) job ready now, ahead of its queue; False if not waiting."""
-        job_id, queues = self._queues_for(job)
-        return admin.run_now(self._broker, queues, job_id)
+        return self._broker.run(self._on_job(admin.run_now_op, job))
 
     def status(self, queue: str | None = None) -> NamespaceStatus:
         """Counts, oldest ready job, workers, periodic tasks and limits: of `queue`, or all."""
-        return admin.status(self._broker, self.queues(queue))
+        return self._broker.run(self._on_queues(admin.status_op, queue))
 
     def execute(self, task: TaskRef, *args: Any, **kwargs: Any) -> Any:
         """Run a task right here, synchronously, and return its result."""
@@ -183,37 +202,42 @@ class Engine:
         Redis's clock decides when `at` has come, so the job never starts early whatever the
         clocks of the hosts involved.
         """
-        if not isinstance(at, datetime):
-            raise TypeError(f"schedule_at needs a datetime, got {at!r}")
-        return self._send_one(task, at, args, kwargs)
+        return self._send_one(task, checked_at(at), args, kwargs)
 
     def schedule_in(self, task: TaskRef, delay: timedelta, *args: Any, **kwargs: Any) -> Job:
         """Send a job to run after `delay`, measured by Redis's clock."""
-        if not isinstance(delay, timedelta):
-            raise TypeError(f"schedule_in needs a timedelta, got {delay!r}")
-        return self._send_one(task, delay, args, kwargs)
+        return self._send_one(task, checked_delay(delay), args, kwargs)
 
-    def _send_one(
-        self,
-        task_ref: TaskRef,
-        when: datetime | timedelta | None,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-    ) -> Job:
+    def _send_one(self, task_ref: TaskRef, when: When, args: Args, kwargs: Kwargs) -> Job:
+        with self._sending_one(task_ref, when, args, kwargs) as (job, prepared):
+            self._broker.enqueue(prepared)
+        return job
+
+    @contextmanager
+    def _sending_one(
+        self, task_ref: TaskRef, when: When, args: Args, kwargs: Kwargs
+    ) -> Iterator[tuple[Job, list[PreparedJob]]]:
+        """Check and prepare one job in its PRODUCER span; the caller sends it in the block."""
         task = self._tasks.get(task_ref)
         job_id = new_job_id()
         with telemetry.sending(lambda: task.queue, 1, job_id, task.name) as headers:
             job, prepared = self._prepare(
                 task, when, args, kwargs, now_utc(), wall_ms(), job_id, headers
             )
-            self._broker.enqueue([prepared])
-        return job
+            yield job, [prepared]
 
     def schedule_batch(self, batch: Batch) -> list[Job]:
         """Send every job of `batch`: one atomic script call per queue, in one round trip.
 
         Every job is checked before any is sent, so a bad one leaves the whole batch unsent.
         """
+        with self._sending_batch(batch) as (jobs, prepared):
+            self._broker.enqueue(prepared)
+        return jobs
+
+    @contextmanager
+    def _sending_batch(self, batch: Batch) -> Iterator[tuple[list[Job], list[PreparedJob]]]:
+        """Check and prepare every job of `batch` in one PRODUCER span; the caller sends them."""
         jobs: list[Job] = []
         prepared: list[PreparedJob] = []
         pending = batch.jobs_to_create
@@ -228,8 +252,7 @@ class Engine:
                 job, ready = self._prepare(task, at, args, kwargs, now, created, job_id, headers)
                 jobs.append(job)
                 prepared.append(ready)
-            self._broker.enqueue(prepared)
-        return jobs
+            yield jobs, prepared
 
     def _prepare(
         self,
@@ -392,3 +415,17 @@ def _import_worker(module: str) -> Any:
                 "Running jobs needs the worker package: pip install spinach-worker"
             ) from None
         raise
+
+
+def checked_at(at: datetime) -> datetime:
+    """`schedule_at`'s due time, refused unless it is a datetime."""
+    if not isinstance(at, datetime):
+        raise TypeError(f"schedule_at needs a datetime, got {at!r}")
+    return at
+
+
+def checked_delay(delay: timedelta) -> timedelta:
+    """`schedule_in`'s delay, refused unless it is a timedelta."""
+    if not isinstance(delay, timedelta):
+        raise TypeError(f"schedule_in needs a timedelta, got {delay!r}")
+    return delay

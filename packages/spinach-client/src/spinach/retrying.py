@@ -79,6 +79,65 @@ class Backoff:
         return self._attempt
 
 
+class RetryLoop:
+    """The bookkeeping of one retry loop, shared by `retry` and the asyncio client's.
+
+    It decides, after each failed attempt, whether the loop goes on and how long it waits,
+    and words every log line and error, so that both loops behave and read alike.
+    """
+
+    def __init__(
+        self,
+        what: str,
+        *,
+        attempts: int | None = None,
+        stop: "threading.Event | None" = None,
+        give_up_at: float | None = None,
+        backoff: Backoff | None = None,
+        log: logging.Logger = logger,
+    ) -> None:
+        self._what = what
+        self._attempts = attempts
+        self._stop = stop
+        self._give_up_at = give_up_at
+        self._backoff = backoff or Backoff()
+        self._log = log
+        self.tried = 0
+
+    def failed(self, error: Exception) -> float:
+        """Return the seconds to wait before the next attempt, or raise what ends the loop.
+
+        Call it from the `except` block of the attempt: refusals raise BrokerAuthError,
+        the end of the loop BrokerConnectionError, other errors themselves.
+        """
+        if isinstance(error, REFUSALS):
+            raise refusal(error, self._what) from None
+        if not isinstance(error, TRANSIENT_ERRORS):
+            raise error
+        self.tried += 1
+        ended = (
+            (self._attempts is not None and self.tried >= self._attempts)
+            or (self._stop is not None and self._stop.is_set())
+            or (self._give_up_at is not None and time.monotonic() >= self._give_up_at)
+        )
+        if ended:
+            raise BrokerConnectionError(
+                f"Could not {self._what} after {self.tried} attempts: {error}. Is Redis reachable?"
+            ) from error
+        delay = self._backoff.next_delay()
+        if self._give_up_at is not None:
+            delay = max(0.0, min(delay, self._give_up_at - time.monotonic()))
+        self._log.warning("Could not %s (%s); retrying in %.1fs", self._what, error, delay)
+        return delay
+
+    def succeeded(self) -> None:
+        """Note a successful attempt (one INFO line if attempts failed before it)."""
+        if self.tried:
+            self._log.info(
+                "Redis answers again: could %s after %d failed attempts", self._what, self.tried
+            )
+
+
 def retry(
     call: Callable[[], T],
     what: str,
@@ -96,33 +155,18 @@ def retry(
     time `give_up_at`; without any of them it waits for Redis as long as it takes. Refusals
     (credentials, ACL rights) raise BrokerAuthError at once; other errors propagate as they are.
     """
-    backoff = backoff or Backoff()
-    tried = 0
+    loop = RetryLoop(
+        what, attempts=attempts, stop=stop, give_up_at=give_up_at, backoff=backoff, log=log
+    )
     while True:
         try:
             result = call()
-        except REFUSALS as e:
-            raise refusal(e, what) from None
-        except TRANSIENT_ERRORS as e:
-            tried += 1
-            ended = (
-                (attempts is not None and tried >= attempts)
-                or (stop is not None and stop.is_set())
-                or (give_up_at is not None and time.monotonic() >= give_up_at)
-            )
-            if ended:
-                raise BrokerConnectionError(
-                    f"Could not {what} after {tried} attempts: {e}. Is Redis reachable?"
-                ) from e
-            delay = backoff.next_delay()
-            if give_up_at is not None:
-                delay = max(0.0, min(delay, give_up_at - time.monotonic()))
-            log.warning("Could not %s (%s); retrying in %.1fs", what, e, delay)
-            if stop is not None:
-                stop.wait(delay)
-            else:
-                time.sleep(delay)
-            continue
-        if tried:
-            log.info("Redis answers again: could %s after %d failed attempts", what, tried)
-        return result
+        except TRANSIENT_ERRORS as e:  # refusals among them
+            delay = loop.failed(e)
+        else:
+            loop.succeeded()
+            return result
+        if stop is not None:
+            stop.wait(delay)
+        else:
+            time.sleep(delay)

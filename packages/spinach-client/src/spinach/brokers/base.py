@@ -2,54 +2,35 @@
 
 Every operation is one spinach-lua script call (or a pipeline of them), built by name through
 spinach.contract; Python only decides policy. RedisBroker and MemoryBroker differ only by the
-client they hold.
+client they hold. The client side (sending, inspection) is written once in spinach.operations
+and shared with the asyncio client; this class runs it on redis-py.
 """
 
-import contextlib
 import logging
-import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypeVar
 
-import msgspec
 import redis
 from redis.cluster import RedisCluster
-from redis.exceptions import OutOfMemoryError
 
-from spinach import const
+from spinach import const, operations
 from spinach.contract import (
-    CancelReply,
     ExpireRecordsReply,
-    FailedPageReply,
-    FailedPurgeReply,
-    FailedRetryReply,
     FetchReply,
     FinishReply,
-    JobPageReply,
-    JobStateReply,
     PeriodicControlReply,
-    QueueStatsReply,
     RegisterPeriodicReply,
     RegisterWorkerReply,
     ReleaseReply,
     RenewReply,
-    RunNowReply,
     SetLimitsReply,
-    ThroughputReply,
     TickReply,
     call,
 )
-from spinach.envelope import decode
-from spinach.exc import BrokerFullError, SchemaMismatchError
-from spinach.inspection import CancelResult, JobInfo, done_info, record_info
-from spinach.keys import (
-    QueueKeys,
-    namespace_patterns,
-    queue_keys,
-    queues_key,
-    validate_namespace,
-)
+from spinach.inspection import CancelResult, JobInfo
+from spinach.keys import QueueKeys, namespace_patterns, queue_keys, validate_namespace
+from spinach.operations import ENQUEUE_CHUNK, PAGE_STATES, PeriodicInfo
+from spinach.operations import text as _text
 from spinach.protocol import (
     FetchedJob,
     FetchResult,
@@ -59,53 +40,25 @@ from spinach.protocol import (
     QueueStats,
     RenewResult,
     WorkerInfo,
-    decode_worker_info,
     encode_worker_info,
 )
 from spinach.retention import Retention
-from spinach.retrying import TRANSIENT_ERRORS, Backoff, retry
+from spinach.retrying import Backoff, retry
+from spinach.sansio import Op, Request, Script, Scripts, Steps
 from spinach.scripts import ScriptRunner
-from spinach_lua import SCHEMA_VERSION
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+__all__ = ["ENQUEUE_CHUNK", "PAGE_STATES", "Broker", "PeriodicInfo"]
 
 #: Longest single wait of an idle worker on Redis. Wake-ups are pushed, so this only bounds how
 #: long a worker goes without checking in; shorter costs idle round trips, longer nothing else.
 MAX_BLOCK_SECONDS = 5.0
 
-#: Most jobs sent in one script call; a larger batch is split, each part still atomic.
-ENQUEUE_CHUNK = 10_000
-
 #: Most expired leases one call takes back; the rest wait for the next call.
 RECOVER_LIMIT = 100
-
-#: The states `job_page` lists.
-PAGE_STATES = ("ready", "delayed", "running", "failed", "finished")
-
-
-@dataclass(frozen=True, slots=True)
-class PeriodicInfo:
-    """A periodic task of a queue as Redis schedules it."""
-
-    task: str
-    #: Its next tick, ms of Redis time (None while removed by an operator).
-    next_ms: int | None
-    period_ms: int | None
-    #: Removed by an operator (`remove_periodic_task`) until resumed.
-    paused: bool
-    #: Whether a live worker vouches for it now (only those tick).
-    alive: bool
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
-def _meta(job: PreparedJob, task_number: int) -> str:
-    """The enqueue script's compact form of a job's task, due time and retry budget."""
-    if job.at_ms == job.delay_ms == job.max_retries == 0:
-        return str(task_number)
-    return f"{task_number}:{job.at_ms}:{job.delay_ms}:{job.max_retries}"
 
 
 def _fetched(job_id: bytes, raw: bytes, lease: bytes) -> FetchedJob:
@@ -142,7 +95,6 @@ class Broker:
         #: What finished jobs leave in Redis, and for how long (set by `Engine(retention=)`).
         self.retention = Retention()
         self._noted_queues: set[str] = set()
-        #: Queues whose schema key this broker found (or made) to be this installation's.
         self._schema_checked: set[str] = set()
         self.enqueue_job_max_retries = enqueue_job_max_retries
         socket_timeout = client.get_connection_kwargs().get("socket_timeout")
@@ -179,29 +131,21 @@ class Broker:
     def stop(self) -> None:
         """Kept for compatibility: brokers need no background thread."""
 
-    def _keys(self, queue: str) -> QueueKeys:
-        """The keys of `queue`, once its data is known to be of this installation's schema.
+    @property
+    def schema_checked(self) -> set[str]:
+        """Queues whose schema key this broker found (or made) to be this installation's."""
+        return self._schema_checked
 
-        The first call on a queue records the schema if none is (SET NX) and refuses data of
-        another one; scripts never check again, since this schema's keys carry its version.
-        """
-        keys = queue_keys(self.namespace, queue)
+    def _keys(self, queue: str) -> QueueKeys:
+        """The keys of `queue`, once its data is known to be of this installation's schema."""
         if queue not in self._schema_checked:
             self.check_schema(queue)
-        return keys
+        return queue_keys(self.namespace, queue)
 
     def check_schema(self, queue: str) -> None:
         """Record this installation's schema for `queue` if none is, or refuse another one."""
-        key = queue_keys(self.namespace, queue).schema
-        stored = self._r.set(key, SCHEMA_VERSION, nx=True, get=True)
-        if stored is not None and _text(stored) != SCHEMA_VERSION:
-            raise SchemaMismatchError(
-                f"Redis data of queue {queue!r} of namespace {self.namespace!r} uses Spinach "
-                f"schema {_text(stored)}, but this installation uses schema {SCHEMA_VERSION}: "
-                "run the same spinach-lua version everywhere, or drain the queue with the old "
-                "version first (see the upgrade notes of the migration page)"
-            )
-        self._schema_checked.add(queue)
+        self._schema_checked.discard(queue)
+        self.run(operations.checked_keys(self, queue))
 
     def _retention_args(self) -> dict[str, int]:
         keep_done, max_done, keep_failed, max_failed = self.retention.script_args()
@@ -212,7 +156,44 @@ class Broker:
             "max_failed": max_failed,
         }
 
-    # -- client side -------------------------------------------------------------------------
+    # -- client side: the operations of spinach.operations, run on this broker's client ------
+
+    def run(self, op: Op[T]) -> T:
+        """Run a sans-IO operation (see spinach.sansio) on this broker's client."""
+        steps = Steps(op)
+        while (request := steps.request) is not None:
+            try:
+                reply = self._execute(request)
+            except Exception as e:  # noqa: BLE001 (raised in the operation, where it asked)
+                steps.fail(e)
+            else:
+                steps.reply(reply)
+        result: T = steps.result
+        return result
+
+    def _execute(self, request: Request) -> Any:
+        if isinstance(request, Script):
+            return self._scripts(request.call)
+        if isinstance(request, Scripts):
+            calls, durable = request.calls, request.durable
+            if not request.retried:
+                return self._scripts.many(calls, durable)
+            return self._with_retries(request.retried, lambda: self._scripts.many(calls, durable))
+        method = getattr(self._r, request.name)
+        if request.retried:
+            return self._with_retries(
+                request.retried, lambda: method(*request.args, **request.kwargs)
+            )
+        return method(*request.args, **request.kwargs)
+
+    def _with_retries(self, what: str, send: Any) -> Any:
+        return retry(
+            send,
+            what,
+            attempts=self.enqueue_job_max_retries + 1,
+            backoff=Backoff(*operations.RETRY_BACKOFF),
+            log=logger,
+        )
 
     def enqueue(self, jobs: Sequence[PreparedJob]) -> None:
         """Send jobs, one atomic and idempotent script call per queue (and per chunk).
@@ -220,48 +201,7 @@ class Broker:
         Retried on connection errors: each call carries a token, so a call whose reply was lost
         is not applied twice.
         """
-        by_queue: dict[str, list[PreparedJob]] = {}
-        for job in jobs:
-            by_queue.setdefault(job.queue, []).append(job)
-        self._note_queues(by_queue)
-        calls = []
-        for queue, queued in by_queue.items():
-            keys = self._keys(queue)
-            for start in range(0, len(queued), ENQUEUE_CHUNK):
-                chunk = queued[start : start + ENQUEUE_CHUNK]
-                numbers: dict[str, int] = {}
-                for job in chunk:
-                    numbers.setdefault(job.task, len(numbers) + 1)
-                flat: list[Any] = []
-                for job in chunk:
-                    flat += (job.id, _meta(job, numbers[job.task]), job.payload)
-                calls.append(
-                    call(
-                        "enqueue",
-                        keys,
-                        {"token_ttl_ms": const.ENQUEUE_TOKEN_TTL_MS},
-                        given={"token": keys.enqueue_token(uuid.uuid4().hex)},
-                        variadic_keys=[keys.parked(name) for name in numbers],
-                        variadic={"tasks": list(numbers), "batch": flat},
-                    )
-                )
-        if calls:
-            try:
-                self._with_retries("enqueue", lambda: self._scripts.many(calls, durable=True))
-            except OutOfMemoryError as e:
-                raise BrokerFullError(
-                    f"Redis is out of memory and refuses new jobs ({e}); nothing was enqueued. "
-                    "Raise maxmemory, or let workers drain the queues."
-                ) from None
-
-    def _with_retries(self, what: str, send: Any) -> Any:
-        return retry(
-            send,
-            what,
-            attempts=self.enqueue_job_max_retries + 1,
-            backoff=Backoff(first=0.1, cap=2.0),
-            log=logger,
-        )
+        self.run(operations.enqueue(self, jobs, self._noted_queues))
 
     def queue_stats(self, queue: str) -> QueueStats:
         """Count the jobs of `queue` by state; say how long its oldest ready job has waited.
@@ -269,22 +209,7 @@ class Broker:
         The wait counts from when the job was queued (Redis time; retried from the failed store
         counts as queued again), or from its due time for a scheduled job.
         """
-        reply = self._scripts.run(QueueStatsReply, call("queue_stats", self._keys(queue)))
-        age = None
-        if reply.oldest_id is not None and reply.oldest_queued_ms >= 0:
-            since = reply.oldest_queued_ms
-            if reply.oldest_envelope:
-                with contextlib.suppress(msgspec.DecodeError, msgspec.ValidationError):
-                    since = max(since, decode(reply.oldest_envelope).at)
-            age = max(0.0, (reply.now_ms - since) / 1000)
-        return QueueStats(
-            ready=reply.ready,
-            delayed=reply.delayed,
-            running=reply.running,
-            oldest_ready_id=None if reply.oldest_id is None else _text(reply.oldest_id),
-            failed=reply.failed,
-            oldest_ready_age=age,
-        )
+        return self.run(operations.queue_stats(self, queue))
 
     def oldest_ready_age(self, queue: str, stats: QueueStats | None = None) -> float | None:
         """Seconds the oldest ready job of `queue` has waited to run, if any."""
@@ -298,70 +223,27 @@ class Broker:
 
     def _note_queues(self, queues: Iterable[str]) -> None:
         """Add queues to the namespace's list of queues (once per queue and broker)."""
-        new = [queue for queue in queues if queue not in self._noted_queues]
-        if not new:
-            return
-        try:
-            self._r.sadd(queues_key(self.namespace), *new)
-        except (*TRANSIENT_ERRORS, OutOfMemoryError):
-            return  # noted by a later call; the caller's own call reports the outage
-        self._noted_queues.update(new)
+        self.run(operations.note_queues(self, queues, self._noted_queues))
 
     def known_queues(self) -> list[str]:
         """The queues of this namespace that clients and workers have used, sorted."""
-        found = self._r.sscan_iter(queues_key(self.namespace), count=1000)
-        return sorted({_text(queue) for queue in found})
+        return self.run(operations.known_queues(self))
 
     def job_info(self, queue: str, job_id: str) -> JobInfo | None:
         """What `queue` knows of job `job_id`, or None if it does not know it."""
-        reply = self._scripts.run(
-            JobStateReply, call("job_state", self._keys(queue), {"id": job_id})
-        )
-        kind = _text(reply.kind)
-        if kind == "job" and reply.record is not None:
-            return record_info(job_id, queue, reply.record, reply.due_ms)
-        if kind == "done" and reply.done_record:
-            return done_info(job_id, queue, reply.done_record)
-        return None
+        return self.run(operations.job_info(self, queue, job_id))
 
     def cancel(self, queue: str, job_id: str) -> CancelResult:
         """Remove job `job_id` from `queue` if it has not started."""
-        retention = self._retention_args()
-        reply = self._scripts.run(
-            CancelReply,
-            call(
-                "cancel",
-                self._keys(queue),
-                {
-                    "id": job_id,
-                    "keep_done_ms": retention["keep_done_ms"],
-                    "max_done": retention["max_done"],
-                },
-            ),
-        )
-        outcome = _text(reply.outcome)
-        return CancelResult.NOT_FOUND if outcome == "unknown" else CancelResult(outcome)
+        return self.run(operations.cancel(self, queue, job_id))
 
     def run_now(self, queue: str, job_id: str) -> bool:
         """Make a waiting job of `queue` ready now, ahead of the others; False if not waiting."""
-        reply = self._scripts.run(RunNowReply, call("run_now", self._keys(queue), {"id": job_id}))
-        return bool(reply.moved)
+        return self.run(operations.run_now(self, queue, job_id))
 
     def failed_page(self, queue: str, offset: int = 0, limit: int = 50) -> list[JobInfo]:
         """One page of the failed store of `queue`, newest first."""
-        reply = self._scripts.run(
-            FailedPageReply,
-            call(
-                "failed_page",
-                self._keys(queue),
-                {"offset": offset, "limit": limit},
-            ),
-        )
-        return [
-            record_info(_text(job_id), queue, record)
-            for job_id, record in zip(reply.ids, reply.records, strict=True)
-            if record is not None
-        ]
+        return self.run(operations.failed_page(self, queue, offset, limit))
 
     def job_page(
         self, queue: str, state: str, offset: int = 0, limit: int = 50
@@ -372,27 +254,7 @@ class Broker:
         failed and finished ones newest first. An entry is None where the list still holds
         the id of a job that is gone (cancelled while queued, not met by a fetch yet).
         """
-        if state not in PAGE_STATES:
-            raise ValueError(f"state must be one of {', '.join(PAGE_STATES)}, got {state!r}")
-        reply = self._scripts.run(
-            JobPageReply,
-            call(
-                "job_page",
-                self._keys(queue),
-                {"state": state, "offset": offset, "limit": limit},
-            ),
-        )
-        jobs: list[JobInfo | None] = []
-        for n, raw_id in enumerate(reply.ids):
-            job_id = _text(raw_id)
-            if state == "finished":
-                record = reply.done_records[n]
-                jobs.append(done_info(job_id, queue, record) if record else None)
-                continue
-            record = reply.records[n]
-            due = reply.scores[n] if state == "delayed" else -1
-            jobs.append(None if record is None else record_info(job_id, queue, record, due))
-        return jobs, reply.total
+        return self.run(operations.job_page(self, queue, state, offset, limit))
 
     def retry_failed(
         self,
@@ -406,54 +268,11 @@ class Broker:
         Returns (retried ids, ids that cannot run again: their payload is unusable). Ids the
         store does not hold are left out of both.
         """
-        keys = self._keys(queue)
-        if job_ids is not None:
-            reply = self._scripts.run(
-                FailedRetryReply,
-                call(
-                    "failed_retry",
-                    keys,
-                    {"mode": "ids", "skip": 0, "limit": 0, "task": ""},
-                    variadic={"ids": list(job_ids)},
-                ),
-            )
-            return [_text(i) for i in reply.retried], [_text(i) for i in reply.unretriable]
-        retried: list[str] = []
-        unretriable: list[str] = []
-        skipped = 0
-        while True:  # chunk by chunk, oldest first, passing over what stays
-            reply = self._scripts.run(
-                FailedRetryReply,
-                call(
-                    "failed_retry",
-                    keys,
-                    {
-                        "mode": "all",
-                        "skip": len(unretriable) + skipped,
-                        "limit": chunk,
-                        "task": task or "",
-                    },
-                ),
-            )
-            retried += map(_text, reply.retried)
-            unretriable += map(_text, reply.unretriable)
-            skipped += len(reply.skipped)
-            if not reply.retried and not reply.unretriable and not reply.skipped:
-                return retried, unretriable
+        return self.run(operations.retry_failed(self, queue, job_ids, chunk, task))
 
     def purge_failed(self, queue: str, chunk: int = 1000, task: str | None = None) -> int:
         """Delete every failed job of `queue` (of `task`) for good, by chunks; say how many."""
-        keys = self._keys(queue)
-        deleted = kept = 0
-        while True:
-            reply = self._scripts.run(
-                FailedPurgeReply,
-                call("failed_purge", keys, {"skip": kept, "limit": chunk, "task": task or ""}),
-            )
-            deleted += reply.deleted
-            kept += reply.looked - reply.deleted
-            if reply.looked == 0:
-                return deleted
+        return self.run(operations.purge_failed(self, queue, chunk, task))
 
     def expire_records(self, queue: str, budget: int = 1000) -> int:
         """Drop finished records and failed jobs of `queue` past their retention; say how many."""
@@ -472,31 +291,15 @@ class Broker:
 
         Returns (start of the first minute in ms of Redis time, counts per minute).
         """
-        reply = self._scripts.run(
-            ThroughputReply,
-            call("throughput", self._keys(queue), {"minutes": minutes}),
-        )
-        counts = reply.counts
-        per_minute = [
-            (int(counts[i]), int(counts[i + 1]), int(counts[i + 2]))
-            for i in range(0, len(counts), 3)
-        ]
-        return reply.first_minute_ms, per_minute
+        return self.run(operations.throughput(self, queue, minutes))
 
     def limits_in_force(self, queue: str) -> dict[str, int]:
         """Every task of `queue` with a concurrency limit, and the limit."""
-        found = self._r.hscan_iter(queue_keys(self.namespace, queue).limits, count=1000)
-        return {_text(task): int(limit) for task, limit in found}
+        return self.run(operations.limits_in_force(self, queue))
 
     def limit_sources(self, queue: str) -> tuple[dict[str, int], dict[str, int]]:
         """(limits declared in code, operators' overrides) of the tasks of `queue`."""
-        k = queue_keys(self.namespace, queue)
-        code = self._r.hgetall(k.limits_code)
-        override = self._r.hgetall(k.limits_override)
-        return (
-            {_text(task): int(limit) for task, limit in code.items()},
-            {_text(task): int(limit) for task, limit in override.items()},
-        )
+        return self.run(operations.limit_sources(self, queue))
 
     def flush(self) -> None:
         """Delete every key of this namespace (tests and admin only: it scans the keyspace)."""
@@ -595,7 +398,7 @@ class Broker:
         self, queue: str, leases: Sequence[Lease], lease_ms: int, task_names: Sequence[str] = ()
     ) -> RenewResult:
         """Extend the caller's leases on `queue` and take back expired ones (a heartbeat)."""
-        k = queue_keys(self.namespace, queue)
+        k = self._keys(queue)
         flat: list[Any] = []
         for lease in leases:
             flat += lease
@@ -684,18 +487,10 @@ class Broker:
 
     def concurrency(self, queue: str, task: str) -> tuple[int | None, int, int]:
         """(limit in force, jobs running, jobs held back) of a task of `queue`."""
-        k = queue_keys(self.namespace, queue)
-        limit = self._r.hget(k.limits, task)
-        running = self._r.zlexcount(k.limited_running, f"[{task}\0", f"({task}\1")
-        return (
-            (None if limit is None else int(limit)),
-            int(running),
-            int(self._r.llen(k.parked(task))),
-        )
+        return self.run(operations.concurrency(self, queue, task))
 
     def _redis_now_ms(self) -> int:
-        seconds, micros = self._r.time()
-        return int(seconds) * 1000 + int(micros) // 1000
+        return self.run(operations.redis_now_ms())
 
     def periodic_schedule(self, queue: str) -> dict[str, int]:
         """Each periodic task of `queue` a live worker vouches for, and its next tick (ms)."""
@@ -707,30 +502,7 @@ class Broker:
 
     def periodic_tasks(self, queue: str) -> list[PeriodicInfo]:
         """Every periodic task Redis knows for `queue`: scheduled, or removed by an operator."""
-        k = queue_keys(self.namespace, queue)
-        now_ms = self._redis_now_ms()
-        due = cast(
-            "list[tuple[bytes | str, float]]", self._r.zrange(k.periodic, 0, -1, withscores=True)
-        )
-        alive = cast(
-            "list[tuple[bytes | str, float]]",
-            self._r.zrange(k.periodic_alive, 0, -1, withscores=True),
-        )
-        every = {_text(t): int(p) for t, p in self._r.hgetall(k.periodic_every).items()}
-        paused = {_text(t) for t in self._r.smembers(k.periodic_paused)}
-        next_ms = {_text(t): int(at) for t, at in due}
-        alive_until = {_text(t): int(until) for t, until in alive}
-        names = sorted(set(next_ms) | paused)
-        return [
-            PeriodicInfo(
-                task=name,
-                next_ms=next_ms.get(name),
-                period_ms=every.get(name),
-                paused=name in paused,
-                alive=alive_until.get(name, 0) > now_ms,
-            )
-            for name in names
-        ]
+        return self.run(operations.periodic_tasks(self, queue))
 
     def register_worker(
         self, queue: str, worker_id: str, alive_ms: int, info: WorkerInfo | None
@@ -752,20 +524,7 @@ class Broker:
 
     def live_workers(self, queue: str) -> list[WorkerInfo]:
         """What the live workers of `queue` say about themselves (with `alive_until_ms`)."""
-        k = queue_keys(self.namespace, queue)
-        entries = cast(
-            "list[tuple[bytes | str, float]]",
-            self._r.zrangebyscore(k.workers, self._redis_now_ms(), "+inf", withscores=True),
-        )
-        if not entries:
-            return []
-        found = self._r.hmget(k.workers_info, [worker_id for worker_id, _ in entries])
-        workers = []
-        for (_, until), raw in zip(entries, found, strict=True):
-            info = decode_worker_info(raw, int(until)) if raw else None
-            if info is not None:
-                workers.append(info)
-        return workers
+        return self.run(operations.live_workers(self, queue))
 
     def wait_for_wake(self, queue: str, worker_id: str, timeout: float) -> bool:
         """Block until `queue` or this worker gets a wake-up token, or `timeout` seconds pass."""

@@ -1,5 +1,6 @@
 """The broker for production: a Redis server, a Redis Cluster, or Redis behind Sentinel."""
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -73,33 +74,63 @@ class RedisBroker(Broker):
         (`wait_for_replicas`, `wait_timeout_ms`, `enqueue_job_max_retries`) are taken from the
         keyword arguments.
         """
-        broker_options = {
-            name: options.pop(name)
-            for name in ("wait_for_replicas", "wait_timeout_ms", "enqueue_job_max_retries")
-            if name in options
-        }
-        client_options = {**DEFAULT_CLIENT_OPTIONS, **options}
-        scheme = url.split("://", 1)[0] if "://" in url else ""
-        if scheme not in URL_SCHEMES:
-            raise ValueError(
-                f"The scheme of Redis URL {_redact(url)!r} must be one of "
-                + ", ".join(f"{name}://" for name in URL_SCHEMES)
-            )
-        client: redis.Redis | RedisCluster
-        if scheme.startswith("rediss"):  # the TLS handshake bounded by the connect timeout
-            client_options.setdefault("connection_class", TLSConnection)
-        if scheme in ("redis+cluster", "rediss+cluster"):
-            # redis-py would replace the connection class of a rediss:// URL by its own.
-            node_url = "redis" + url.split("+cluster", 1)[1]
-            client = RedisCluster.from_url(node_url, **client_options)
-        elif scheme in ("redis+sentinel", "rediss+sentinel"):
-            client = _sentinel_client(url, client_options)
-        else:
-            client = redis.Redis.from_url(url, **client_options)
-        return cls(client, **broker_options)
+        broker_options, client_options = split_url_options(options)
+        return cls(client_from_url(url, client_options, SYNC_CLIENTS), **broker_options)
 
 
-def _sentinel_client(url: str, options: dict[str, Any]) -> redis.Redis:
+@dataclass(frozen=True)
+class ClientClasses:
+    """The classes of one flavour of redis-py (sync or asyncio) that a URL may need."""
+
+    redis: Any
+    cluster: Any
+    sentinel: Any
+    #: The connection class of a ``rediss://`` server or cluster node (None: redis-py's own).
+    tls: Any
+    #: The connection class of a ``rediss+sentinel://`` primary.
+    sentinel_tls: Any
+
+
+SYNC_CLIENTS = ClientClasses(
+    redis.Redis, RedisCluster, Sentinel, TLSConnection, SentinelTLSConnection
+)
+
+#: The broker's own keyword arguments of `from_url`; the others go to redis-py's client.
+BROKER_OPTIONS = ("wait_for_replicas", "wait_timeout_ms", "enqueue_job_max_retries")
+
+
+def split_url_options(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the broker's options, the client's over DEFAULT_CLIENT_OPTIONS) of `from_url`."""
+    broker_options = {name: options[name] for name in BROKER_OPTIONS if name in options}
+    client_options = {
+        **DEFAULT_CLIENT_OPTIONS,
+        **{name: value for name, value in options.items() if name not in BROKER_OPTIONS},
+    }
+    return broker_options, client_options
+
+
+def client_from_url(url: str, options: dict[str, Any], classes: ClientClasses) -> Any:
+    """The redis-py client (of `classes`' flavour) of a URL that `RedisBroker.from_url` takes."""
+    client_options = dict(options)
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    if scheme not in URL_SCHEMES:
+        raise ValueError(
+            f"The scheme of Redis URL {_redact(url)!r} must be one of "
+            + ", ".join(f"{name}://" for name in URL_SCHEMES)
+        )
+    if scheme.startswith("rediss") and classes.tls is not None:
+        # The TLS handshake bounded by the connect timeout.
+        client_options.setdefault("connection_class", classes.tls)
+    if scheme in ("redis+cluster", "rediss+cluster"):
+        # redis-py would replace the connection class of a rediss:// URL by its own.
+        node_url = "redis" + url.split("+cluster", 1)[1]
+        return classes.cluster.from_url(node_url, **client_options)
+    if scheme in ("redis+sentinel", "rediss+sentinel"):
+        return _sentinel_client(url, client_options, classes)
+    return classes.redis.from_url(url, **client_options)
+
+
+def _sentinel_client(url: str, options: dict[str, Any], classes: ClientClasses) -> Any:
     """The client of the primary that the sentinels of a ``redis+sentinel://`` URL name."""
     parts = urlsplit(url)
     hosts = parts.netloc.rsplit("@", 1)[-1]
@@ -112,8 +143,8 @@ def _sentinel_client(url: str, options: dict[str, Any]) -> redis.Redis:
     service, db = path[0], int(path[1]) if len(path) > 1 else 0
     addresses = []
     for host in hosts.split(","):
-        name, _, port = host.rpartition(":")
-        addresses.append((name or host, int(port or 26379)))
+        name, _, port = host.rpartition(":") if ":" in host else (host, "", "")
+        addresses.append((name, int(port or 26379)))  # a sentinel's port defaults to 26379
     query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
     sentinel_options: dict[str, Any] = {
         key: options[key] for key in ("socket_timeout", "socket_connect_timeout") if key in options
@@ -126,10 +157,9 @@ def _sentinel_client(url: str, options: dict[str, Any]) -> redis.Redis:
     if parts.password:
         master_options["password"] = unquote(parts.password)
     if parts.scheme.startswith("rediss"):
-        master_options["connection_class"] = SentinelTLSConnection
-    sentinel = Sentinel(addresses, sentinel_kwargs=sentinel_options, **master_options)  # type: ignore[no-untyped-call]
-    client: redis.Redis = sentinel.master_for(service)  # type: ignore[no-untyped-call]
-    return client
+        master_options["connection_class"] = classes.sentinel_tls
+    sentinel = classes.sentinel(addresses, sentinel_kwargs=sentinel_options, **master_options)
+    return sentinel.master_for(service)
 
 
 def _redact(url: str) -> str:
