@@ -350,7 +350,10 @@ def test_job_show_tells_where_a_job_is_its_attempts_its_error_and_its_arguments(
 
     code, text = cli(spin, "job", "show", doomed)
     assert code == 0
-    fields = {row[0]: row[1] for row in table(text)}
+    head, _, trace = text.partition("\n\ntraceback of the last failed run:\n")
+    assert trace.startswith("Traceback (most recent call last):"), text
+    assert trace.rstrip().endswith("ValueError: doomed 7") and "raise ValueError" in trace
+    fields = {row[0]: row[1] for row in table(head)}
     assert fields["id"] == doomed
     assert fields["status"] == "failed"
     assert fields["attempts"] == "1"
@@ -367,6 +370,56 @@ def test_job_show_of_an_unknown_id_exits_1(spin: Engine, app: App) -> None:
         1,
         {"id": "no-such-job", "found": False},
     )
+
+
+# -- jobs ready, delayed, running, finished ---------------------------------------------------
+
+
+def test_jobs_lists_ready_delayed_running_and_finished_jobs_page_by_page(
+    spin: Engine, app: App
+) -> None:
+    done = [spin.schedule("ok", n).job_id for n in range(3)]
+    drain(spin)
+    ready = [spin.schedule("ok", n).job_id for n in range(3)] + [spin.schedule("fragile", 9).job_id]
+    later = spin.schedule_in("ok", timedelta(hours=2), 20).job_id
+    sooner = spin.schedule_in("ok", timedelta(hours=1), 21).job_id
+    other = spin.schedule("fragile_other", 5).job_id
+
+    def ids(*argv: str) -> list[str]:
+        code, pages = cli_json(spin, "jobs", *argv)
+        assert code == 0
+        return [job["id"] for page in pages.values() for job in page["jobs"]]
+
+    assert ids("ready", "--queue", DEFAULT) == ready  # oldest first
+    assert ids("ready") == [other, *ready]  # every queue in turn, by name
+    assert ids("ready", "--queue", DEFAULT, "--task", "fragile") == ready[3:]
+    assert ids("ready", "--queue", DEFAULT, "--limit", "2", "--offset", "1") == ready[1:3]
+    assert ids("delayed") == [sooner, later]  # soonest first
+    assert sorted(ids("finished", "--queue", DEFAULT)) == sorted(done)  # two threads ran them
+    code, pages = cli_json(spin, "jobs", "ready", "--queue", DEFAULT, "--limit", "3")
+    assert (pages[DEFAULT]["total"], pages[DEFAULT]["next_offset"]) == (4, 3)
+
+    code, text = cli(spin, "jobs", "ready", "--queue", DEFAULT, "--limit", "3")
+    assert code == 0
+    rows = table(text)
+    assert rows[0] == ["ID", "QUEUE", "TASK", "QUEUED AT", "ATTEMPTS", "WORKER"]
+    assert [row[0] for row in rows[1:4]] == ready[:3]
+    assert rows[4] == [
+        f"Queue {DEFAULT!r} holds 4 ready jobs: the next page is --queue {DEFAULT} --offset 3."
+    ]
+    assert table(cli(spin, "jobs", "finished", "--queue", DEFAULT)[1])[1][-1] == "succeeded"
+    assert cli(spin, "jobs", "running") == (0, "No running jobs.\n")
+    assert cli(spin, "jobs", "ready", "--task", "nope") == (0, "No ready jobs of task 'nope'.\n")
+
+    held = spin.schedule("hold", 1).job_id
+    spin.start_workers(number=1, block=False)
+    wait_for(lambda: app.ran("hold started") == [(1,)], message="the hold job started")
+    assert cli_json(spin, "jobs", "running")[0] == 0
+    pages = cli_json(spin, "jobs", "running")[1]
+    [running] = [job for page in pages.values() for job in page["jobs"]]
+    assert (running["id"], running["status"]) == (held, "running") and running["worker"]
+    app.release.set()
+    assert cli(spin, "jobs", "finished", "--limit", "0")[0] == 2  # bad usage, not a crash
 
 
 # -- job retry ---------------------------------------------------------------------------------
@@ -615,6 +668,7 @@ def test_data_of_another_schema_exits_3_but_doctor_reports_it_as_a_failed_check(
 ) -> None:
     spin.schedule("ok", 1)
     spin.broker.client.set(queue_keys(spin.namespace, DEFAULT).schema, "999")
+    spin.broker.schema_checked.clear()  # as in a new process: the schema is checked once per queue
     for argv in (["status"], ["jobs", "failed"], ["failed", "retry-all"], ["job", "show", "x"]):
         assert cli(spin, *argv) == (3, ""), argv
         assert "schema 999" in capsys.readouterr().err

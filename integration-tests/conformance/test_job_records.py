@@ -1,7 +1,6 @@
 """Job records, the failed-job store, cancellation and inspection, on every broker."""
 
 import os
-import queue
 import threading
 from datetime import datetime, timedelta
 
@@ -16,6 +15,7 @@ from spinach.protocol import Lease, Outcome
 from spinach.retry import ExponentialBackoff
 from spinach_worker.acker import Acker
 from spinach_worker.leases import LeaseBook
+from spinach_worker.workers import ResultQueue
 
 QUICK = ExponentialBackoff(base=timedelta(milliseconds=1), cap=timedelta(milliseconds=2))
 
@@ -454,7 +454,7 @@ def test_an_outcome_redis_cannot_take_does_not_hold_back_the_others(
     fetched = spin.broker.fetch("spinach", 2, lease_ms=60_000, worker_id="w").jobs
     book = LeaseBook()
     book.add([Lease(job.id, job.token) for job in fetched])
-    source: queue.SimpleQueue[tuple[str, Outcome, str] | None] = queue.SimpleQueue()
+    source = ResultQueue()
     tokens = {job.id: job.token for job in fetched}
     # An error text that is not valid UTF-8 (a lone surrogate) next to a plain success
     source.put(

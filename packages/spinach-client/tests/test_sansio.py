@@ -164,3 +164,29 @@ def test_importing_spinach_does_not_import_the_asyncio_client() -> None:
     code = "import sys, spinach; print('spinach.aio' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "False", result.stderr
+
+
+def test_throughput_merges_queues_by_minute_when_a_minute_turns_between_two_reads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from spinach import admin
+
+    start = 1_700_000_040_000  # a minute's start, in ms
+    reads = {"a": (start, [(1, 0, 0), (2, 1, 0)]), "b": (start + 60_000, [(10, 0, 0), (20, 0, 5)])}
+
+    def throughput(scope: Any, queue: str, minutes: int) -> Op[Any]:
+        return done(reads[queue])
+
+    monkeypatch.setattr(operations, "throughput", throughput)
+    merged = _drive(admin.throughput_op(MemoryBroker(), ["a", "b"], 2), lambda r: None)
+    assert [int(m.minute.timestamp() * 1000) for m in merged] == [start + 60_000, start + 120_000]
+    assert [(m.processed, m.failed, m.retried) for m in merged] == [(13, 1, 0), (25, 0, 5)]
+
+
+def test_throughput_of_no_queue_ends_at_redis_s_current_minute() -> None:
+    from spinach import admin
+
+    now_s = 1_700_000_075  # 35 s into a minute
+    merged = _drive(admin.throughput_op(MemoryBroker(), [], 3), lambda r: (now_s, 250_000))
+    assert [int(m.minute.timestamp()) for m in merged] == [now_s - 35 - 120, now_s - 95, now_s - 35]
+    assert all(m.processed == 0 for m in merged)

@@ -88,3 +88,51 @@ def test_a_lease_is_forgotten_only_with_its_own_token() -> None:
     assert book.holds(Lease("job", "2"))
     assert book.take([Lease("job", "1"), Lease("job", "2")]) == [Lease("job", "2")]
     assert len(book) == 0
+
+
+def test_draining_a_queue_never_sleeps_on_its_wake_list_while_jobs_were_just_fetched() -> None:
+    """stop_when_queue_empty returns once the fetched jobs are done, not after an idle sleep."""
+    from spinach import Engine, MemoryBroker, Tasks
+
+    tasks = Tasks()
+    ran: list[int] = []
+
+    @tasks.task(name="job")
+    def job(n: int) -> None:
+        ran.append(n)
+
+    broker = MemoryBroker()
+    slept: list[float] = []
+    real_wait = broker.wait_for_wake
+
+    def wait_for_wake(queue: str, worker_id: str, timeout: float) -> bool:
+        slept.append(timeout)
+        return real_wait(queue, worker_id, timeout)
+
+    broker.wait_for_wake = wait_for_wake  # type: ignore[method-assign]
+    spin = Engine(broker, namespace="unit-drain")
+    spin.attach_tasks(tasks)
+    spin.schedule("job", 1)
+    spin.start_workers(number=2, block=True, stop_when_queue_empty=True)
+    assert ran == [1]
+    assert slept == []  # before the fix: one sleep of the idle timeout after the last fetch
+
+
+def test_an_outcome_the_acker_has_taken_but_not_recorded_keeps_it_busy() -> None:
+    """Idle means recorded, not "nothing left in the queue": the acker's thread may have taken
+    an outcome and be waiting for the GIL before it counts it as in hand."""
+    from spinach import MemoryBroker
+    from spinach.protocol import Lease, Outcome
+    from spinach_worker.acker import Acker
+    from spinach_worker.leases import LeaseBook
+    from spinach_worker.workers import ResultQueue
+
+    book = LeaseBook()
+    book.add([Lease("job-1", "L1")], time.monotonic())
+    source = ResultQueue()
+    acker = Acker(MemoryBroker(), book, source, "q", "unit-acker")  # its thread not started
+    assert acker.idle
+    source.put(("q", Outcome("s", "job-1"), "L1"))
+    assert not acker.idle
+    source.get()  # what the acker's thread does first, before it marks itself busy
+    assert source.empty() and not acker.idle

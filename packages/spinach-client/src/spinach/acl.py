@@ -4,7 +4,7 @@ from spinach.keys import PREFIX, validate_namespace
 
 #: What the scripts run inside Redis (ACLs apply to commands called by scripts too).
 SCRIPT_COMMANDS = (
-    "set", "del", "hget", "hmget", "hkeys", "hset", "hsetnx", "hdel", "hincrby", "hexists",
+    "set", "del", "get", "hget", "hmget", "hkeys", "hset", "hsetnx", "hdel", "hincrby", "hexists",
     "incr", "lpop", "lpush", "rpush", "llen", "lrange", "ltrim", "lindex",
     "zadd", "zrem", "zcard", "zscore", "zrange", "zrevrange", "zrangebyscore", "zlexcount",
     "sadd", "srem", "sismember", "time",
@@ -13,8 +13,8 @@ SCRIPT_COMMANDS = (
 #: What the client and the worker send themselves, besides the scripts.
 CLIENT_COMMANDS = (
     "evalsha", "script|load", "ping", "hello", "blpop", "rpush", "pexpire", "del", "set",
-    "hget", "hmget", "hgetall", "zlexcount", "llen", "zrange", "zrangebyscore", "scan", "sadd",
-    "sscan", "smembers", "hscan", "time",
+    "get", "hget", "hmget", "hgetall", "zlexcount", "llen", "zrange", "zrangebyscore", "scan",
+    "sadd", "sscan", "smembers", "hscan", "time",
 )  # fmt: skip
 
 

@@ -165,21 +165,33 @@ def purge_failed_op(scope: Scope, queues: Sequence[str], task: str | None = None
 
 
 def throughput_op(scope: Scope, queues: Sequence[str], minutes: int = 60) -> Op[list[MinuteCount]]:
-    """Outcomes per minute of `queues` together, oldest minute first."""
+    """Outcomes per minute of `queues` together, oldest minute first.
+
+    Queues are read one after the other, so a minute may turn between two reads: counts are
+    merged by their minute, not by their position, on the window of the last read. Without
+    queues, the window ends at Redis's current minute.
+    """
     if not 0 < minutes <= 120:
         raise ValueError(f"minutes must be between 1 and 120, got {minutes}")
-    first = 0
-    totals = [[0, 0, 0] for _ in range(minutes)]
+    read: list[tuple[int, list[tuple[int, int, int]]]] = []
     for queue in queues:
-        first, counts = yield from operations.throughput(scope, queue, minutes)
-        for total, (succeeded, failed, retried) in zip(totals, counts, strict=True):
-            total[0] += succeeded
-            total[1] += failed
-            total[2] += retried
-    start = from_ms(first) if queues else None
+        read.append((yield from operations.throughput(scope, queue, minutes)))
+    if read:
+        first = max(start for start, _ in read)
+    else:
+        now = yield from operations.redis_now_ms()
+        first = (now // 60_000 - minutes + 1) * 60_000
+    totals = {first + 60_000 * n: [0, 0, 0] for n in range(minutes)}
+    for start, counts in read:
+        for n, (succeeded, failed, retried) in enumerate(counts):
+            total = totals.get(start + 60_000 * n)
+            if total is not None:  # a minute that left the window between two reads
+                total[0] += succeeded
+                total[1] += failed
+                total[2] += retried
     result = []
-    for n, (succeeded, failed, retried) in enumerate(totals):
-        minute = (start + timedelta(minutes=n)) if start else from_ms(60_000 * (n + 1))
+    for minute_ms, (succeeded, failed, retried) in totals.items():
+        minute = from_ms(minute_ms)
         assert minute is not None
         result.append(
             MinuteCount(

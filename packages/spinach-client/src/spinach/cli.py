@@ -122,6 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
     failed_list.add_argument("--queue", help="only this queue")
     failed_list.add_argument("--limit", type=int, default=50, help="jobs per page (default 50)")
     failed_list.add_argument("--offset", type=int, default=0, help="newer jobs to skip")
+    for state, text in _PAGE_KINDS.items():
+        listing = add_command(jobs, state, text)
+        listing.add_argument("--queue", help="only this queue (default: every queue, in turn)")
+        listing.add_argument("--task", help="only jobs of this task")
+        listing.add_argument("--limit", type=int, default=50, help="jobs per queue (default 50)")
+        listing.add_argument("--offset", type=int, default=0, help="jobs of each queue to skip")
 
     job = _subcommands(add_command(commands, "job", "one job"), "action", "ACTION")
     for action, text in (
@@ -271,7 +277,18 @@ def _status(engine: Engine, args: argparse.Namespace, out: TextIO) -> int:
     return OK
 
 
+#: The kinds `spinach jobs` lists page by page besides failed jobs, in the order of a job's life.
+_PAGE_KINDS = {
+    "ready": "jobs waiting for a free worker, oldest first",
+    "delayed": "jobs due later (and retries waiting), soonest first",
+    "running": "jobs a worker runs now",
+    "finished": "recently finished jobs, newest first",
+}
+
+
 def _jobs(engine: Engine, args: argparse.Namespace, out: TextIO) -> int:
+    if args.which != "failed":
+        return _job_pages(engine, args, out)
     try:
         jobs = engine.failed_jobs(args.queue, offset=args.offset, limit=args.limit)
     except ValueError as e:
@@ -287,6 +304,49 @@ def _jobs(engine: Engine, args: argparse.Namespace, out: TextIO) -> int:
         for job in jobs
     ]
     print(_table(["ID", "QUEUE", "TASK", "FAILED AT", "ATTEMPTS", "ERROR"], rows), file=out)
+    return OK
+
+
+def _job_pages(engine: Engine, args: argparse.Namespace, out: TextIO) -> int:
+    """One page of each queue's jobs in one state (or of the queue asked for)."""
+    state: str = args.which
+    queues = [args.queue] if args.queue else engine.queues()
+    try:
+        pages = {
+            queue: engine.jobs(state, queue, task=args.task, offset=args.offset, limit=args.limit)
+            for queue in queues
+        }
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    if args.json:
+        print(as_json(pages), file=out)
+        return OK
+    field, heading = {
+        "ready": ("created_at", "QUEUED AT"),
+        "delayed": ("due_at", "DUE AT"),
+        "running": ("started_at", "STARTED AT"),
+        "finished": ("finished_at", "FINISHED AT"),
+    }[state]
+    rows = [
+        [
+            job.id, job.queue, job.task, _when(getattr(job, field)), str(job.attempts),
+            job.status.name.lower() if state == "finished" else (job.worker or "-"),
+        ]
+        for page in pages.values()
+        for job in page.jobs
+    ]  # fmt: skip
+    last = "STATUS" if state == "finished" else "WORKER"
+    if rows:
+        print(_table(["ID", "QUEUE", "TASK", heading, "ATTEMPTS", last], rows), file=out)
+    else:
+        print(f"No {state} jobs" + (f" of task {args.task!r}." if args.task else "."), file=out)
+    for queue, page in pages.items():
+        if page.next_offset is not None:
+            print(
+                f"Queue {queue!r} holds {page.total} {state} jobs: the next page is "
+                f"--queue {queue} --offset {page.next_offset}.",
+                file=out,
+            )
     return OK
 
 
@@ -529,4 +589,7 @@ def _job_text(job: JobInfo, worker: str) -> str:
         fields.append(("args", repr(list(job.args))))
         fields.append(("kwargs", repr(job.kwargs or {})))
     width = max(len(name) for name, _ in fields)
-    return "\n".join(f"{name.ljust(width)}  {value}" for name, value in fields)
+    text = "\n".join(f"{name.ljust(width)}  {value}" for name, value in fields)
+    if job.traceback:
+        text += "\n\ntraceback of the last failed run:\n" + job.traceback.rstrip("\n")
+    return text

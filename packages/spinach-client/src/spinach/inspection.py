@@ -242,6 +242,8 @@ def as_json(value: Any) -> str:
     def plain(obj: Any) -> Any:
         if isinstance(obj, list):
             return [plain(item) for item in obj]
+        if isinstance(obj, dict):
+            return {key: plain(item) for key, item in obj.items()}
         if hasattr(obj, "__dataclass_fields__"):
             return asdict(obj)
         return obj

@@ -68,7 +68,6 @@ class QueueKeys:
     done_index: str
     failed_index: str
     jobs: str
-    state: str
     stats: str
     _base: str
 
@@ -116,7 +115,6 @@ def queue_keys(namespace: str, queue: str) -> QueueKeys:
         done_index=f"{base}:done:index",
         failed_index=f"{base}:failed:index",
         jobs=f"{base}:jobs",
-        state=f"{base}:state",
         stats=f"{base}:stats",
         _base=base,
     )

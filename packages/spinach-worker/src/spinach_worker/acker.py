@@ -20,7 +20,7 @@ from spinach.exc import SchemaMismatchError
 from spinach.protocol import Lease, Outcome, QueueBackend
 from spinach.retrying import REFUSALS, Backoff
 from spinach_worker.leases import LeaseBook
-from spinach_worker.workers import Result
+from spinach_worker.workers import Result, ResultQueue
 
 logger = logging.getLogger("spinach.worker")
 
@@ -43,7 +43,7 @@ class Acker:
         self,
         broker: QueueBackend,
         book: LeaseBook,
-        source: "queue.SimpleQueue[Result | None]",
+        source: ResultQueue,
         queue_name: str,
         name: str,
     ) -> None:
@@ -51,7 +51,7 @@ class Acker:
         self._book = book
         self._source = source
         self._queue = queue_name
-        self._busy = 0
+        self._recorded = 0
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._ended = False
@@ -72,8 +72,13 @@ class Acker:
 
     @property
     def idle(self) -> bool:
-        """Whether every outcome handed over so far has been recorded."""
-        return not self._busy and self._source.empty()
+        """Whether every outcome handed over so far has been recorded (or discarded)."""
+        return self._recorded >= self._source.handed
+
+    def _count(self, n: int) -> None:
+        with self._idle:
+            self._recorded += n
+            self._idle.notify_all()
 
     def wait_idle(self, timeout: float) -> bool:
         with self._idle:
@@ -89,7 +94,6 @@ class Acker:
         with self._lock:
             if self._ended or self._source.empty():
                 return []
-            self._busy += 1
             batch = self._collect(None, most)
         if not batch:
             self._done_with()
@@ -99,6 +103,7 @@ class Acker:
         """Forget the leases of a batch Redis has recorded; report the rejected outcomes."""
         for outcome, token in batch:
             self._book.pop(Lease(outcome.id, token))
+        self._count(len(batch))
         self.last_ack = time.monotonic()
         for job_id in rejected:
             logger.warning(
@@ -111,12 +116,11 @@ class Acker:
     def give_back(self, batch: Batch) -> None:
         """Return a batch taken with `take` that could not be sent: the acker sends it."""
         for outcome, token in batch:
-            self._source.put((self._queue, outcome, token))
+            self._source.put_again((self._queue, outcome, token))
         self._done_with()
 
     def _done_with(self) -> None:
         with self._idle:
-            self._busy -= 1
             self._idle.notify_all()
 
     def _collect(self, first: Result | None, most: int) -> Batch:
@@ -132,6 +136,7 @@ class Acker:
                 if self._book.holds(Lease(outcome.id, token)):
                     batch.append((outcome, token))
                 else:
+                    self._recorded += 1  # the caller holds the lock
                     logger.warning(
                         "Outcome %r of job %s discarded: this worker no longer holds its lease "
                         "(it expired and the job was handed on)", outcome.op, outcome.id,
@@ -143,7 +148,7 @@ class Acker:
             except queue.Empty:
                 return batch
             if item is None:  # left for the acker's own loop, which ends on it
-                self._source.put(None)
+                self._source.put_again(None)
                 self._ended = True
                 return batch
 
@@ -156,7 +161,6 @@ class Acker:
                 if item is None:
                     self._ended = True
                     break
-                self._busy += 1
             if self._give_up_after is None:
                 time.sleep(ACK_WINDOW)  # let the fetcher take them, or more gather
             with self._lock:
@@ -177,6 +181,7 @@ class Acker:
         rejected = self._send(batch)
         for outcome, token in batch:
             self._book.pop(Lease(outcome.id, token))
+        self._count(len(batch))
         if rejected is None:
             return
         self.last_ack = time.monotonic()

@@ -162,10 +162,11 @@ class Fetcher:
                 if settled and not result.jobs and result.running_left == 0:
                     self._on_drained()  # nothing anywhere, nothing here when we looked
                     return
-                if not settled:
-                    # A local job, or an outcome, was pending when this fetch began: a job may
-                    # still schedule a retry. Wait for them, turning the loop so that the
-                    # watchdog sees a live fetcher however long the job runs, then look again.
+                if not settled or result.jobs:
+                    # A local job, or an outcome, was pending when this fetch began, or this
+                    # fetch brought jobs: a job may still schedule a retry. Wait for them,
+                    # turning the loop so that the watchdog sees a live fetcher however long
+                    # the job runs, then look again.
                     while not self._settled() and not self._stopping.is_set():
                         self.last_turn = time.monotonic()
                         self._wait_settled()

@@ -21,7 +21,7 @@ from spinach.task import Tasks
 from spinach_worker import execution
 from spinach_worker.decoding import CorruptJobError, UnknownJobTask, build_job
 from spinach_worker.leases import LeaseBook
-from spinach_worker.workers import Result
+from spinach_worker.workers import ResultQueue
 
 logger = logging.getLogger("spinach.worker")
 
@@ -35,7 +35,7 @@ class Reporter:
         namespace: str,
         queue_name: str,
         book: LeaseBook,
-        out: "queue.SimpleQueue[Result | None]",
+        out: ResultQueue,
         name: str,
     ) -> None:
         self._tasks = tasks

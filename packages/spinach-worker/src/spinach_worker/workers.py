@@ -21,6 +21,43 @@ logger = logging.getLogger("spinach.worker")
 Result = tuple[str, Outcome, str]
 
 
+class ResultQueue:
+    """The executor's results on their way to the acker: a queue that counts what it was handed.
+
+    "Every result handed over is recorded" is then a comparison of two counts. Testing the
+    queue for emptiness instead misses a result the acker's thread has just taken and not yet
+    counted as in hand (the thread may wait for the GIL a whole switch interval in between),
+    and a worker draining its queue then sleeps as if another worker still ran that job.
+    """
+
+    __slots__ = ("_lock", "_queue", "handed")
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[Result | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        #: Results put so far (the None that ends the output is not one).
+        self.handed = 0
+
+    def put(self, item: Result | None) -> None:
+        if item is not None:
+            with self._lock:  # counted before it can be taken
+                self.handed += 1
+        self._queue.put(item)
+
+    def put_again(self, item: Result | None) -> None:
+        """Give back an item taken from this queue: it was counted when first put."""
+        self._queue.put(item)
+
+    def get(self) -> Result | None:
+        return self._queue.get()
+
+    def get_nowait(self) -> Result | None:
+        return self._queue.get_nowait()
+
+    def empty(self) -> bool:
+        return self._queue.empty()
+
+
 def _always(job: Job) -> bool:
     return True
 
@@ -38,7 +75,7 @@ class BaseWorkers:
         self._num_workers = num_workers
         self._namespace = namespace
         #: (queue, outcome, lease token) of every job run, in completion order, for the acker.
-        self.out_queue: queue.SimpleQueue[Result | None] = queue.SimpleQueue()
+        self.out_queue = ResultQueue()
         self._in_flight = 0
         self._slots = threading.Condition()
         self._waiters_released = False
