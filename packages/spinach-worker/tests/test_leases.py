@@ -2,6 +2,8 @@
 
 import time
 
+import pytest
+
 from spinach.protocol import Lease
 from spinach_worker.leases import LeaseBook
 
@@ -30,3 +32,35 @@ def test_a_renewal_extends_what_the_book_vouches_for_but_never_shortens_it() -> 
     assert book.vouches(Lease("a", "t"))
     book.renewed([Lease("a", "other")], sent_at=now)  # not ours: ignored
     assert not book.vouches(Lease("a", "other"))
+
+
+def test_a_renewal_crossing_the_record_of_an_outcome_is_not_a_lost_lease(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Redis deletes a lease as it records the outcome: a renewal sent meanwhile finds it gone,
+    and the heartbeat must not warn that the lease was lost."""
+    import logging
+
+    from spinach import Engine, MemoryBroker, Tasks
+    from spinach.protocol import Outcome
+    from spinach_worker.context import WorkerContext
+    from spinach_worker.heartbeat import Heartbeat
+
+    broker = MemoryBroker()
+    tasks = Tasks()
+    tasks.add(lambda: None, name="job")
+    spin = Engine(broker, namespace="unit-settling")
+    spin.attach_tasks(tasks)
+    spin.schedule("job")
+    [fetched] = broker.fetch("spinach", 1, lease_ms=10_000, worker_id="w").jobs
+    lease = Lease(fetched.id, fetched.token)
+    book = LeaseBook(lease_seconds=10)
+    book.add([lease], sent_at=time.monotonic())
+    ctx = WorkerContext(broker, tasks, "unit-settling", "spinach", "w", 10_000, book)
+    book.settling([lease])  # the acker is sending its outcome...
+    broker.finish("spinach", [(Outcome("s", fetched.id), fetched.token)])  # ...Redis records it
+    with caplog.at_level(logging.WARNING, logger="spinach.worker"):
+        Heartbeat(ctx, 1.0, "unit-heartbeat").beat()  # the renewal crossed it
+    assert "Lost the lease" not in caplog.text
+    assert book.holds(lease)  # the acker forgets it once its send returns
+    assert book.pop(lease) and not book.is_settling(lease)

@@ -90,16 +90,18 @@ def test_a_lease_is_forgotten_only_with_its_own_token() -> None:
     assert len(book) == 0
 
 
-def test_draining_a_queue_never_sleeps_on_its_wake_list_while_jobs_were_just_fetched() -> None:
-    """stop_when_queue_empty returns once the fetched jobs are done, not after an idle sleep."""
+@pytest.mark.parametrize("task", ["job", "unknown"], ids=["run", "reported"])
+def test_draining_a_queue_never_sleeps_on_its_wake_list_while_jobs_were_just_fetched(
+    task: str,
+) -> None:
+    """stop_when_queue_empty returns once the fetched jobs are done, not after an idle sleep:
+    a job run by a thread, or one the reporter fails (its task is unknown to this worker)."""
     from spinach import Engine, MemoryBroker, Tasks
 
     tasks = Tasks()
     ran: list[int] = []
-
-    @tasks.task(name="job")
-    def job(n: int) -> None:
-        ran.append(n)
+    tasks.add(ran.append, name="job")
+    tasks.add(ran.append, name="unknown")
 
     broker = MemoryBroker()
     slept: list[float] = []
@@ -112,9 +114,12 @@ def test_draining_a_queue_never_sleeps_on_its_wake_list_while_jobs_were_just_fet
     broker.wait_for_wake = wait_for_wake  # type: ignore[method-assign]
     spin = Engine(broker, namespace="unit-drain")
     spin.attach_tasks(tasks)
-    spin.schedule("job", 1)
+    job_id = spin.schedule(task, 1).job_id
+    del spin.tasks.tasks["unknown"]  # as if sent by an app that has a task this worker lacks
     spin.start_workers(number=2, block=True, stop_when_queue_empty=True)
-    assert ran == [1]
+    assert ran == ([1] if task == "job" else [])
+    info = spin.get_job(job_id)
+    assert info is not None and info.status.name == ("SUCCEEDED" if task == "job" else "FAILED")
     assert slept == []  # before the fix: one sleep of the idle timeout after the last fetch
 
 

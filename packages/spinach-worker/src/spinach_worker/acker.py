@@ -97,6 +97,7 @@ class Acker:
             batch = self._collect(None, most)
         if not batch:
             self._done_with()
+        self._book.settling(_leases(batch))
         return batch
 
     def settle(self, batch: Batch, rejected: Sequence[str]) -> None:
@@ -115,6 +116,7 @@ class Acker:
 
     def give_back(self, batch: Batch) -> None:
         """Return a batch taken with `take` that could not be sent: the acker sends it."""
+        self._book.settling(_leases(batch), done=True)
         for outcome, token in batch:
             self._source.put_again((self._queue, outcome, token))
         self._done_with()
@@ -178,6 +180,7 @@ class Acker:
             self._record(batch)
 
     def _record(self, batch: Batch) -> None:
+        self._book.settling(_leases(batch))
         rejected = self._send(batch)
         for outcome, token in batch:
             self._book.pop(Lease(outcome.id, token))
@@ -237,3 +240,7 @@ class Acker:
                     len(batch), delay, e,
                 )  # fmt: skip
                 time.sleep(delay)
+
+
+def _leases(batch: Batch) -> list[Lease]:
+    return [Lease(outcome.id, token) for outcome, token in batch]

@@ -69,7 +69,10 @@ class Heartbeat:
             )
         tokens = dict(held)
         for job_id in result.lost:
-            if ctx.book.pop(Lease(job_id, tokens[job_id])):
+            lease = Lease(job_id, tokens[job_id])
+            if ctx.book.is_settling(lease):
+                continue  # its outcome was recorded meanwhile, which deleted the lease
+            if ctx.book.pop(lease):
                 logger.warning(
                     "Lost the lease of job %s (this worker was paused or cut off from Redis for "
                     "longer than the lease): recovery handed it on, its outcome here is discarded",

@@ -30,6 +30,8 @@ class LeaseBook:
         self._tokens: dict[str, str] = {}
         self._valid_until: dict[str, float] = {}
         self._retryable: set[str] = set()
+        #: Leases whose outcome is on its way to Redis, which deletes them as it records it.
+        self._settling: set[Lease] = set()
 
     def add(self, leases: Iterable[Lease], sent_at: float | None = None) -> None:
         """Record the leases of freshly fetched jobs, fetched by a request sent at `sent_at`."""
@@ -70,9 +72,26 @@ class LeaseBook:
         """Whether this worker still holds exactly this lease."""
         return self._tokens.get(lease.id) == lease.token
 
+    def settling(self, leases: Iterable[Lease], *, done: bool = False) -> None:
+        """Note that the outcomes of `leases` are being sent (or, `done`, no longer are).
+
+        Redis deletes a lease as it records the outcome: a renewal that crosses the send finds
+        the lease gone, and that is not a lost lease (see `is_settling`).
+        """
+        with self._lock:
+            if done:
+                self._settling.difference_update(leases)
+            else:
+                self._settling.update(leases)
+
+    def is_settling(self, lease: Lease) -> bool:
+        """Whether the outcome of `lease` is on its way to Redis."""
+        return lease in self._settling
+
     def pop(self, lease: Lease) -> bool:
         """Forget `lease` if this worker still holds it; return whether it did."""
         with self._lock:
+            self._settling.discard(lease)
             if self._tokens.get(lease.id) != lease.token:
                 return False
             del self._tokens[lease.id]

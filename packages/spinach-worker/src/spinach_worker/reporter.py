@@ -44,6 +44,8 @@ class Reporter:
         self._book = book
         self._out = out
         self._pending: queue.SimpleQueue[FetchedJob | None] = queue.SimpleQueue()
+        self._handed = 0
+        self._done = 0
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
@@ -54,8 +56,14 @@ class Reporter:
         self._pending.put(None)
         self._thread.join()
 
+    @property
+    def idle(self) -> bool:
+        """Whether every job handed over was dealt with: its outcome is the acker's now."""
+        return self._done >= self._handed
+
     def report(self, fetched: FetchedJob) -> None:
-        """Queue a fetched job that cannot run to be reported failed."""
+        """Queue a fetched job that cannot run to be reported failed (fetcher thread only)."""
+        self._handed += 1
         self._pending.put(fetched)
 
     def _run(self) -> None:
@@ -64,9 +72,10 @@ class Reporter:
                 outcome = self._outcome(fetched)
             except Exception:
                 logger.exception("Could not report job %s", fetched.id)
-                continue
+                outcome = None
             if outcome is not None:
                 self._out.put((self._queue, outcome, fetched.token))
+            self._done += 1  # after the put: once idle, the acker counts the outcome
 
     def _outcome(self, fetched: FetchedJob) -> Outcome | None:
         if not self._book.vouches(Lease(fetched.id, fetched.token)):

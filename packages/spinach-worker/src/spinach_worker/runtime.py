@@ -314,8 +314,9 @@ class WorkerRuntime:
         self._acker.wait_idle(0.05)
 
     def _settled(self) -> bool:
-        """Whether no job is running here and every outcome was recorded."""
-        return self._workers.idle and self._acker.idle
+        """Whether no job is running or being reported here and every outcome was recorded."""
+        # In this order: an idle executor or reporter has handed the acker all it made.
+        return self._workers.idle and self._reporter.idle and self._acker.idle
 
     def _on_fatal(self, error: BaseException) -> None:
         self._fatal = error
