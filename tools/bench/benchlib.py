@@ -323,8 +323,8 @@ def aio_enqueue_single(bench: Bench, args: argparse.Namespace) -> dict[str, Any]
     """`await schedule()` one job at a time, on the asyncio client."""
 
     async def schedule(aspin: Any, jobs: int) -> None:
-        for _ in range(jobs):
-            await aspin.schedule("noop")
+        for n in range(jobs):
+            await aspin.schedule("noop", n % 100, 7)  # the arguments of the sync phase
 
     return _aio_rate(
         bench, args, lambda a: schedule(a, args.warmup), lambda a: schedule(a, args.jobs)
@@ -351,7 +351,11 @@ def process(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
     rss_before = peak_rss_mib()
     before = bench.probe.snapshot()
     bench.engine.start_workers(
-        number=args.threads, queue=QUEUE, block=True, stop_when_queue_empty=True
+        number=args.threads,
+        queue=QUEUE,
+        block=True,
+        stop_when_queue_empty=True,
+        **({"prefetch": args.prefetch} if args.prefetch else {}),
     )
     after = bench.probe.snapshot()
     tally = bench.tally
@@ -381,7 +385,12 @@ def latency(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
     """Time from schedule() to the task starting, on an idle worker, one job at a time."""
     tally = bench.tally
     tally.expected = args.jobs
-    bench.engine.start_workers(number=args.threads, queue=QUEUE, block=False)
+    bench.engine.start_workers(
+        number=args.threads,
+        queue=QUEUE,
+        block=False,
+        **({"prefetch": args.prefetch} if args.prefetch else {}),
+    )
     time.sleep(args.settle)  # let the worker go idle: the first jobs must wake it
     before = bench.probe.snapshot()
     interval = args.interval_ms / 1000
@@ -489,6 +498,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--namespace", default=f"bench-{uuid.uuid4().hex[:8]}")
     parser.add_argument("--jobs", type=int, required=True)
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--prefetch", type=int, default=0, help="this repo only")
     parser.add_argument("--warmup", type=int, default=20, help="jobs sent before measuring")
     parser.add_argument("--interval-ms", type=float, default=10.0)
     parser.add_argument("--settle", type=float, default=0.5, help="idle seconds before sending")

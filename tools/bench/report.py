@@ -252,7 +252,12 @@ def describe(args: argparse.Namespace, sides: list[Side], url: str) -> list[str]
         f"process; 1 fresh worker process, start_workers(number={args.threads}, block=True, "
         "stop_when_queue_empty=True); every execution counted under a lock; 'from spawn' "
         "counts from just before run.py spawns the process, 'steady' from the first job done "
-        "to the last; the INCR job also makes one Redis INCR of its own",
+        "to the last; the INCR job also makes one Redis INCR of its own"
+        + (
+            f"; this repo's workers with prefetch={args.prefetch}"
+            if getattr(args, "prefetch", 0)
+            else ""
+        ),
         "floors: the same job functions called by 8 bare threads without a queue; one RPUSH "
         "per job of a 160-byte payload, one by one and pipelined",
         f"latency: {count('latency')} jobs sent one at a time every {args.interval_ms:g} ms to "

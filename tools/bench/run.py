@@ -75,6 +75,13 @@ def parse_args() -> argparse.Namespace:
     )
     add("--threads", type=int, default=8, help="worker threads (default %(default)s)")
     add(
+        "--prefetch",
+        type=int,
+        default=0,
+        help="this repo's workers fetch that many jobs ahead of their threads (default "
+        "%(default)s; 0.0.25 has no such option)",
+    )
+    add(
         "--repeat",
         type=int,
         default=3,
@@ -239,6 +246,8 @@ def run_phase(
         "--interval-ms", str(args.interval_ms),
         "--task", task,
     ]  # fmt: skip
+    if side.key == "current" and args.prefetch:
+        command += ["--prefetch", str(args.prefetch)]
     with log_path.open("w") as log:
         try:
             # Taken last before the spawn: the process phases count their rate from it.

@@ -141,3 +141,14 @@ def test_an_outcome_the_acker_has_taken_but_not_recorded_keeps_it_busy() -> None
     assert not acker.idle
     source.get()  # what the acker's thread does first, before it marks itself busy
     assert source.empty() and not acker.idle
+
+
+def test_the_cli_takes_a_prefetch_and_refuses_a_negative_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert build_parser().parse_args(["shop.tasks:spin"]).prefetch == 0
+    assert build_parser().parse_args(["shop.tasks:spin", "--prefetch", "16"]).prefetch == 16
+    for bad in ("-1", "lots"):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(["shop.tasks:spin", "--prefetch", bad])
+        assert "must be a whole number >= 0" in capsys.readouterr().err

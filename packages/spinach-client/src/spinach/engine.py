@@ -361,6 +361,7 @@ class Engine:
         shutdown_timeout: float | None = None,
         health_port: int | None = None,
         health_host: str = "0.0.0.0",
+        prefetch: int = 0,
     ) -> None:
         """Run jobs of `queue` on `number` workers (threads by default); needs spinach-worker.
 
@@ -373,6 +374,10 @@ class Engine:
         running jobs (None: until they finish); jobs still running then are handed back if they
         may run again, or left to lease recovery (reported failed) if they run at most once.
         `health_port`: serve HTTP /livez and /readyz on that port of `health_host` for probes.
+        `prefetch`: jobs fetched ahead of the threads, so that a thread that finishes finds
+        its next job here instead of waiting for a fetch (much faster for short jobs); their
+        leases are held and renewed meanwhile, a stop hands them back, but if the process is
+        killed, prefetched at-most-once jobs are reported failed without having run.
         """
         if self._runtime is not None and not self._runtime.stopped:
             raise RuntimeError("Workers are already running")
@@ -387,6 +392,7 @@ class Engine:
             shutdown_timeout=shutdown_timeout,
             health_port=health_port,
             health_host=health_host,
+            prefetch=prefetch,
         )
         runtime.start()
         self._runtime = runtime

@@ -34,6 +34,7 @@ class ChildOptions:
     use_asyncio: bool = False
     shutdown_timeout: float | None = None
     lease_seconds: float | None = None
+    prefetch: int = 0
     log_level: str = "INFO"
     metrics: bool = False
 
@@ -80,6 +81,7 @@ def child_main(options: ChildOptions, slot: int, conn: Connection) -> None:
             stop_when_queue_empty=options.stop_when_queue_empty,
             workers_class=workers_class,
             shutdown_timeout=options.shutdown_timeout,
+            prefetch=options.prefetch,
             **extra,
         )
         runtime.start()

@@ -59,7 +59,7 @@ class Fetcher:
         self._on_fatal = on_fatal
         self._stopping = threading.Event()
         self._alarm = Alarm(self._wake, name=f"{name}-alarm")
-        self._batch_threshold = max(1, workers.num_workers // 2)
+        self._batch_threshold = max(1, (workers.num_workers + workers.prefetch) // 2)
         self.thread = threading.Thread(target=self._run, name=name, daemon=True)
         #: time.monotonic() of the last successful fetch (None before the first).
         self.last_fetch: float | None = None

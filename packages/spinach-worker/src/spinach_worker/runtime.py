@@ -71,9 +71,13 @@ class WorkerRuntime:
         shutdown_timeout: float | None = None,
         health_port: int | None = None,
         health_host: str = "0.0.0.0",
+        prefetch: int = 0,
     ) -> None:
         if number <= 0:
             raise ValueError("The number of workers must be at least one")
+        if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 0:
+            raise ValueError(f"prefetch must be an int >= 0, got {prefetch!r}")
+        self._prefetch = prefetch
         if lease_seconds < 0.3:
             raise ValueError("lease_seconds must be at least 0.3")
         self._engine = engine
@@ -126,6 +130,7 @@ class WorkerRuntime:
         ctx = self.ctx
         ns = ctx.namespace
         self._workers: BaseWorkers = self._workers_class(self._number, ns)
+        self._workers.prefetch = self._prefetch
         self._workers.vouches = self._vouches
         self._workers.on_not_started = self._not_started
         beat = ctx.lease_ms / 3000

@@ -73,6 +73,8 @@ class BaseWorkers:
         if num_workers <= 0:
             raise ValueError("num_workers must be at least one")
         self._num_workers = num_workers
+        #: Jobs this executor takes at once: its threads, plus the prefetched ones waiting.
+        self._capacity = num_workers
         self._namespace = namespace
         #: (queue, outcome, lease token) of every job run, in completion order, for the acker.
         self.out_queue = ResultQueue()
@@ -99,9 +101,21 @@ class BaseWorkers:
         return self._num_workers
 
     @property
+    def prefetch(self) -> int:
+        """Jobs fetched ahead of the threads, waiting here for the next free one."""
+        return self._capacity - self._num_workers
+
+    @prefetch.setter
+    def prefetch(self, jobs: int) -> None:
+        if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 0:
+            raise ValueError(f"prefetch must be an int >= 0, got {jobs!r}")
+        self._capacity = self._num_workers + jobs
+        self._wanted = self._capacity + 1
+
+    @property
     def available_slots(self) -> int:
         """How many more jobs can be taken now."""
-        return self._num_workers - self._in_flight
+        return self._capacity - self._in_flight
 
     def can_accept_job(self) -> bool:
         return self.available_slots > 0
@@ -116,12 +130,12 @@ class BaseWorkers:
 
         Returns the number of free slots.
         """
-        most = self._num_workers - min_free
+        most = self._capacity - min_free
         with self._slots:
             self._wanted = min_free
             self._slots.wait_for(lambda: self._in_flight <= most or self._waiters_released, timeout)
-            self._wanted = self._num_workers + 1  # nobody waits: finished jobs notify no one
-            return self._num_workers - self._in_flight
+            self._wanted = self._capacity + 1  # nobody waits: finished jobs notify no one
+            return self._capacity - self._in_flight
 
     def release_waiters(self) -> None:
         """End every wait_for_slot at once, now and from now on (the fetcher is stopping)."""
@@ -143,7 +157,7 @@ class BaseWorkers:
         self.out_queue.put((job.queue, outcome, job._lease_token))
         with self._slots:
             self._in_flight -= 1
-            if self._num_workers - self._in_flight >= self._wanted:
+            if self._capacity - self._in_flight >= self._wanted:
                 self._slots.notify_all()
 
     def running_now(self) -> list[RunningJob]:
@@ -162,7 +176,7 @@ class BaseWorkers:
         )
         with self._slots:
             self._in_flight -= 1
-            if self._num_workers - self._in_flight >= self._wanted:
+            if self._capacity - self._in_flight >= self._wanted:
                 self._slots.notify_all()
         try:
             self.on_not_started(job)

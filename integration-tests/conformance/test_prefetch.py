@@ -1,0 +1,73 @@
+"""Prefetch: jobs fetched ahead of the threads wait here under lease, and a stop hands them back."""
+
+import threading
+
+import pytest
+from helpers import Ledger, wait_for
+
+from spinach import Engine, Tasks
+
+
+def _holding_tasks(ledger: Ledger, release: threading.Event) -> Tasks:
+    tasks = Tasks()
+
+    @tasks.task(name="hold", max_retries=1)
+    def hold(n: int) -> None:
+        ledger.add(("started", n))
+        release.wait(10)
+        ledger.add(("done", n))
+
+    return tasks
+
+
+@pytest.mark.parametrize("prefetch", [0, 2])
+def test_a_worker_holds_its_threads_jobs_plus_the_prefetched_ones_and_no_more(
+    spin: Engine, ledger: Ledger, prefetch: int
+) -> None:
+    release = threading.Event()
+    spin.attach_tasks(_holding_tasks(ledger, release))
+    for n in range(5):
+        spin.schedule("hold", n)
+    spin.start_workers(number=1, block=False, prefetch=prefetch)
+    try:
+        wait_for(lambda: ledger.entries == [("started", 0)], message="the first job started")
+        expected = (1 + prefetch, 4 - prefetch)
+        wait_for(
+            lambda: (lambda s: (s.running, s.ready))(spin.broker.queue_stats("spinach"))
+            == expected,
+            message=f"(running, ready) == {expected}",
+        )
+        assert ledger.entries == [("started", 0)]  # prefetched jobs wait for the thread
+    finally:
+        release.set()
+    wait_for(lambda: len(ledger.entries) == 10, message="every job ran")
+    assert [e[1] for e in ledger.entries if e[0] == "started"] == [0, 1, 2, 3, 4]  # in order
+
+
+def test_a_stop_hands_the_prefetched_jobs_back_in_order_and_they_run_once(
+    spin: Engine, ledger: Ledger
+) -> None:
+    release = threading.Event()
+    spin.attach_tasks(_holding_tasks(ledger, release))
+    for n in range(4):
+        spin.schedule("hold", n)
+    spin.start_workers(number=1, block=False, prefetch=2)
+    wait_for(lambda: ledger.entries == [("started", 0)], message="the first job started")
+    wait_for(lambda: spin.broker.queue_stats("spinach").running == 3, message="two prefetched")
+    stopping = threading.Thread(target=spin.stop_workers)
+    stopping.start()  # waits for the running job; the prefetched ones go back at once
+    wait_for(lambda: spin.broker.queue_stats("spinach").ready == 3, message="handed back")
+    release.set()
+    stopping.join(10)
+    assert not stopping.is_alive()
+    stats = spin.broker.queue_stats("spinach")
+    assert (stats.ready, stats.running) == (3, 0)
+    spin.start_workers(number=1, block=True, stop_when_queue_empty=True)
+    started = [e[1] for e in ledger.entries if e[0] == "started"]
+    assert started == [0, 1, 2, 3]  # each once, in the order they were sent
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True, "2"])
+def test_a_prefetch_that_is_not_a_whole_number_is_refused(spin: Engine, bad: object) -> None:
+    with pytest.raises(ValueError, match="prefetch must be an int >= 0"):
+        spin.start_workers(number=1, block=False, prefetch=bad)  # type: ignore[arg-type]
