@@ -33,8 +33,9 @@ def test_a_worker_holds_its_threads_jobs_plus_the_prefetched_ones_and_no_more(
         wait_for(lambda: ledger.entries == [("started", 0)], message="the first job started")
         expected = (1 + prefetch, 4 - prefetch)
         wait_for(
-            lambda: (lambda s: (s.running, s.ready))(spin.broker.queue_stats("spinach"))
-            == expected,
+            lambda: (
+                (lambda s: (s.running, s.ready))(spin.broker.queue_stats("spinach")) == expected
+            ),
             message=f"(running, ready) == {expected}",
         )
         assert ledger.entries == [("started", 0)]  # prefetched jobs wait for the thread
