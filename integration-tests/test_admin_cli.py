@@ -375,7 +375,7 @@ def test_job_show_of_an_unknown_id_exits_1(spin: Engine, app: App) -> None:
 # -- jobs ready, delayed, running, finished ---------------------------------------------------
 
 
-def test_jobs_lists_ready_delayed_running_and_finished_jobs_page_by_page(
+def test_jobs_lists_ready_delayed_running_finished_and_held_jobs_page_by_page(
     spin: Engine, app: App
 ) -> None:
     done = [spin.schedule("ok", n).job_id for n in range(3)]
@@ -412,13 +412,20 @@ def test_jobs_lists_ready_delayed_running_and_finished_jobs_page_by_page(
     assert cli(spin, "jobs", "ready", "--task", "nope") == (0, "No ready jobs of task 'nope'.\n")
 
     held = spin.schedule("hold", 1).job_id
-    spin.start_workers(number=1, block=False)
+    behind = [spin.schedule("hold", n).job_id for n in (2, 3)]  # max_concurrency=1
+    spin.start_workers(number=2, block=False)
     wait_for(lambda: app.ran("hold started") == [(1,)], message="the hold job started")
+    wait_for(lambda: ids("held") == behind, message="two jobs held back by the limit, in order")
+    assert ids("held", "--queue", DEFAULT, "--task", "hold", "--offset", "1") == behind[1:]
+    assert ids("held", "--queue", DEFAULT, "--task", "ok") == []
+    rows = table(cli(spin, "jobs", "held", "--queue", DEFAULT)[1])
+    assert [row[0] for row in rows[1:]] == behind and rows[1][2] == "hold"
     assert cli_json(spin, "jobs", "running")[0] == 0
     pages = cli_json(spin, "jobs", "running")[1]
     [running] = [job for page in pages.values() for job in page["jobs"]]
     assert (running["id"], running["status"]) == (held, "running") and running["worker"]
     app.release.set()
+    wait_for(lambda: len(app.ran("hold")) == 3, message="the held jobs ran once released")
     assert cli(spin, "jobs", "finished", "--limit", "0")[0] == 2  # bad usage, not a crash
 
 

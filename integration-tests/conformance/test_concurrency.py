@@ -181,3 +181,40 @@ def test_lifting_a_limit_releases_the_jobs_it_held_back(spin: Engine, ledger: Le
     ledger.wait_for_count(4, timeout=10)  # all four run together now
     hold.set()
     spin.stop_workers()
+
+
+def test_jobs_held_back_by_their_limits_are_listed_task_by_task_a_page_at_a_time(
+    spin: Engine, ledger: Ledger
+) -> None:
+    release = threading.Event()
+    tasks = Tasks()
+    for name in ("b_task", "a_task"):  # listed by task name, whatever the order they came in
+
+        @tasks.task(name=name, max_concurrency=1, max_retries=1)
+        def limited(n: int, name: str = name) -> None:
+            ledger.add((name, n))
+            release.wait(10)
+
+    spin.attach_tasks(tasks)
+    names = ("b_task", "a_task")
+    sent = {name: [spin.schedule(name, n).job_id for n in range(3)] for name in names}
+    # Three threads: the first fetch meets every job, runs one of each task, holds the rest.
+    spin.start_workers(number=3, block=False)
+    try:
+        held = sent["a_task"][1:] + sent["b_task"][1:]
+
+        def page(offset: int, limit: int) -> list[str]:
+            return [job.id for job in spin.jobs("held", offset=offset, limit=limit).jobs]
+
+        wait_for(lambda: page(0, 10) == held, message="two jobs of each task held back")
+        assert page(0, 3) == held[:3]
+        assert page(1, 2) == held[1:3]  # across the end of one task's list
+        assert page(3, 5) == held[3:]
+        assert page(4, 5) == []
+        first = spin.jobs("held", limit=3)
+        assert (first.total, first.next_offset) == (4, 3)
+        assert [job.id for job in spin.jobs("held", task="b_task").jobs] == sent["b_task"][1:]
+        assert all(job.status.name == "QUEUED" for job in first.jobs)
+    finally:
+        release.set()
+    wait_for(lambda: len(ledger.entries) == 6, message="every job ran once released")

@@ -95,7 +95,7 @@ def test_workers_survive_their_connections_being_killed_in_a_loop(
     figures = Ledger(client).check(again_keys, once_keys)
     print(f"\nscenario 5: {killed} connections killed over 3 s, {figures}")
     assert killed > 20
-    assert all(w.process.poll() is None for w in fleet.workers)
+    assert all(w.process.poll() is None for w in fleet.workers), fleet.logs()[-4000:]
 
 
 def test_workers_resume_by_themselves_after_redis_was_unreachable(

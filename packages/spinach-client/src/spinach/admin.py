@@ -110,8 +110,8 @@ def jobs_op(
     _check_page(offset, limit)
     if state not in PAGE_STATES:
         raise ValueError(f"state must be one of {', '.join(PAGE_STATES)}, got {state!r}")
-    if task is None:
-        found, total = yield from operations.job_page(scope, queue, state, offset, limit)
+    if task is None or state == "held":  # held jobs are kept per task: no filter needed
+        found, total = yield from operations.job_page(scope, queue, state, offset, limit, task)
         more = offset + limit < total
         return JobPage(
             jobs=[job for job in found if job is not None],

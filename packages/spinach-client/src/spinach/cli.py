@@ -283,6 +283,7 @@ _PAGE_KINDS = {
     "delayed": "jobs due later (and retries waiting), soonest first",
     "running": "jobs a worker runs now",
     "finished": "recently finished jobs, newest first",
+    "held": "jobs held back by their task's concurrency limit, task by task",
 }
 
 
@@ -326,6 +327,7 @@ def _job_pages(engine: Engine, args: argparse.Namespace, out: TextIO) -> int:
         "delayed": ("due_at", "DUE AT"),
         "running": ("started_at", "STARTED AT"),
         "finished": ("finished_at", "FINISHED AT"),
+        "held": ("created_at", "QUEUED AT"),
     }[state]
     rows = [
         [

@@ -164,7 +164,8 @@ class Engine:
         limit: int = 50,
     ) -> JobPage:
         """One page of the jobs of `queue` in `state`: "ready" (oldest first), "delayed"
-        (soonest first), "running", "failed" or "finished" (newest first).
+        (soonest first), "running", "failed" or "finished" (newest first), or "held" (held
+        back by their task's concurrency limit; task by task, each oldest first).
 
         A page is one range of one Redis list, never a scan of the queue. With `task`, at most
         a bounded window of jobs is looked at per call: the page may hold fewer jobs than

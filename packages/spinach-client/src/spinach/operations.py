@@ -44,7 +44,7 @@ T = TypeVar("T")
 ENQUEUE_CHUNK = 10_000
 
 #: The states `job_page` lists.
-PAGE_STATES = ("ready", "delayed", "running", "failed", "finished")
+PAGE_STATES = ("ready", "delayed", "running", "failed", "finished", "held")
 
 #: Entries one SSCAN or HSCAN step asks for.
 SCAN_COUNT = 1000
@@ -269,18 +269,30 @@ def failed_page(scope: Scope, queue: str, offset: int = 0, limit: int = 50) -> O
 
 
 def job_page(
-    scope: Scope, queue: str, state: str, offset: int = 0, limit: int = 50
+    scope: Scope,
+    queue: str,
+    state: str,
+    offset: int = 0,
+    limit: int = 50,
+    task: str | None = None,
 ) -> Op[tuple[list[JobInfo | None], int]]:
     """One page of the jobs of `queue` in `state` (see PAGE_STATES), and how many it holds.
 
     Ready jobs come oldest first, delayed ones soonest first, running ones by lease, failed
-    and finished ones newest first. An entry is None where the list still holds the id of a
-    job that is gone (cancelled while queued, not met by a fetch yet).
+    and finished ones newest first; held ones (held back by their task's concurrency limit)
+    task by task in name order, each oldest first, or of `task` only. An entry is None where
+    the list still holds the id of a job that is gone (cancelled while queued, not met by a
+    fetch yet).
     """
     if state not in PAGE_STATES:
         raise ValueError(f"state must be one of {', '.join(PAGE_STATES)}, got {state!r}")
     page = {"state": state, "offset": offset, "limit": limit}
-    reply = yield from _on_queue(scope, queue, JobPageReply, "job_page", page)
+    keys = yield from checked_keys(scope, queue)
+    parked: list[str] = []
+    if state == "held":
+        limited = [task] if task is not None else sorted((yield from limits_in_force(scope, queue)))
+        parked = [keys.parked(name) for name in limited]
+    reply = yield from script(JobPageReply, call("job_page", keys, page, variadic_keys=parked))
     jobs: list[JobInfo | None] = []
     for n, raw_id in enumerate(reply.ids):
         job_id = text(raw_id)

@@ -11,10 +11,12 @@ KEYS
   done_index  LIST    "<finished ms>:<id>" of finished jobs, oldest first
   failed_index  ZSET  id -> when it failed (ms), one per job of the failed store
   jobs        HASH    id -> record of the job (see the record include)
+  parked*     LIST    'held' only: the parked lists to read, one after the other
 
 ARGV
   state       'ready' (oldest first), 'delayed' (soonest first), 'running' (oldest lease
-              first), 'failed' or 'finished' (newest first)
+              first), 'failed' or 'finished' (newest first), 'held' (held back by their
+              task's concurrency limit: the parked lists in the order given, each oldest first)
   offset      how many jobs of that order to skip
   limit       most jobs to return
 
@@ -58,6 +60,22 @@ elseif state == 'finished' then
   end
   if #ids > 0 then
     done_records = hmget_sliced(KEY.done, ids)
+  end
+elseif state == 'held' then
+  local skip = first
+  for _, key in ipairs(KEY.parked) do
+    local length = redis.call('LLEN', key)
+    total = total + length
+    if skip >= length then
+      skip = skip - length
+    else
+      if #ids < limit then
+        for _, id in ipairs(redis.call('LRANGE', key, skip, skip + limit - #ids - 1)) do
+          ids[#ids + 1] = id
+        end
+      end
+      skip = 0
+    end
   end
 else
   error('job_page: unknown state ' .. tostring(state))
