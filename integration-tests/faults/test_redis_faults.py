@@ -82,6 +82,11 @@ def test_workers_survive_their_connections_being_killed_in_a_loop(
     client_engine.schedule_batch(batch)
     fleet.start(THREADS="4", LEASE="1.0")
     fleet.start(THREADS="4", LEASE="1.0")
+    # Both up (registered by their heartbeat) before the first kill: a worker still importing
+    # fault_app.py, whose own ledger client is not retried, would die of it (seen under load).
+    wait_until(
+        lambda: len(client_engine.broker.live_workers("spinach")) == 2, 30, "both workers up"
+    )
     wait_until(lambda: client.scard("ledger") > 0, 20, "processing")
 
     killed = 0
