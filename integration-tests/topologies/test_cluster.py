@@ -86,5 +86,6 @@ def test_a_slot_migrating_while_jobs_flow_loses_no_job_and_stops_no_worker(
     stop.set()
     wait_for(lambda: set(ledger.entries) >= set(sent), timeout=60, message="every job")
     spin.stop_workers()
+    spin.broker.close()
     print(f"\nslot migration under load: {len(sent)} jobs sent, {len(ledger)} runs")
     assert set(ledger.entries) == set(sent)
