@@ -109,7 +109,8 @@ def django_site(shop: Engine, redis_server: RedisServer, tmp_path: Path) -> Iter
 def test_the_included_dashboard_serves_its_pages_under_the_prefix(django_site: str) -> None:
     staff = HttpClient(django_site, {"X-Staff": "yes"})
     assert staff.get("/").text == "the shop"
-    states = [f"jobs?state={state}" for state in ("ready", "delayed", "running", "finished")]
+    listed = ("ready", "held", "delayed", "running", "finished")
+    states = [f"jobs?state={state}" for state in listed]
     for path in ("", "workers", "jobs", *states, "periodic", "limits"):
         answer = staff.get(f"/ops/spinach/{path}")
         assert answer.status == 200, (path, answer.text[:500])

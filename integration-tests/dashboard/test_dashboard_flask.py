@@ -79,7 +79,7 @@ def test_every_state_the_chart_and_run_now_work_under_the_prefix(shop: Engine) -
     from helpers import wait_for
 
     client = make_site(shop).test_client()
-    for state in ("ready", "delayed", "running", "failed", "finished"):
+    for state in ("ready", "held", "delayed", "running", "failed", "finished"):
         answer = client.get(f"/admin/spinach/jobs?state={state}&queue=billing")
         assert answer.status_code == 200, state
     overview = client.get("/admin/spinach/").get_data(as_text=True)

@@ -188,7 +188,7 @@ def test_a_filter_on_an_attached_task_looks_in_its_queue(spin: Engine, browser: 
     assert browser.get("/jobs?state=failed&task=mail:bounce&offset=50").status_code == 200
 
 
-def test_the_ready_tab_says_how_many_jobs_a_concurrency_limit_holds_back(
+def test_jobs_held_back_by_a_concurrency_limit_are_counted_and_listed_on_their_tab(
     spin: Engine, browser: Browser
 ) -> None:
     tasks = Tasks()
@@ -198,8 +198,7 @@ def test_the_ready_tab_says_how_many_jobs_a_concurrency_limit_holds_back(
         RELEASE.wait(30)
 
     spin.attach_tasks(tasks)
-    for n in range(3):
-        spin.schedule("shop:one_at_a_time", n)
+    jobs = [spin.schedule("shop:one_at_a_time", n) for n in range(3)]
     spin.start_workers(number=3, block=False, lease_seconds=0.6)
 
     def waiting() -> int:
@@ -212,9 +211,19 @@ def test_the_ready_tab_says_how_many_jobs_a_concurrency_limit_holds_back(
     held = re.search(r'<p class="muted" id="held-back">(.*?)</p>', page, re.S)
     assert held is not None
     assert held[1].startswith("2 more jobs of tasks with a concurrency limit wait")
-    assert 'href="/limits"' in held[1]
+    assert 'href="/jobs?state=held&amp;queue=spinach"' in held[1]
+    tab = text(browser.get("/jobs?state=held&queue=spinach"))
+    assert listed(tab) == [job.job_id for job in jobs[1:]]  # the first one runs
+    assert 'aria-current="page">held <span class="count">2</span>' in tab
+    assert tab.count(">Cancel</button>") == 2
+    assert "2 held in spinach; task by task, each oldest first." in tab
+    assert listed(text(browser.get("/jobs?state=held"))) == [job.job_id for job in jobs[1:]]
     overview = text(browser.get("/"))
-    assert '<a class="muted held" href="/limits"' in overview and "+2 held</a>" in overview
+    assert '<a class="muted held" href="/jobs?state=held&amp;queue=spinach"' in overview
+    assert "+2 held</a>" in overview
     RELEASE.set()
     wait_for(lambda: waiting() == 0, message="the jobs to run")
     assert 'id="held-back"' not in text(browser.get("/jobs?state=ready&queue=spinach"))
+    assert "No job is held back by a concurrency limit in spinach" in text(
+        browser.get("/jobs?state=held&queue=spinach")
+    )

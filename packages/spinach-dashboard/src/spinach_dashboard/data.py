@@ -180,8 +180,9 @@ class DashboardData:
         counts = {
             state: sum(getattr(queue, state) for queue in status.queues)
             for state in JOB_STATES
-            if state != "finished"
+            if state not in ("finished", "held")
         }
+        counts["held"] = sum(limit.waiting for limit in status.limits)
         if listed.state == "finished":
             counts["finished"] = listed.total
         return counts

@@ -15,11 +15,12 @@ from spinach.admin import MAX_PAGE
 from spinach.inspection import JobInfo
 
 #: The job states the Jobs page has a tab for, in order (those of `Engine.jobs`).
-JOB_STATES = ("ready", "delayed", "running", "failed", "finished")
+JOB_STATES = ("ready", "held", "delayed", "running", "failed", "finished")
 
 #: How each state is ordered, as the Jobs page says it.
 ORDER = {
     "ready": "oldest first",
+    "held": "task by task, each oldest first",
     "delayed": "soonest due first",
     "running": "in lease order",
     "failed": "newest first",
@@ -62,7 +63,7 @@ _EPOCH = datetime.min.replace(tzinfo=UTC)
 
 def _sort_key(state: str) -> tuple[Callable[[JobInfo], datetime], bool]:
     """How jobs of several queues are merged in the order of one queue's list."""
-    if state == "ready":
+    if state in ("ready", "held"):
         return (lambda job: job.created_at or _NEVER), False
     if state == "delayed":
         return (lambda job: job.due_at or _NEVER), False
