@@ -31,13 +31,19 @@ def _drive(op: Op[Any], answer: Any) -> Any:
     return steps.result
 
 
+def _broker() -> MemoryBroker:
+    """An embedded broker serving the namespace "ops" (the operations need one)."""
+    broker = MemoryBroker()
+    Engine(broker, namespace="ops")
+    return broker
+
+
 def _job(queue: str = "spinach") -> PreparedJob:
     return PreparedJob("task", queue, "id-1", 0, 0, 0, b"{}")
 
 
 def test_an_operation_yields_its_requests_and_returns_what_it_read() -> None:
-    broker = MemoryBroker()
-    Engine(broker, namespace="ops")
+    broker = _broker()
     seen: list[Any] = []
 
     def answer(request: Any) -> Any:
@@ -50,8 +56,7 @@ def test_an_operation_yields_its_requests_and_returns_what_it_read() -> None:
 
 
 def test_an_enqueue_is_one_retried_durable_request_and_out_of_memory_becomes_broker_full() -> None:
-    broker = MemoryBroker()
-    Engine(broker, namespace="ops")
+    broker = _broker()
     noted: set[str] = set()
     requests: list[Any] = []
 
@@ -72,8 +77,7 @@ def test_an_enqueue_is_one_retried_durable_request_and_out_of_memory_becomes_bro
 
 
 def test_a_queue_list_that_cannot_be_written_is_noted_later() -> None:
-    broker = MemoryBroker()
-    Engine(broker, namespace="ops")
+    broker = _broker()
     noted: set[str] = set()
 
     def unreachable(request: Any) -> Any:
@@ -84,8 +88,7 @@ def test_a_queue_list_that_cannot_be_written_is_noted_later() -> None:
 
 
 def test_data_of_another_schema_is_refused_and_a_queue_is_checked_once() -> None:
-    broker = MemoryBroker()
-    Engine(broker, namespace="ops")
+    broker = _broker()
     requests: list[Any] = []
 
     def answer(request: Any) -> Any:
@@ -105,8 +108,7 @@ def test_data_of_another_schema_is_refused_and_a_queue_is_checked_once() -> None
 
 
 def test_an_error_the_operation_does_not_handle_leaves_it_unchanged() -> None:
-    broker = MemoryBroker()
-    Engine(broker, namespace="ops")
+    broker = _broker()
     error = redis.ResponseError("WRONGTYPE")
 
     def answer(request: Any) -> Any:

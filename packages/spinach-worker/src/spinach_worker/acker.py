@@ -95,8 +95,6 @@ class Acker:
             if self._ended or self._source.empty():
                 return []
             batch = self._collect(None, most)
-        if not batch:
-            self._done_with()
         self._book.settling(_leases(batch))
         return batch
 
@@ -112,18 +110,12 @@ class Acker:
                 "paused or cut off from Redis; the job's new owner decides its fate",
                 job_id,
             )
-        self._done_with()
 
     def give_back(self, batch: Batch) -> None:
         """Return a batch taken with `take` that could not be sent: the acker sends it."""
         self._book.settling(_leases(batch), done=True)
         for outcome, token in batch:
             self._source.put_again((self._queue, outcome, token))
-        self._done_with()
-
-    def _done_with(self) -> None:
-        with self._idle:
-            self._idle.notify_all()
 
     def _collect(self, first: Result | None, most: int) -> Batch:
         """The held outcomes among `first` and what waits in the source, up to `most`.
@@ -138,7 +130,8 @@ class Acker:
                 if self._book.holds(Lease(outcome.id, token)):
                     batch.append((outcome, token))
                 else:
-                    self._recorded += 1  # the caller holds the lock
+                    self._recorded += 1  # the caller holds the lock, which _idle wraps
+                    self._idle.notify_all()
                     logger.warning(
                         "Outcome %r of job %s discarded: this worker no longer holds its lease "
                         "(it expired and the job was handed on)", outcome.op, outcome.id,
@@ -167,11 +160,8 @@ class Acker:
                 time.sleep(ACK_WINDOW)  # let the fetcher take them, or more gather
             with self._lock:
                 batch = self._collect(item, MAX_BATCH)
-            try:
-                if batch:
-                    self._record(batch)
-            finally:
-                self._done_with()
+            if batch:
+                self._record(batch)
             if self._ended:
                 break
         with self._lock:  # what the fetcher took and gave back is recorded by give_back

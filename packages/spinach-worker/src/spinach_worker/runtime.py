@@ -33,7 +33,7 @@ from spinach_worker.leases import LeaseBook
 from spinach_worker.periodic import PeriodicScheduler
 from spinach_worker.reporter import Reporter
 from spinach_worker.watchdog import Watchdog
-from spinach_worker.workers import BaseWorkers, ThreadWorkers
+from spinach_worker.workers import BaseWorkers, ThreadWorkers, checked_prefetch
 
 if TYPE_CHECKING:
     from spinach.engine import Engine
@@ -75,9 +75,7 @@ class WorkerRuntime:
     ) -> None:
         if number <= 0:
             raise ValueError("The number of workers must be at least one")
-        if isinstance(prefetch, bool) or not isinstance(prefetch, int) or prefetch < 0:
-            raise ValueError(f"prefetch must be an int >= 0, got {prefetch!r}")
-        self._prefetch = prefetch
+        self._prefetch = checked_prefetch(prefetch)  # before any thread starts
         if lease_seconds < 0.3:
             raise ValueError("lease_seconds must be at least 0.3")
         self._engine = engine

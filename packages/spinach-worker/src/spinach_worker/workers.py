@@ -58,6 +58,13 @@ class ResultQueue:
         return self._queue.empty()
 
 
+def checked_prefetch(jobs: int) -> int:
+    """`jobs` if it is a whole number of jobs to prefetch, else ValueError saying why."""
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 0:
+        raise ValueError(f"prefetch must be an int >= 0, got {jobs!r}")
+    return jobs
+
+
 def _always(job: Job) -> bool:
     return True
 
@@ -107,9 +114,7 @@ class BaseWorkers:
 
     @prefetch.setter
     def prefetch(self, jobs: int) -> None:
-        if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 0:
-            raise ValueError(f"prefetch must be an int >= 0, got {jobs!r}")
-        self._capacity = self._num_workers + jobs
+        self._capacity = self._num_workers + checked_prefetch(jobs)
         self._wanted = self._capacity + 1
 
     @property
