@@ -158,6 +158,30 @@ def section(text: str, *header: str) -> list[list[str]]:
 # -- status ------------------------------------------------------------------------------------
 
 
+def test_queue_pause_and_resume_stop_and_restart_a_queue_and_status_shows_it(
+    spin: Engine, app: App
+) -> None:
+    code, text = cli(spin, "queue", "pause", DEFAULT)
+    assert (code, text.split(":")[0]) == (0, f"Queue {DEFAULT} is paused")
+    assert cli_json(spin, "queue", "pause", DEFAULT) == (
+        0, {"queue": DEFAULT, "paused": True, "changed": False},
+    )  # fmt: skip
+    spin.schedule("ok", 1)
+    rows = section(cli(spin, "status")[1], "QUEUE", "READY")
+    assert [row[0] for row in rows[1:] if row[-1] == "paused"] == [DEFAULT]
+    spin.start_workers(number=1, block=False)
+    spin.schedule_in("ok", timedelta(milliseconds=50), 2)  # promoted by a fetch, not run
+    wait_for(lambda: spin.broker.queue_stats(DEFAULT).delayed == 0, message="a fetch")
+    assert app.ran("ok") == []
+    assert cli(spin, "queue", "resume", DEFAULT) == (0, f"Queue {DEFAULT} is running again.\n")
+    app.ledger.wait_for_count(2)
+    spin.stop_workers()
+    assert sorted(app.ran("ok")) == [(1,), (2,)]
+    assert cli(spin, "queue", "resume", DEFAULT) == (0, f"Queue {DEFAULT} was not paused.\n")
+    code, _ = cli(spin, "queue", "pause", "nope")
+    assert code == 1  # an unknown queue is refused, not paused in advance by a typo
+
+
 def test_status_counts_ready_delayed_and_failed_jobs_of_each_queue(spin: Engine, app: App) -> None:
     app.broken.set()
     fail_now(spin, "fragile", 1)
@@ -174,7 +198,7 @@ def test_status_counts_ready_delayed_and_failed_jobs_of_each_queue(spin: Engine,
     queues = {q["name"]: q for q in status["queues"]}
     assert set(queues) == {DEFAULT, OTHER}
     assert {k: v for k, v in queues[DEFAULT].items() if k != "oldest_ready_age"} == {
-        "name": DEFAULT, "ready": 3, "delayed": 1, "running": 0, "failed": 2,
+        "name": DEFAULT, "ready": 3, "delayed": 1, "running": 0, "failed": 2, "paused": False,
     }  # fmt: skip
     assert queues[OTHER]["ready"] == 1 and queues[OTHER]["failed"] == 1
     assert 0 <= queues[DEFAULT]["oldest_ready_age"] < 60
@@ -184,8 +208,9 @@ def test_status_counts_ready_delayed_and_failed_jobs_of_each_queue(spin: Engine,
     assert code == 0
     assert text.startswith(f"Namespace {spin.namespace}\n")
     rows = section(text, "QUEUE", "READY")
-    assert rows[0] == ["QUEUE", "READY", "DELAYED", "RUNNING", "FAILED", "OLDEST READY"]
+    assert rows[0] == ["QUEUE", "READY", "DELAYED", "RUNNING", "FAILED", "OLDEST READY", "STATE"]
     assert rows[1][:5] == [OTHER, "1", "0", "0", "1"]  # queues in name order
+    assert rows[1][6] == rows[2][6] == "running"
     assert rows[2][:5] == [DEFAULT, "3", "1", "0", "2"]
     assert rows[2][5].endswith("s")  # seconds, for a job sent a moment ago
     assert "No live worker." in text

@@ -280,6 +280,22 @@ def test_a_periodic_task_is_paused_and_resumed(shop: Engine, served: Served, pag
     expect(row).to_have_attribute("data-state", "scheduled")  # at the workers' next heartbeat
 
 
+def test_a_queue_is_paused_and_resumed_from_the_overview(
+    shop: Engine, served: Served, page: Any
+) -> None:
+    page.goto(served.url + "/")
+    row = page.locator('tr[data-queue="billing"]')
+    expect(row).to_have_attribute("data-state", "running")
+    row.get_by_role("button", name="Pause").click()
+    expect(page.locator(".notice")).to_contain_text("Queue billing is paused")
+    expect(row).to_have_attribute("data-state", "paused")
+    assert [q.paused for q in shop.status("billing").queues] == [True]
+    row.get_by_role("button", name="Resume").click()
+    expect(page.locator(".notice")).to_contain_text("Queue billing is running again")
+    expect(row).to_have_attribute("data-state", "running")
+    assert [q.paused for q in shop.status("billing").queues] == [False]
+
+
 def test_a_limit_override_is_set_and_cleared_from_the_form(
     shop: Engine, served: Served, page: Any
 ) -> None:

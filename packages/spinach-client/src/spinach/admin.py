@@ -217,6 +217,7 @@ def status_op(scope: Scope, queues: Sequence[str]) -> Op[NamespaceStatus]:
                 running=stats.running,
                 failed=stats.failed,
                 oldest_ready_age=stats.oldest_ready_age,
+                paused=stats.paused,
             )
         )
         declared: dict[str, list[str]] = {}

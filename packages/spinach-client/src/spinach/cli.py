@@ -146,6 +146,15 @@ def build_parser() -> argparse.ArgumentParser:
     purge.add_argument("--queue", help="only this queue")
     purge.add_argument("--yes", action="store_true", help="confirm: nothing asks again")
 
+    queue = _subcommands(
+        add_command(commands, "queue", "pause or resume a queue"), "action", "ACTION"
+    )
+    for action, text in (
+        ("pause", "workers start none of the queue's jobs until it is resumed"),
+        ("resume", "let workers start the queue's jobs again"),
+    ):
+        add_command(queue, action, text).add_argument("queue", metavar="QUEUE")
+
     check = add_command(commands, "doctor", "check the deployment against the checklist")
     check.add_argument("--queue", help="only this queue")
     add_dashboard_command(commands)
@@ -459,11 +468,28 @@ def _dashboard(engine: Engine, args: argparse.Namespace, out: TextIO) -> int:
     return OK
 
 
+def _queue(engine: Engine, args: argparse.Namespace, out: TextIO) -> int:
+    name: str = args.queue
+    if args.action == "pause":
+        changed = engine.pause_queue(name)
+        text = (
+            f"Queue {name} is paused: its workers start none of its jobs until "
+            f"`spinach queue resume {name}`; running jobs finish."
+            if changed
+            else f"Queue {name} was already paused."
+        )
+        return _say(out, args, {"queue": name, "paused": True, "changed": changed}, text, OK)
+    changed = engine.resume_queue(name)
+    text = f"Queue {name} is running again." if changed else f"Queue {name} was not paused."
+    return _say(out, args, {"queue": name, "paused": False, "changed": changed}, text, OK)
+
+
 _COMMANDS: dict[str, Callable[[Engine, argparse.Namespace, TextIO], int]] = {
     "status": _status,
     "jobs": _jobs,
     "job": _job,
     "failed": _failed,
+    "queue": _queue,
 }
 
 
@@ -514,11 +540,14 @@ def _status_text(status: NamespaceStatus) -> str:
                 str(q.running),
                 str(q.failed),
                 _age(q.oldest_ready_age),
+                "paused" if q.paused else "running",
             ]
             for q in status.queues
         ]
         parts.append(
-            _table(["QUEUE", "READY", "DELAYED", "RUNNING", "FAILED", "OLDEST READY"], rows)
+            _table(
+                ["QUEUE", "READY", "DELAYED", "RUNNING", "FAILED", "OLDEST READY", "STATE"], rows
+            )
         )
     else:
         parts.append("No queue has been used in this namespace yet.")

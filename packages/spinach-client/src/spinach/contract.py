@@ -119,6 +119,7 @@ class FetchReply(NamedTuple):
     next_due_ms: int
     running_left: int
     next_expiry_ms: int
+    paused_ready: int
 
 
 class FinishReply(NamedTuple):
@@ -176,6 +177,7 @@ class QueueStatsReply(NamedTuple):
     oldest_queued_ms: int
     oldest_envelope: bytes | None
     now_ms: int
+    paused: int
 
 
 class TickReply(NamedTuple):
@@ -211,6 +213,11 @@ class JobPageReply(NamedTuple):
     total: int
 
 
+class QueuePauseReply(NamedTuple):
+    changed: int
+    paused: int
+
+
 class ThroughputReply(NamedTuple):
     first_minute_ms: int
     counts: list[int]
@@ -238,4 +245,5 @@ REPLIES: dict[str, type[tuple[Any, ...]]] = {
     "run_now": RunNowReply,
     "job_page": JobPageReply,
     "throughput": ThroughputReply,
+    "queue_pause": QueuePauseReply,
 }

@@ -185,6 +185,22 @@ class Engine:
         """Make a waiting (delayed) job ready now, ahead of its queue; False if not waiting."""
         return self._broker.run(self._on_job(admin.run_now_op, job))
 
+    def pause_queue(self, queue: str = const.DEFAULT_QUEUE) -> bool:
+        """Pause `queue`: its workers start none of its jobs from their next fetch on.
+
+        Running jobs finish and are recorded; jobs keep arriving and waiting. The pause is kept
+        in Redis, so it outlives worker restarts, until `resume_queue`. True if it was running.
+        """
+        return self._broker.run(
+            operations.pause_queue(self._broker, validate_queue(queue), "pause")
+        )
+
+    def resume_queue(self, queue: str = const.DEFAULT_QUEUE) -> bool:
+        """Resume a paused `queue` and wake its idle workers; True if it was paused."""
+        return self._broker.run(
+            operations.pause_queue(self._broker, validate_queue(queue), "resume")
+        )
+
     def status(self, queue: str | None = None) -> NamespaceStatus:
         """Counts, oldest ready job, workers, periodic tasks and limits: of `queue`, or all."""
         return self._broker.run(self._on_queues(admin.status_op, queue))

@@ -135,6 +135,8 @@ class QueueStatus:
     failed: int
     #: Seconds the oldest ready job has waited since it was sent, None when nothing is ready.
     oldest_ready_age: float | None
+    #: Paused by an operator: its workers start none of its jobs until it is resumed.
+    paused: bool = False
 
 
 @dataclass(frozen=True, slots=True)

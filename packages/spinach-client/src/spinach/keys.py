@@ -69,6 +69,7 @@ class QueueKeys:
     failed_index: str
     jobs: str
     stats: str
+    paused: str
     _base: str
 
     def enqueue_token(self, token: str) -> str:
@@ -116,6 +117,7 @@ def queue_keys(namespace: str, queue: str) -> QueueKeys:
         failed_index=f"{base}:failed:index",
         jobs=f"{base}:jobs",
         stats=f"{base}:stats",
+        paused=f"{base}:paused",
         _base=base,
     )
 

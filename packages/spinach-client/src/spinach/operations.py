@@ -23,6 +23,7 @@ from spinach.contract import (
     FailedRetryReply,
     JobPageReply,
     JobStateReply,
+    QueuePauseReply,
     QueueStatsReply,
     RunNowReply,
     ThroughputReply,
@@ -211,6 +212,7 @@ def queue_stats(scope: Scope, queue: str) -> Op[QueueStats]:
         oldest_ready_id=None if reply.oldest_id is None else text(reply.oldest_id),
         failed=reply.failed,
         oldest_ready_age=age,
+        paused=bool(reply.paused),
     )
 
 
@@ -255,6 +257,12 @@ def run_now(scope: Scope, queue: str, job_id: str) -> Op[bool]:
     """Make a waiting job of `queue` ready now, ahead of the others; False if not waiting."""
     reply = yield from _on_queue(scope, queue, RunNowReply, "run_now", {"id": job_id})
     return bool(reply.moved)
+
+
+def pause_queue(scope: Scope, queue: str, action: str) -> Op[bool]:
+    """Pause or resume `queue` (action 'pause' or 'resume'); True if its state changed."""
+    reply = yield from _on_queue(scope, queue, QueuePauseReply, "queue_pause", {"action": action})
+    return bool(reply.changed)
 
 
 def failed_page(scope: Scope, queue: str, offset: int = 0, limit: int = 50) -> Op[list[JobInfo]]:

@@ -78,6 +78,8 @@ class FetchResult:
     applied: int = 0
     #: Ids whose outcome sent along was rejected: this worker's lease on them is gone.
     rejected: tuple[str, ...] = ()
+    #: While the queue is paused, the jobs ready to start once it is resumed (else 0).
+    paused_ready: int = 0
 
     @property
     def next_wake_ms(self) -> int | None:
@@ -99,6 +101,8 @@ class QueueStats:
     failed: int = 0
     #: Seconds the oldest ready job has waited to run (Redis time), None when none is ready.
     oldest_ready_age: float | None = None
+    #: An operator paused the queue: its workers start none of its jobs until it is resumed.
+    paused: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -94,6 +94,29 @@ def clear_limit(ctx: Context) -> Response:
     return ctx.redirect(with_notice(back, "limit-cleared", task=task, queue=queue, limit=limit))
 
 
+def pause_queue(ctx: Context) -> Response:
+    queue = _queue_target(ctx)
+    done = ctx.data.pause_queue(queue)
+    back = safe_next(ctx.request, ctx.url("overview"))
+    code = "queue-paused" if done else "queue-already-paused"
+    return ctx.redirect(with_notice(back, code, queue=queue))
+
+
+def resume_queue(ctx: Context) -> Response:
+    queue = _queue_target(ctx)
+    done = ctx.data.resume_queue(queue)
+    back = safe_next(ctx.request, ctx.url("overview"))
+    code = "queue-resumed" if done else "queue-not-paused"
+    return ctx.redirect(with_notice(back, code, queue=queue))
+
+
+def _queue_target(ctx: Context) -> str:
+    queue = ctx.data.queue(ctx.request.form.get("queue"))
+    if queue is None:
+        raise BadRequest("The form names no queue.")
+    return queue
+
+
 def _task_filter(ctx: Context) -> str | None:
     """The task a bulk action is limited to, if the form names one."""
     task = ctx.request.form.get("task", "").strip()
@@ -120,4 +143,6 @@ HANDLERS: dict[str, Callable[..., Response]] = {
     "resume": resume,
     "set_limit": set_limit,
     "clear_limit": clear_limit,
+    "pause_queue": pause_queue,
+    "resume_queue": resume_queue,
 }

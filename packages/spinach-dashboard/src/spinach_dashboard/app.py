@@ -68,6 +68,8 @@ def _rules() -> list[Rule]:
         Rule("/periodic/resume", endpoint="resume", methods=post),
         Rule("/limits/set", endpoint="set_limit", methods=post),
         Rule("/limits/clear", endpoint="clear_limit", methods=post),
+        Rule("/queues/pause", endpoint="pause_queue", methods=post),
+        Rule("/queues/resume", endpoint="resume_queue", methods=post),
     ]
 
 

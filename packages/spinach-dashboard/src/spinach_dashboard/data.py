@@ -226,6 +226,12 @@ class DashboardData:
     def resume_periodic(self, task: str, queue: str) -> bool:
         return self.engine.resume_periodic_task(task, queue=queue)
 
+    def pause_queue(self, queue: str) -> bool:
+        return self.engine.pause_queue(queue)
+
+    def resume_queue(self, queue: str) -> bool:
+        return self.engine.resume_queue(queue)
+
     def set_limit(self, task: str, queue: str, limit: int | None) -> int | None:
         if limit is not None and limit < 1:
             raise BadRequest("A concurrency limit is a whole number of at least 1.")

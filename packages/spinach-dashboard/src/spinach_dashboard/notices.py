@@ -27,6 +27,11 @@ NOTICES = {
     "resumed": "Periodic task {task} of queue {queue} is resumed: live workers that declare it "
     "schedule it again.",
     "not-resumed": "Periodic task {task} of queue {queue} was not paused.",
+    "queue-paused": "Queue {queue} is paused: its workers start none of its jobs until it is "
+    "resumed; running jobs finish.",
+    "queue-already-paused": "Queue {queue} was already paused.",
+    "queue-resumed": "Queue {queue} is running again.",
+    "queue-not-paused": "Queue {queue} was not paused.",
     "limit-set": "Task {task} of queue {queue} may now run {n} jobs at once.",
     "limit-cleared": "The override of task {task} of queue {queue} is lifted; the limit in "
     "force is {limit}.",

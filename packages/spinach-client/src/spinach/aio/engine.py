@@ -117,6 +117,16 @@ class AsyncEngine:
         """Make a waiting (delayed) job ready now, ahead of its queue; False if not waiting."""
         return await self._broker.run(self._engine._on_job(admin.run_now_op, job))
 
+    async def pause_queue(self, queue: str = const.DEFAULT_QUEUE) -> bool:
+        """Pause `queue` (see Engine.pause_queue); True if it was running."""
+        op = operations.pause_queue(self._engine.broker, validate_queue(queue), "pause")
+        return await self._broker.run(op)
+
+    async def resume_queue(self, queue: str = const.DEFAULT_QUEUE) -> bool:
+        """Resume a paused `queue` and wake its idle workers; True if it was paused."""
+        op = operations.pause_queue(self._engine.broker, validate_queue(queue), "resume")
+        return await self._broker.run(op)
+
     async def retry_failed(self, job: JobRef) -> bool:
         """Queue a failed job again, same id, fresh attempt budget; False if it cannot be."""
         return await self._broker.run(self._engine._on_job(admin.retry_failed_op, job))

@@ -362,6 +362,7 @@ class Broker:
             next_expiry_ms=None if reply.next_expiry_ms < 0 else reply.next_expiry_ms,
             applied=reply.applied,
             rejected=tuple(_text(job_id) for job_id in reply.rejected),
+            paused_ready=reply.paused_ready,
         )
 
     def finish(self, queue: str, outcomes: Sequence[tuple[Outcome, str]]) -> tuple[int, list[str]]:

@@ -23,6 +23,7 @@ KEYS
   done_index  LIST    "<finished ms>:<id>" of finished jobs, oldest first
   failed_index  ZSET  id -> when it failed (ms), one per job of the failed store
   stats       HASH    per-minute counts of outcomes (see the history include)
+  paused      STRING  "1" while an operator has paused the queue: no job starts
   parked*     LIST    one per task of `tasks`: its jobs held back by its limit
 
 ARGV
@@ -53,6 +54,8 @@ REPLY
   running_left  jobs of the queue running anywhere (-1 when ready_left > 0)
   next_expiry_ms  ms until the earliest lease deadline, when a sleeping worker should look
               for an abandoned job (-1: none, or ready_left > 0)
+  paused_ready  while the queue is paused, the jobs ready to start once it is resumed (they
+              are not counted in ready_left); 0 when it is not paused
 ]]
 --- @include "prelude"
 --- @include "record"
@@ -75,6 +78,11 @@ local applied, rejected = apply_outcomes(q, now, ARG.outcomes, ARG.outcomes_n, {
   keep_failed = tonumber(ARG.keep_failed_ms), max_failed = tonumber(ARG.max_failed),
 })
 local wanted = tonumber(ARG.max_jobs)
+-- A paused queue starts nothing; the rest of the call (outcomes, recovery, promotion) goes on.
+local paused = wanted > 0 and redis.call('GET', KEY.paused) ~= false
+if paused then
+  wanted = 0
+end
 
 if tonumber(ARG.recover_limit) > 0 then
   recover_expired(q, now, tonumber(ARG.recover_limit))
@@ -175,7 +183,9 @@ call_sliced('ZADD', KEY.limited_running, slots)
 -- Whether jobs may be left that could start now. A caller that got all it asked for is told
 -- "maybe" without a count (it fetches again at once); one that got fewer is told exactly.
 local ready_left = 0
-if not popped_all then
+if paused then
+  popped_all = true  -- nothing was popped: ready_left stays 0, paused_ready counts the jobs
+elseif not popped_all then
   ready_left = 1
 elseif next(spare) then
   for _, name in ipairs(names) do
@@ -186,7 +196,7 @@ elseif next(spare) then
 end
 local result = {
   applied = applied, rejected = rejected, ids = ids, records = raws, leases = leases,
-  ready_left = ready_left,
+  ready_left = ready_left, paused_ready = 0,
 }
 if ready_left > 0 then
   -- More work than this worker took: pass the wake-up on to another idle worker. The caller
@@ -201,4 +211,7 @@ result.delayed_left = redis.call('ZCARD', KEY.delayed)
 result.next_due_ms = ms_until_earliest(KEY.delayed, now)
 result.running_left = redis.call('ZCARD', KEY.running)
 result.next_expiry_ms = ms_until_earliest(KEY.running, now)
+if paused then
+  result.paused_ready = redis.call('LLEN', KEY.ready)
+end
 return reply(result)

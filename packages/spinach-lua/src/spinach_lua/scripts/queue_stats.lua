@@ -7,6 +7,7 @@ KEYS
   running     ZSET    ids of running jobs
   failed_index  ZSET  id -> when it failed (ms), one per job of the failed store
   jobs        HASH    id -> record of the job (see the record include)
+  paused      STRING  "1" while an operator has paused the queue
 
 ARGV
 
@@ -20,6 +21,7 @@ REPLY
   oldest_queued_ms  when that job was queued (ms, Redis time; -1 if unknown)
   oldest_envelope  its envelope (false if unknown): its due time tells when it came due
   now_ms      Redis's time now (ms)
+  paused      1 while the queue is paused (its workers start none of its jobs), else 0
 ]]
 --- @include "prelude"
 --- @include "record"
@@ -35,4 +37,5 @@ return reply{
   ready = redis.call('LLEN', KEY.ready), delayed = redis.call('ZCARD', KEY.delayed),
   running = redis.call('ZCARD', KEY.running), failed = redis.call('ZCARD', KEY.failed_index),
   oldest_id = oldest, oldest_queued_ms = queued, oldest_envelope = envelope, now_ms = now_ms(),
+  paused = redis.call('GET', KEY.paused) and 1 or 0,
 }
