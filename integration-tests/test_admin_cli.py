@@ -182,6 +182,24 @@ def test_queue_pause_and_resume_stop_and_restart_a_queue_and_status_shows_it(
     assert code == 1  # an unknown queue is refused, not paused in advance by a typo
 
 
+def test_queue_limit_sets_and_lifts_a_queue_wide_limit_that_status_shows(
+    spin: Engine, app: App
+) -> None:
+    spin.schedule("ok", 1)
+    assert cli(spin, "queue", "limit", DEFAULT, "3") == (
+        0, f"At most 3 jobs of queue {DEFAULT} run at once now.\n",
+    )  # fmt: skip
+    rows = section(cli(spin, "status")[1], "QUEUE", "READY")
+    assert [row[-1] for row in rows[1:] if row[0] == DEFAULT] == ["running, at most 3"]
+    queues = {q["name"]: q for q in cli_json(spin, "status")[1]["queues"]}
+    assert queues[DEFAULT]["max_running"] == 3
+    assert cli_json(spin, "queue", "limit", DEFAULT, "none") == (
+        0, {"queue": DEFAULT, "max_running": None, "before": 3},
+    )  # fmt: skip
+    assert spin.status(DEFAULT).queues[0].max_running is None
+    assert cli(spin, "queue", "limit", DEFAULT, "0")[0] == 2  # bad usage: says what it takes
+
+
 def test_status_counts_ready_delayed_and_failed_jobs_of_each_queue(spin: Engine, app: App) -> None:
     app.broken.set()
     fail_now(spin, "fragile", 1)
@@ -199,6 +217,7 @@ def test_status_counts_ready_delayed_and_failed_jobs_of_each_queue(spin: Engine,
     assert set(queues) == {DEFAULT, OTHER}
     assert {k: v for k, v in queues[DEFAULT].items() if k != "oldest_ready_age"} == {
         "name": DEFAULT, "ready": 3, "delayed": 1, "running": 0, "failed": 2, "paused": False,
+        "max_running": None,
     }  # fmt: skip
     assert queues[OTHER]["ready"] == 1 and queues[OTHER]["failed"] == 1
     assert 0 <= queues[DEFAULT]["oldest_ready_age"] < 60
@@ -298,7 +317,7 @@ def test_jobs_failed_lists_failed_jobs_of_every_queue_newest_first_one_page_at_a
         "max_retries": 0, "created_at": None, "due_at": None, "started_at": None,
         "finished_at": None, "worker": jobs[0]["worker"], "error_type": "ValueError",
         "error_message": "doomed 3", "traceback": None, "args": [3], "kwargs": {},
-        "retriable": True,
+        "retriable": True, "unique_key": None,
     }  # fmt: skip
     assert jobs[0]["worker"]
     assert jobs[0]["traceback"].rstrip().endswith("ValueError: doomed 3")
@@ -516,7 +535,8 @@ def test_job_cancel_of_a_waiting_or_queued_job_means_it_never_runs(spin: Engine,
     code, status = cli_json(spin, "status")
     [queue] = (q for q in status["queues"] if q["name"] == DEFAULT)
     assert queue == {
-        "name": DEFAULT, "ready": 0, "delayed": 0, "running": 0, "failed": 0,
+        "name": DEFAULT, "ready": 0, "delayed": 0, "running": 0, "failed": 0, "paused": False,
+        "max_running": None,
         "oldest_ready_age": None,
     }  # fmt: skip
 
@@ -910,7 +930,9 @@ def test_every_command_takes_the_global_options_after_it() -> None:
         " ".join(path) for path in leaves
     }
     for path in leaves:
-        needs_id = ["an-id"] if path[0] == "job" else []
+        needs_id = {"job": ["an-id"], "queue": ["a-queue"]}.get(path[0], [])
+        if path == ("queue", "limit"):
+            needs_id.append("3")
         args = parser.parse_args(
             [*path, *needs_id, "--namespace", "ns", "--redis-url", "redis://h:1/2", "--json"]
         )

@@ -89,6 +89,25 @@ async def test_a_job_due_later_waits_until_run_now_or_cancel(
     assert ledger.entries == [("later", 0)]
 
 
+async def test_jobs_with_options_of_their_own_pause_and_unique_keys_work_awaited(
+    spin: Engine, aspin: AsyncEngine, ledger: Ledger
+) -> None:
+    _tasks(spin, ledger)
+    first = await aspin.schedule_with("record", ("keyed",), {"n": 1}, unique_key="k")
+    again = await aspin.schedule_with("record", ("keyed",), {"n": 2}, unique_key="k")
+    later = await aspin.schedule_with("record", ("later",), delay=3600, max_retries=2)
+    assert again.duplicate and again.job_id == first.job_id and not first.duplicate
+    assert later.status is JobStatus.WAITING and later.max_retries == 2
+    info = await aspin.get_job(later)
+    assert info is not None and info.max_retries == 2
+    assert await aspin.pause_queue() is True
+    assert [q.paused for q in (await aspin.status("spinach")).queues] == [True]
+    assert await aspin.resume_queue() is True
+    assert await aspin.cancel(later) is CancelResult.CANCELLED  # the drain waits for no hour
+    await _drain(spin)
+    assert ledger.entries == [("keyed", 1)]
+
+
 async def test_failed_jobs_are_listed_retried_and_purged(
     spin: Engine, aspin: AsyncEngine, ledger: Ledger
 ) -> None:

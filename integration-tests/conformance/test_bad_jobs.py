@@ -130,7 +130,7 @@ def test_an_enqueue_call_sent_twice_is_applied_once(spin: Engine) -> None:
     payload = b'{"v":"1","id":"job-1","task":"t","queue":"spinach"}'
     first = _enqueue_call(spin, "fixed", "job-1", payload)
     second = _enqueue_call(spin, "fixed", "job-1", payload)
-    assert first[:2] == [0, 1] and second == [1]
+    assert first[:2] == [0, 1] and second == [1, b""]  # b"": the first run named no live job
     assert spin.broker.queue_stats("spinach").ready == 1
 
 

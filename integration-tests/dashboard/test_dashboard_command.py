@@ -58,7 +58,7 @@ def test_it_serves_the_namespace_on_loopback_and_says_where(
         assert f"namespace {shop.namespace} (redis://127.0.0.1:{redis_server.port}/0)" in line
         answer = HttpClient(url).get("/")
         assert answer.status == 200
-        assert '<tr data-queue="billing">' in answer.text
+        assert '<tr data-queue="billing" data-state="running">' in answer.text
 
 
 def test_read_only_refuses_actions(shop: Engine, redis_server: RedisServer, tmp_path: Path) -> None:

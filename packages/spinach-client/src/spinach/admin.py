@@ -218,6 +218,7 @@ def status_op(scope: Scope, queues: Sequence[str]) -> Op[NamespaceStatus]:
                 failed=stats.failed,
                 oldest_ready_age=stats.oldest_ready_age,
                 paused=stats.paused,
+                max_running=stats.max_running,
             )
         )
         declared: dict[str, list[str]] = {}

@@ -147,13 +147,17 @@ def build_parser() -> argparse.ArgumentParser:
     purge.add_argument("--yes", action="store_true", help="confirm: nothing asks again")
 
     queue = _subcommands(
-        add_command(commands, "queue", "pause or resume a queue"), "action", "ACTION"
+        add_command(commands, "queue", "pause, resume or limit a queue"), "action", "ACTION"
     )
     for action, text in (
         ("pause", "workers start none of the queue's jobs until it is resumed"),
         ("resume", "let workers start the queue's jobs again"),
+        ("limit", "let at most N jobs of the queue run at once, across every worker"),
     ):
-        add_command(queue, action, text).add_argument("queue", metavar="QUEUE")
+        command = add_command(queue, action, text)
+        command.add_argument("queue", metavar="QUEUE")
+        if action == "limit":
+            command.add_argument("limit", metavar="N", help="a whole number, or 'none' to lift it")
 
     check = add_command(commands, "doctor", "check the deployment against the checklist")
     check.add_argument("--queue", help="only this queue")
@@ -470,6 +474,24 @@ def _dashboard(engine: Engine, args: argparse.Namespace, out: TextIO) -> int:
 
 def _queue(engine: Engine, args: argparse.Namespace, out: TextIO) -> int:
     name: str = args.queue
+    if args.action == "limit":
+        given: str = args.limit
+        if given.lower() == "none":
+            limit = None
+        elif given.isdigit() and int(given) >= 1:
+            limit = int(given)
+        else:
+            raise UsageError(
+                f"queue limit takes a whole number of at least 1, or 'none': {given!r}"
+            )
+        before = engine.set_queue_limit(limit, name)
+        text = (
+            f"At most {limit} jobs of queue {name} run at once now."
+            if limit is not None
+            else f"Queue {name} runs without a limit now."
+        )
+        data = {"queue": name, "max_running": limit, "before": before}
+        return _say(out, args, data, text, OK)
     if args.action == "pause":
         changed = engine.pause_queue(name)
         text = (
@@ -540,7 +562,8 @@ def _status_text(status: NamespaceStatus) -> str:
                 str(q.running),
                 str(q.failed),
                 _age(q.oldest_ready_age),
-                "paused" if q.paused else "running",
+                ("paused" if q.paused else "running")
+                + ("" if q.max_running is None else f", at most {q.max_running}"),
             ]
             for q in status.queues
         ]
@@ -609,6 +632,8 @@ def _job_text(job: JobInfo, worker: str) -> str:
         ("finished", _when(job.finished_at)),
         ("worker", worker),
     ]
+    if job.unique_key:
+        fields.append(("unique key", job.unique_key))
     if job.error_type:
         fields.append(
             (

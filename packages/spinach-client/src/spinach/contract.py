@@ -106,6 +106,7 @@ class EnqueueReply(NamedTuple):
     queued: int
     delayed: int
     duplicates: int
+    existing: list[bytes]
 
 
 class FetchReply(NamedTuple):
@@ -119,7 +120,7 @@ class FetchReply(NamedTuple):
     next_due_ms: int
     running_left: int
     next_expiry_ms: int
-    paused_ready: int
+    held_ready: int
 
 
 class FinishReply(NamedTuple):
@@ -178,6 +179,7 @@ class QueueStatsReply(NamedTuple):
     oldest_envelope: bytes | None
     now_ms: int
     paused: int
+    max_running: int
 
 
 class TickReply(NamedTuple):
@@ -213,9 +215,10 @@ class JobPageReply(NamedTuple):
     total: int
 
 
-class QueuePauseReply(NamedTuple):
+class QueueControlReply(NamedTuple):
     changed: int
     paused: int
+    max_running: int
 
 
 class ThroughputReply(NamedTuple):
@@ -245,5 +248,5 @@ REPLIES: dict[str, type[tuple[Any, ...]]] = {
     "run_now": RunNowReply,
     "job_page": JobPageReply,
     "throughput": ThroughputReply,
-    "queue_pause": QueuePauseReply,
+    "queue_control": QueueControlReply,
 }

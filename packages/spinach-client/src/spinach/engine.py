@@ -2,6 +2,7 @@
 
 import importlib
 import logging
+import math
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,10 +19,12 @@ from spinach.inspection import CancelResult, JobInfo, JobPage, MinuteCount, Name
 from spinach.job import Job, JobStatus
 from spinach.keys import validate_queue
 from spinach.operations import Scope
+from spinach.options import NO_OPTIONS, JobOptions, checked_arguments, checked_when
 from spinach.protocol import PreparedJob
 from spinach.retention import Retention
 from spinach.sansio import Op
 from spinach.task import Batch, Task, Tasks
+from spinach.unique import derived_key
 from spinach.utils import now_utc, to_epoch_ms, utc, wall_ms
 
 if TYPE_CHECKING:
@@ -201,6 +204,17 @@ class Engine:
             operations.pause_queue(self._broker, validate_queue(queue), "resume")
         )
 
+    def set_queue_limit(self, limit: int | None, queue: str = const.DEFAULT_QUEUE) -> int | None:
+        """Let at most `limit` jobs of `queue` run at once, across every worker (None: lift it).
+
+        Kept in Redis, like a pause, until changed; jobs beyond it wait in the queue and start
+        as running ones end. Returns the limit it replaces.
+        """
+        checked = checked_queue_limit(limit)
+        return self._broker.run(
+            operations.set_queue_limit(self._broker, validate_queue(queue), checked)
+        )
+
     def status(self, queue: str | None = None) -> NamespaceStatus:
         """Counts, oldest ready job, workers, periodic tasks and limits: of `queue`, or all."""
         return self._broker.run(self._on_queues(admin.status_op, queue))
@@ -225,21 +239,60 @@ class Engine:
         """Send a job to run after `delay`, measured by Redis's clock."""
         return self._send_one(task, checked_delay(delay), args, kwargs)
 
-    def _send_one(self, task_ref: TaskRef, when: When, args: Args, kwargs: Kwargs) -> Job:
-        with self._sending_one(task_ref, when, args, kwargs) as (job, prepared):
-            self._broker.enqueue(prepared)
+    def schedule_with(
+        self,
+        task: TaskRef,
+        args: tuple[Any, ...] | list[Any] = (),
+        kwargs: dict[str, Any] | None = None,
+        *,
+        at: datetime | None = None,
+        delay: timedelta | float | None = None,
+        max_retries: int | float | None = None,
+        unique_key: str | None = None,
+        unique_until: str | None = None,
+        unique_for: timedelta | float | None = None,
+        debounce: bool | None = None,
+    ) -> Job:
+        """Send a job with options of its own; each option left out is the task's.
+
+        The task's arguments come as `args` and `kwargs`, so that no keyword of the task is
+        taken for an option. `at` (a naive datetime is UTC) or `delay` (a timedelta or seconds)
+        set the due time. With a unique key (given here, or derived from the arguments of a
+        task declared ``unique=True``), a job already live with the same key is returned
+        instead of a new one (`Job.duplicate` then says so); see the flow control page.
+        """
+        when = checked_when(at, delay)
+        call_args, call_kwargs = checked_arguments(args, kwargs)
+        options = JobOptions(max_retries, unique_key, unique_until, unique_for, debounce)
+        return self._send_one(task, when, call_args, call_kwargs, options)
+
+    def _send_one(
+        self,
+        task_ref: TaskRef,
+        when: When,
+        args: Args,
+        kwargs: Kwargs,
+        options: JobOptions = NO_OPTIONS,
+    ) -> Job:
+        with self._sending_one(task_ref, when, args, kwargs, options) as (job, prepared):
+            mark_duplicates([job], self._broker.enqueue(prepared))
         return job
 
     @contextmanager
     def _sending_one(
-        self, task_ref: TaskRef, when: When, args: Args, kwargs: Kwargs
+        self,
+        task_ref: TaskRef,
+        when: When,
+        args: Args,
+        kwargs: Kwargs,
+        options: JobOptions = NO_OPTIONS,
     ) -> Iterator[tuple[Job, list[PreparedJob]]]:
         """Check and prepare one job in its PRODUCER span; the caller sends it in the block."""
         task = self._tasks.get(task_ref)
         job_id = new_job_id()
         with telemetry.sending(lambda: task.queue, 1, job_id, task.name) as headers:
             job, prepared = self._prepare(
-                task, when, args, kwargs, now_utc(), wall_ms(), job_id, headers
+                task, when, args, kwargs, now_utc(), wall_ms(), job_id, headers, options
             )
             yield job, [prepared]
 
@@ -249,7 +302,7 @@ class Engine:
         Every job is checked before any is sent, so a bad one leaves the whole batch unsent.
         """
         with self._sending_batch(batch) as (jobs, prepared):
-            self._broker.enqueue(prepared)
+            mark_duplicates(jobs, self._broker.enqueue(prepared))
         return jobs
 
     @contextmanager
@@ -265,8 +318,10 @@ class Engine:
         with telemetry.sending(destination, len(pending)) as headers:
             now, created = now_utc(), wall_ms()
             ids = new_job_ids(len(pending))
-            for (task, at, args, kwargs), job_id in zip(pending, ids, strict=True):
-                job, ready = self._prepare(task, at, args, kwargs, now, created, job_id, headers)
+            for (task, at, args, kwargs, options), job_id in zip(pending, ids, strict=True):
+                job, ready = self._prepare(
+                    task, at, args, kwargs, now, created, job_id, headers, options
+                )
                 jobs.append(job)
                 prepared.append(ready)
             yield jobs, prepared
@@ -281,10 +336,22 @@ class Engine:
         created_ms: int,
         job_id: str,
         headers: dict[str, str] | None = None,
+        options: JobOptions = NO_OPTIONS,
     ) -> tuple[Job, PreparedJob]:
         task = self._tasks.get(task_ref)
         task.checker.check(args, kwargs)
         check_arguments(task.name, args, kwargs)
+        max_retries: int | float = task.max_retries
+        wire_max_retries = task.wire_max_retries
+        unique_key = unique_rule = ""
+        if options is not NO_OPTIONS or task.unique:
+            if options.max_retries is not None:
+                max_retries = options.retries(
+                    task.name, task.max_retries, task.max_concurrency is not None
+                )
+                wire_max_retries = None if max_retries == math.inf else int(max_retries)
+            derived = derived_key(task.name, args, kwargs) if task.unique else None
+            unique_key, unique_rule = options.unique(task.name, derived, task.unique_rule)
 
         at_ms = delay_ms = 0
         if when is None:
@@ -297,16 +364,14 @@ class Engine:
                 at = utc(when)
                 at_ms = to_epoch_ms(at)
             status = JobStatus.QUEUED if at <= now else JobStatus.WAITING
-        job = Job._scheduled(
-            task.name, task.queue, at, task.max_retries, status, args, kwargs, job_id
-        )
+        job = Job._scheduled(task.name, task.queue, at, max_retries, status, args, kwargs, job_id)
         envelope = Envelope(
             id=job_id,
             task=task.name,
             queue=task.queue,
             args=args,
             kwargs=kwargs,
-            max_retries=task.wire_max_retries,
+            max_retries=wire_max_retries,
             at=at_ms,
             created=created_ms,
             headers=headers or {},
@@ -318,8 +383,11 @@ class Engine:
                 f"over the limit of {self.max_payload_bytes} bytes. Store large data elsewhere "
                 "and pass a reference, or raise Engine(max_payload_bytes=...)."
             )
-        budget = -1 if task.wire_max_retries is None else task.wire_max_retries
-        return job, PreparedJob(task.name, task.queue, job_id, at_ms, delay_ms, budget, payload)
+        budget = -1 if wire_max_retries is None else wire_max_retries
+        prepared = PreparedJob(
+            task.name, task.queue, job_id, at_ms, delay_ms, budget, payload, unique_key, unique_rule
+        )
+        return job, prepared
 
     def periodic_job(self, task: Task) -> PreparedJob:
         """The job a tick of periodic `task` creates (no arguments, as in Spinach 0.0.25)."""
@@ -438,6 +506,28 @@ def _import_worker(module: str) -> Any:
                 "Running jobs needs the worker package: pip install spinach-worker"
             ) from None
         raise
+
+
+def mark_duplicates(jobs: list[Job], existing: dict[str, str]) -> None:
+    """Turn each job not sent, because a live job holds its unique key, into that live job."""
+    if not existing:
+        return
+    for job in jobs:
+        holder = existing.get(job.job_id)
+        if holder is not None:
+            job.id = holder
+            job.duplicate = True
+
+
+def checked_queue_limit(limit: int | None) -> int | None:
+    """A queue limit, refused unless it is None or a whole number of at least 1."""
+    if limit is None:
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise TypeError(f"A queue limit is a whole number or None, got {limit!r}")
+    if limit < 1:
+        raise ValueError(f"A queue limit must be at least 1 (None lifts it), got {limit}")
+    return limit
 
 
 def checked_at(at: datetime) -> datetime:

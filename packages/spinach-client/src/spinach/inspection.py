@@ -122,6 +122,8 @@ class JobInfo:
     kwargs: dict[str, Any] | None = None
     #: Failed jobs only: whether `retry` can run it again (its payload is intact).
     retriable: bool = False
+    #: Its unique key: while it is live, a job sent with the same key is not queued.
+    unique_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +139,8 @@ class QueueStatus:
     oldest_ready_age: float | None
     #: Paused by an operator: its workers start none of its jobs until it is resumed.
     paused: bool = False
+    #: Most of its jobs that may run at once across every worker (None: no limit).
+    max_running: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,12 +314,13 @@ def done_info(job_id: str, queue: str, raw: bytes) -> JobInfo:
         started_at=from_ms(started),
         finished_at=from_ms(int(finished or 0)),
         worker=worker or None,
+        unique_key=fields.get("k") or None,
     )
 
 
 #: The fields of a job's record, in their order (spinach_lua's record include; a unit test
 #: checks that both sides agree).
-RECORD_FIELDS = ("r", "x", "t", "c", "b", "s", "f", "ran", "u", "err", "tb")
+RECORD_FIELDS = ("r", "x", "t", "c", "b", "s", "f", "ran", "u", "err", "tb", "k", "km")
 
 
 def unpack_record(raw: bytes | str) -> tuple[dict[str, str], bytes | None]:
@@ -389,4 +394,5 @@ def record_info(job_id: str, queue: str, raw: bytes | str, due_ms: int = -1) -> 
         args=args,
         kwargs=kwargs,
         retriable=retriable,
+        unique_key=text("k") or None,
     )

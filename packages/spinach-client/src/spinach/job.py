@@ -38,6 +38,7 @@ class Job:
         "_trace_headers",
         "_uuid",
         "at",
+        "duplicate",
         "max_retries",
         "queue",
         "retries",
@@ -63,6 +64,9 @@ class Job:
         self._lease_token = ""
         #: Trace context propagated from the producer (W3C trace context), if any.
         self._trace_headers: dict[str, str] = {}
+        #: True when sending found a live job holding the same unique key: this object is
+        #: then that job (its id), and nothing new was queued.
+        self.duplicate = False
         self.status = JobStatus.NOT_SET
         self.task_name = task_name
         self.queue = queue
@@ -91,6 +95,7 @@ class Job:
         job._uuid = None
         job._lease_token = ""
         job._trace_headers = {}
+        job.duplicate = False
         job.status = status
         job.task_name = task_name
         job.queue = queue
@@ -150,7 +155,7 @@ class Job:
         return all(
             getattr(self, slot) == getattr(other, slot)
             for slot in self.__slots__
-            if slot not in ("_uuid", "_lease_token", "_trace_headers")
+            if slot not in ("_uuid", "_lease_token", "_trace_headers", "duplicate")
         )
 
     __hash__ = None  # type: ignore[assignment]

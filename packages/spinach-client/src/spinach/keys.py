@@ -69,7 +69,9 @@ class QueueKeys:
     failed_index: str
     jobs: str
     stats: str
-    paused: str
+    control: str
+    unique: str
+    unique_until: str
     _base: str
 
     def enqueue_token(self, token: str) -> str:
@@ -117,7 +119,9 @@ def queue_keys(namespace: str, queue: str) -> QueueKeys:
         failed_index=f"{base}:failed:index",
         jobs=f"{base}:jobs",
         stats=f"{base}:stats",
-        paused=f"{base}:paused",
+        control=f"{base}:control",
+        unique=f"{base}:unique",
+        unique_until=f"{base}:unique:until",
         _base=base,
     )
 

@@ -18,16 +18,18 @@ from spinach import const
 from spinach.contract import (
     Call,
     CancelReply,
+    EnqueueReply,
     FailedPageReply,
     FailedPurgeReply,
     FailedRetryReply,
     JobPageReply,
     JobStateReply,
-    QueuePauseReply,
+    QueueControlReply,
     QueueStatsReply,
     RunNowReply,
     ThroughputReply,
     call,
+    parse,
 )
 from spinach.envelope import decode
 from spinach.exc import BrokerFullError, SchemaMismatchError
@@ -119,7 +121,13 @@ def text(value: bytes | str) -> str:
 
 
 def _meta(job: PreparedJob, task_number: int) -> str:
-    """The enqueue script's compact form of a job's task, due time and retry budget."""
+    """The enqueue script's compact form of a job's task, due time, retry budget and unique
+    key."""
+    if job.unique_key:
+        return (
+            f"{task_number}:{job.at_ms}:{job.delay_ms}:{job.max_retries}:"
+            f"{job.unique_rule}:{job.unique_key}"
+        )
     if job.at_ms == job.delay_ms == job.max_retries == 0:
         return str(task_number)
     return f"{task_number}:{job.at_ms}:{job.delay_ms}:{job.max_retries}"
@@ -128,11 +136,12 @@ def _meta(job: PreparedJob, task_number: int) -> str:
 # -- sending ---------------------------------------------------------------------------------
 
 
-def enqueue(scope: Scope, jobs: Sequence[PreparedJob], noted: set[str]) -> Op[None]:
+def enqueue(scope: Scope, jobs: Sequence[PreparedJob], noted: set[str]) -> Op[dict[str, str]]:
     """Send jobs, one atomic and idempotent script call per queue (and per chunk).
 
     Retried on connection errors: each call carries a token, so a call whose reply was lost
     is not applied twice. `noted` holds the queues already added to the namespace's list.
+    Returns, for each job not sent because a live job holds its unique key, that job's id.
     """
     by_queue: dict[str, list[PreparedJob]] = {}
     for job in jobs:
@@ -143,13 +152,22 @@ def enqueue(scope: Scope, jobs: Sequence[PreparedJob], noted: set[str]) -> Op[No
         for queue, queued in by_queue.items():
             keys = yield from checked_keys(scope, queue, retried="enqueue")
             calls += _enqueue_calls(keys, queued)
-        if calls:
-            yield Scripts(calls, durable=True, retried="enqueue")
+        if not calls:
+            return {}
+        replies = yield Scripts(calls, durable=True, retried="enqueue")
     except OutOfMemoryError as e:
         raise BrokerFullError(
             f"Redis is out of memory and refuses new jobs ({e}); nothing was enqueued. "
             "Raise maxmemory, or let workers drain the queues."
         ) from None
+    existing: dict[str, str] = {}
+    for raw in replies:
+        if raw[0] == 1:  # a resent call that had run: its first run's pairs, joined by NULs
+            pairs = text(raw[1]).split("\0") if raw[1] else []
+        else:
+            pairs = [text(value) for value in parse("enqueue", EnqueueReply, raw).existing]
+        existing.update(zip(pairs[::2], pairs[1::2], strict=True))
+    return existing
 
 
 def _enqueue_calls(keys: QueueKeys, queued: list[PreparedJob]) -> list[Call]:
@@ -213,6 +231,7 @@ def queue_stats(scope: Scope, queue: str) -> Op[QueueStats]:
         failed=reply.failed,
         oldest_ready_age=age,
         paused=bool(reply.paused),
+        max_running=None if reply.max_running < 0 else reply.max_running,
     )
 
 
@@ -261,8 +280,16 @@ def run_now(scope: Scope, queue: str, job_id: str) -> Op[bool]:
 
 def pause_queue(scope: Scope, queue: str, action: str) -> Op[bool]:
     """Pause or resume `queue` (action 'pause' or 'resume'); True if its state changed."""
-    reply = yield from _on_queue(scope, queue, QueuePauseReply, "queue_pause", {"action": action})
+    args = {"action": action, "limit": 0}
+    reply = yield from _on_queue(scope, queue, QueueControlReply, "queue_control", args)
     return bool(reply.changed)
+
+
+def set_queue_limit(scope: Scope, queue: str, limit: int | None) -> Op[int | None]:
+    """Let at most `limit` jobs of `queue` run at once (None: no limit); return the former."""
+    args = {"action": "limit", "limit": limit or 0}
+    reply = yield from _on_queue(scope, queue, QueueControlReply, "queue_control", args)
+    return None if reply.max_running < 0 else reply.max_running
 
 
 def failed_page(scope: Scope, queue: str, offset: int = 0, limit: int = 50) -> Op[list[JobInfo]]:

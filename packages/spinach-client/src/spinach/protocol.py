@@ -22,6 +22,9 @@ class PreparedJob(NamedTuple):
     #: 0: at most once; n > 0: may run n more times; -1: without limit.
     max_retries: int
     payload: bytes
+    #: Its unique key ("": none) and how it holds it (spinach.unique.UniqueRule.wire).
+    unique_key: str = ""
+    unique_rule: str = ""
 
 
 class FetchedJob(NamedTuple):
@@ -78,8 +81,9 @@ class FetchResult:
     applied: int = 0
     #: Ids whose outcome sent along was rejected: this worker's lease on them is gone.
     rejected: tuple[str, ...] = ()
-    #: While the queue is paused, the jobs ready to start once it is resumed (else 0).
-    paused_ready: int = 0
+    #: While the queue is paused or at its running limit, the jobs ready to start once it is
+    #: resumed or a slot frees (else 0).
+    held_ready: int = 0
 
     @property
     def next_wake_ms(self) -> int | None:
@@ -103,6 +107,8 @@ class QueueStats:
     oldest_ready_age: float | None = None
     #: An operator paused the queue: its workers start none of its jobs until it is resumed.
     paused: bool = False
+    #: Most jobs of the queue that may run at once across every worker (None: no limit).
+    max_running: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,9 @@ from spinach import const
 from spinach.exc import SpinachError, UnknownTask
 from spinach.job import SignatureChecker
 from spinach.keys import validate_queue
+from spinach.options import NO_OPTIONS, JobOptions, checked_arguments, checked_when
 from spinach.retry import DEFAULT_RETRY_POLICY, RetryPolicy
+from spinach.unique import UniqueRule
 
 if TYPE_CHECKING:
     from spinach.engine import Engine
@@ -35,6 +37,8 @@ class Task:
         "periodicity",
         "queue",
         "retry_policy",
+        "unique",
+        "unique_rule",
         "wire_max_retries",
     )
 
@@ -47,6 +51,11 @@ class Task:
         periodicity: timedelta | None,
         max_concurrency: int | None = None,
         retry_policy: RetryPolicy | None = None,
+        *,
+        unique: bool = False,
+        unique_until: str | None = None,
+        unique_for: timedelta | float | None = None,
+        debounce: bool | None = None,
     ) -> None:
         if not callable(func):
             raise TypeError(f"Task {name!r}: {func!r} is not callable")
@@ -73,6 +82,12 @@ class Task:
         self.periodicity = periodicity
         self.max_concurrency = max_concurrency
         self.retry_policy: RetryPolicy = retry_policy or DEFAULT_RETRY_POLICY
+        if not isinstance(unique, bool):
+            raise TypeError(f"Task {name!r}: unique must be True or False, got {unique!r}")
+        #: Whether its jobs get a unique key derived from their arguments.
+        self.unique = unique
+        #: How its jobs hold a unique key (derived, or given per job).
+        self.unique_rule = UniqueRule.checked(f"Task {name!r}", unique_until, unique_for, debounce)
         self.checker = SignatureChecker(name, func)
         if periodicity is not None:
             try:
@@ -184,6 +199,10 @@ class Tasks:
         max_concurrency: int | None = None,
         *,
         retry_policy: RetryPolicy | None = None,
+        unique: bool = False,
+        unique_until: str | None = None,
+        unique_for: timedelta | float | None = None,
+        debounce: bool | None = None,
     ) -> F: ...
 
     @overload
@@ -197,6 +216,10 @@ class Tasks:
         max_concurrency: int | None = None,
         *,
         retry_policy: RetryPolicy | None = None,
+        unique: bool = False,
+        unique_until: str | None = None,
+        unique_for: timedelta | float | None = None,
+        debounce: bool | None = None,
     ) -> Callable[[F], F]: ...
 
     def task(
@@ -209,11 +232,17 @@ class Tasks:
         max_concurrency: int | None = None,
         *,
         retry_policy: RetryPolicy | None = None,
+        unique: bool = False,
+        unique_until: str | None = None,
+        unique_for: timedelta | float | None = None,
+        debounce: bool | None = None,
     ) -> F | Callable[[F], F]:
         """Decorator registering a function as a task; the function stays directly callable.
 
         Also a plain call, ``tasks.task(func, "name", "queue")``: the arguments before
-        `retry_policy` may be positional, in 0.0.25's order.
+        `retry_policy` may be positional, in 0.0.25's order. `unique=True` gives each job a
+        unique key derived from its arguments (see the flow control page); `unique_until`,
+        `unique_for` and `debounce` say how a job holds its key.
         """
         if isinstance(func, str):  # @tasks.task("name"): the name taken for the function
             raise TypeError(
@@ -228,8 +257,24 @@ class Tasks:
                 periodicity=periodicity,
                 max_concurrency=max_concurrency,
                 retry_policy=retry_policy,
+                unique=unique,
+                unique_until=unique_until,
+                unique_for=unique_for,
+                debounce=debounce,
             )
-        self.add(func, name, queue, max_retries, periodicity, max_concurrency, retry_policy)
+        self.add(
+            func,
+            name,
+            queue,
+            max_retries,
+            periodicity,
+            max_concurrency,
+            retry_policy,
+            unique=unique,
+            unique_until=unique_until,
+            unique_for=unique_for,
+            debounce=debounce,
+        )
         func.task_name = name  # type: ignore[attr-defined]
         return func
 
@@ -242,6 +287,11 @@ class Tasks:
         periodicity: timedelta | None = None,
         max_concurrency: int | None = None,
         retry_policy: RetryPolicy | None = None,
+        *,
+        unique: bool = False,
+        unique_until: str | None = None,
+        unique_for: timedelta | float | None = None,
+        debounce: bool | None = None,
     ) -> None:
         """Register `func` as the task `name`."""
         if not name:
@@ -263,6 +313,10 @@ class Tasks:
             periodicity if periodicity is not None else self.periodicity,
             max_concurrency if max_concurrency is not None else self.max_concurrency,
             retry_policy or self.retry_policy,
+            unique=unique,
+            unique_until=unique_until,
+            unique_for=unique_for,
+            debounce=debounce,
         )
 
     def _require_engine(self) -> "Engine":
@@ -289,6 +343,16 @@ class Tasks:
         """Schedule a job to run after `delay` (see Engine.schedule_in)."""
         return self._require_engine().schedule_in(task, delay, *args, **kwargs)
 
+    def schedule_with(
+        self,
+        task: "str | Callable[..., Any] | Task",
+        args: tuple[Any, ...] | list[Any] = (),
+        kwargs: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> "Job":
+        """Schedule a job with options of its own (see Engine.schedule_with)."""
+        return self._require_engine().schedule_with(task, args, kwargs, **options)
+
     def schedule_batch(self, batch: "Batch") -> "list[Job]":
         """Schedule every job of `batch` (see Engine.schedule_batch)."""
         return self._require_engine().schedule_batch(batch)
@@ -302,24 +366,48 @@ class Batch:
 
     def __init__(self) -> None:
         self.jobs_to_create: list[
-            tuple[Any, datetime | timedelta | None, tuple[Any, ...], dict[str, Any]]
+            tuple[Any, datetime | timedelta | None, tuple[Any, ...], dict[str, Any], JobOptions]
         ] = []
 
     def schedule(self, task: "str | Callable[..., Any] | Task", *args: Any, **kwargs: Any) -> None:
         """Add a job to run as soon as possible."""
-        self.jobs_to_create.append((task, None, args, kwargs))
+        self.jobs_to_create.append((task, None, args, kwargs, NO_OPTIONS))
+
+    def schedule_with(
+        self,
+        task: "str | Callable[..., Any] | Task",
+        args: tuple[Any, ...] | list[Any] = (),
+        kwargs: dict[str, Any] | None = None,
+        *,
+        at: datetime | None = None,
+        delay: timedelta | float | None = None,
+        max_retries: int | float | None = None,
+        unique_key: str | None = None,
+        unique_until: str | None = None,
+        unique_for: timedelta | float | None = None,
+        debounce: bool | None = None,
+    ) -> None:
+        """Add a job with options of its own (see Engine.schedule_with).
+
+        Within one batch, the first job of a unique key is the one sent; later ones of the same
+        key come back as duplicates of it.
+        """
+        when = checked_when(at, delay)
+        call_args, call_kwargs = checked_arguments(args, kwargs)
+        options = JobOptions(max_retries, unique_key, unique_until, unique_for, debounce)
+        self.jobs_to_create.append((task, when, call_args, call_kwargs, options))
 
     def schedule_at(
         self, task: "str | Callable[..., Any] | Task", at: datetime, *args: Any, **kwargs: Any
     ) -> None:
         """Add a job to run at `at` (a naive datetime is UTC)."""
-        self.jobs_to_create.append((task, at, args, kwargs))
+        self.jobs_to_create.append((task, at, args, kwargs, NO_OPTIONS))
 
     def schedule_in(
         self, task: "str | Callable[..., Any] | Task", delay: timedelta, *args: Any, **kwargs: Any
     ) -> None:
         """Add a job to run after `delay`, measured by Redis's clock."""
-        self.jobs_to_create.append((task, delay, args, kwargs))
+        self.jobs_to_create.append((task, delay, args, kwargs, NO_OPTIONS))
 
     def __len__(self) -> int:
         return len(self.jobs_to_create)

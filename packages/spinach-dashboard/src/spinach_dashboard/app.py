@@ -24,7 +24,7 @@ from spinach.exc import BrokerConnectionError, SchemaMismatchError, SpinachError
 from spinach_dashboard.csrf import COOKIE, FIELD, Csrf
 from spinach_dashboard.data import BadRequest, DashboardData, NotFound, engine_for
 from spinach_dashboard.formatting import FILTERS
-from spinach_dashboard.notices import notice
+from spinach_dashboard.notices import notice, without_notice
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -238,7 +238,9 @@ class Dashboard:
             title=self.title,
             notice=notice(ctx.request),
             now=datetime.now(UTC),
-            here=(ctx.request.script_root or "") + ctx.request.full_path.rstrip("?"),
+            here=without_notice(
+                (ctx.request.script_root or "") + ctx.request.full_path.rstrip("?")
+            ),
         )
         return Response(page, status=status, content_type="text/html; charset=utf-8")
 

@@ -68,12 +68,19 @@ def _count(text: str | None) -> str:
         return "?"
 
 
-def with_notice(location: str, code: str, **values: Any) -> str:
-    """`location` with a notice for the page to show (any earlier notice replaced)."""
+def without_notice(location: str) -> str:
+    """`location` without its notice: where a form on the page sends the operator back."""
     parts = urlsplit(location)
     query = [
         (k, v) for k, v in parse_qsl(parts.query) if k != "notice" and not k.startswith(_PREFIX)
     ]
+    return parts._replace(query=urlencode(query)).geturl()
+
+
+def with_notice(location: str, code: str, **values: Any) -> str:
+    """`location` with a notice for the page to show (any earlier notice replaced)."""
+    parts = urlsplit(without_notice(location))
+    query = parse_qsl(parts.query)
     query += [("notice", code)]
     query += [(_PREFIX + k, str(v)) for k, v in values.items() if v is not None and v != ""]
     return parts._replace(query=urlencode(query)).geturl()

@@ -160,7 +160,7 @@ class Fetcher:
                 continue  # more work waiting: fetch again as soon as threads free up
             if (
                 self._stop_when_queue_empty
-                and result.ready_left == result.delayed_left == result.paused_ready == 0
+                and result.ready_left == result.delayed_left == result.held_ready == 0
             ):
                 if settled and not result.jobs and result.running_left == 0:
                     self._on_drained()  # nothing anywhere, nothing here when we looked

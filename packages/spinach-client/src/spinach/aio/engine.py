@@ -20,10 +20,13 @@ from spinach.engine import (
     When,
     checked_at,
     checked_delay,
+    checked_queue_limit,
+    mark_duplicates,
 )
 from spinach.inspection import CancelResult, JobInfo, JobPage, MinuteCount, NamespaceStatus
 from spinach.job import Job
 from spinach.keys import validate_queue
+from spinach.options import NO_OPTIONS, JobOptions, checked_arguments, checked_when
 from spinach.protocol import PreparedJob
 from spinach.task import Batch
 
@@ -80,6 +83,26 @@ class AsyncEngine:
         """Send a job to run after `delay`, measured by Redis's clock."""
         return await self._send_one(task, checked_delay(delay), args, kwargs)
 
+    async def schedule_with(
+        self,
+        task: TaskRef,
+        args: tuple[Any, ...] | list[Any] = (),
+        kwargs: dict[str, Any] | None = None,
+        *,
+        at: datetime | None = None,
+        delay: timedelta | float | None = None,
+        max_retries: int | float | None = None,
+        unique_key: str | None = None,
+        unique_until: str | None = None,
+        unique_for: timedelta | float | None = None,
+        debounce: bool | None = None,
+    ) -> Job:
+        """Send a job with options of its own (see Engine.schedule_with)."""
+        when = checked_when(at, delay)
+        call_args, call_kwargs = checked_arguments(args, kwargs)
+        options = JobOptions(max_retries, unique_key, unique_until, unique_for, debounce)
+        return await self._send_one(task, when, call_args, call_kwargs, options)
+
     async def schedule_batch(self, batch: Batch) -> list[Job]:
         """Send every job of `batch`: one atomic script call per queue, in one round trip.
 
@@ -87,17 +110,24 @@ class AsyncEngine:
         On a Redis Cluster the calls of different queues are sent concurrently.
         """
         with self._engine._sending_batch(batch) as (jobs, prepared):
-            await self._enqueue(prepared)
+            mark_duplicates(jobs, await self._enqueue(prepared))
         return jobs
 
-    async def _send_one(self, task: TaskRef, when: When, args: Args, kwargs: Kwargs) -> Job:
-        with self._engine._sending_one(task, when, args, kwargs) as (job, prepared):
-            await self._enqueue(prepared)
+    async def _send_one(
+        self,
+        task: TaskRef,
+        when: When,
+        args: Args,
+        kwargs: Kwargs,
+        options: JobOptions = NO_OPTIONS,
+    ) -> Job:
+        with self._engine._sending_one(task, when, args, kwargs, options) as (job, prepared):
+            mark_duplicates([job], await self._enqueue(prepared))
         return job
 
-    async def _enqueue(self, prepared: list[PreparedJob]) -> None:
+    async def _enqueue(self, prepared: list[PreparedJob]) -> dict[str, str]:
         scope = self._engine.broker
-        await self._broker.run(operations.enqueue(scope, prepared, self._noted_queues))
+        return await self._broker.run(operations.enqueue(scope, prepared, self._noted_queues))
 
     # -- inspection and operations -------------------------------------------------------------
 
@@ -125,6 +155,14 @@ class AsyncEngine:
     async def resume_queue(self, queue: str = const.DEFAULT_QUEUE) -> bool:
         """Resume a paused `queue` and wake its idle workers; True if it was paused."""
         op = operations.pause_queue(self._engine.broker, validate_queue(queue), "resume")
+        return await self._broker.run(op)
+
+    async def set_queue_limit(
+        self, limit: int | None, queue: str = const.DEFAULT_QUEUE
+    ) -> int | None:
+        """Let at most `limit` jobs of `queue` run at once (see Engine.set_queue_limit)."""
+        checked = checked_queue_limit(limit)
+        op = operations.set_queue_limit(self._engine.broker, validate_queue(queue), checked)
         return await self._broker.run(op)
 
     async def retry_failed(self, job: JobRef) -> bool:

@@ -195,13 +195,14 @@ class Broker:
             log=logger,
         )
 
-    def enqueue(self, jobs: Sequence[PreparedJob]) -> None:
+    def enqueue(self, jobs: Sequence[PreparedJob]) -> dict[str, str]:
         """Send jobs, one atomic and idempotent script call per queue (and per chunk).
 
         Retried on connection errors: each call carries a token, so a call whose reply was lost
-        is not applied twice.
+        is not applied twice. Returns the id of the live job holding the unique key of each job
+        not sent for that reason.
         """
-        self.run(operations.enqueue(self, jobs, self._noted_queues))
+        return self.run(operations.enqueue(self, jobs, self._noted_queues))
 
     def queue_stats(self, queue: str) -> QueueStats:
         """Count the jobs of `queue` by state; say how long its oldest ready job has waited.
@@ -362,7 +363,7 @@ class Broker:
             next_expiry_ms=None if reply.next_expiry_ms < 0 else reply.next_expiry_ms,
             applied=reply.applied,
             rejected=tuple(_text(job_id) for job_id in reply.rejected),
-            paused_ready=reply.paused_ready,
+            held_ready=reply.held_ready,
         )
 
     def finish(self, queue: str, outcomes: Sequence[tuple[Outcome, str]]) -> tuple[int, list[str]]:

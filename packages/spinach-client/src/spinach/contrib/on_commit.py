@@ -18,6 +18,7 @@ from typing import Any
 
 from spinach.arguments import check_arguments
 from spinach.engine import Engine
+from spinach.options import checked_arguments
 from spinach.task import Batch, Task
 
 TaskRef = str | Callable[..., Any] | Task
@@ -57,9 +58,25 @@ class AfterCommit:
         self._check(task, args, kwargs)
         self._defer(lambda: self._send(self.engine.schedule_in, task, (delay, *args), kwargs))
 
+    def schedule_with(
+        self,
+        task: TaskRef,
+        args: tuple[Any, ...] | list[Any] = (),
+        kwargs: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> None:
+        """Send a job with options of its own (see Engine.schedule_with), once it commits."""
+        call_args, call_kwargs = checked_arguments(args, kwargs)
+        self._check(task, call_args, call_kwargs)
+
+        def send() -> None:
+            self.engine.schedule_with(task, call_args, call_kwargs, **options)
+
+        self._defer(send)
+
     def schedule_batch(self, batch: Batch) -> None:
         """Send every job of `batch` in one round trip, once the transaction commits."""
-        for task, _, args, kwargs in batch.jobs_to_create:
+        for task, _, args, kwargs, _ in batch.jobs_to_create:
             self._check(task, args, kwargs)
         self._defer(lambda: self._send_batch(batch))
 

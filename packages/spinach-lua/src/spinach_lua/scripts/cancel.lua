@@ -3,13 +3,15 @@ Cancel a job that has not started: it is removed at once and never runs.
 
 A waiting job leaves the delayed set. A queued job cannot leave its list without a scan of the
 list, so its record is deleted: the fetch that meets its id drops it. A cancelled job leaves a
-finished record ('c') while records are kept.
+finished record ('c') while records are kept. A cancelled job lets go of its unique key.
 
 KEYS
   delayed     ZSET    ids of jobs waiting for their due time (score: due ms)
   done        HASH    id -> record of a finished job
   done_index  LIST    "<finished ms>:<id>" of finished jobs, oldest first
   jobs        HASH    id -> record of the job (see the record include)
+  unique      HASH    unique key -> id of the job holding it (see the unique include)
+  unique_until  ZSET  unique key -> until when a finished job still holds it (ms)
 
 ARGV
   id          the job's id
@@ -24,9 +26,13 @@ REPLY
 --- @include "prelude"
 --- @include "record"
 --- @include "history"
+--- @include "unique"
 
 local id = ARG.id
-local q = {jobs = KEY.jobs, done = KEY.done, done_index = KEY.done_index}
+local q = {
+  jobs = KEY.jobs, done = KEY.done, done_index = KEY.done_index, unique = KEY.unique,
+  unique_until = KEY.unique_until,
+}
 local raw = read_raw(q, {id})[1]
 local record = unpack_record(raw)
 if record and record.l then
@@ -45,6 +51,7 @@ end
 local now = now_ms()
 redis.call('ZREM', KEY.delayed, id)
 delete_records(q, {id})
+release_unique(q, id, record, 'c', now)
 local keep_done = tonumber(ARG.keep_done_ms)
 if keep_done > 0 then
   add_done(q, now, {{id, make_done_record('c', state_of(raw))}}, tonumber(ARG.max_done))

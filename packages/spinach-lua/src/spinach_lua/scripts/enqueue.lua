@@ -3,7 +3,9 @@ Enqueue jobs of one queue, atomically and at most once per call.
 
 A job ready now goes to the tail of the ready list, or of its task's parked list when the task
 has a concurrency limit; a job due later waits in the delayed set. A job whose id the queue
-already knows is skipped.
+already knows is skipped. A job with a unique key that a live job of the queue holds is not
+sent: the reply names that job instead (with debounce, the waiting job takes the new job's
+arguments and due time). Within one call, the first job of a key is the one sent.
 
 KEYS
   token       STRING  idempotency marker of this call (expires after token_ttl_ms)
@@ -12,34 +14,43 @@ KEYS
   wake        LIST    wake-up token for idle workers of this queue
   jobs        HASH    id -> record of the job (see the record include)
   limits      HASH    task -> how many of its jobs may run at once
+  unique      HASH    unique key -> id of the job holding it (see the unique include)
+  unique_until  ZSET  unique key -> until when a finished job still holds it (ms)
   parked*     LIST    one per task of `tasks`: its jobs held back by its limit
 
 ARGV
   token_ttl_ms  lifetime of the idempotency marker, in ms
   tasks*      the tasks of the jobs below
   batch*3     one group of three per job: id, meta, payload
-              meta is "t" or "t:at_ms:delay_ms:max_retries", t the job's task number (1 for
+              meta is "t", "t:at_ms:delay_ms:max_retries" or
+              "t:at_ms:delay_ms:max_retries:rule:unique key", t the job's task number (1 for
               the first of `tasks`); the short form means due now, at most once:
                 due = at_ms if at_ms > 0 else now + delay_ms; due <= now means ready now;
-                max_retries: 0 at most once, n > 0 retried up to n times, -1 no limit.
+                max_retries: 0 at most once, n > 0 retried up to n times, -1 no limit;
+                rule: how the unique key is held (see the unique include).
 
 REPLY
   queued      jobs queued to run now
   delayed     jobs waiting for their due time
   duplicates  jobs skipped because their id is already known to the queue
+  existing    for each job not sent because its unique key is held: its id, then the id of
+              the job holding the key (flat pairs)
 
-Status 1 (ALREADY_DONE): this call already ran (a retry after a lost reply): nothing done.
+Status 1 (ALREADY_DONE): this call already ran (a retry after a lost reply): nothing done; the
+second value is the first run's `existing`, its ids joined by NUL bytes.
 ]]
 --- @include "prelude"
 --- @include "record"
 --- @include "lease"
 --- @include "limits"
+--- @include "unique"
 
 if not redis.call('SET', KEY.token, '1', 'NX', 'PX', ARG.token_ttl_ms) then
-  return {1}
+  local prior = redis.call('GET', KEY.token)  -- '1' when the first run named no live job
+  return {1, prior ~= '1' and prior or ''}
 end
 
-local q = {jobs = KEY.jobs, ready = KEY.ready}
+local q = {jobs = KEY.jobs, ready = KEY.ready, unique = KEY.unique, unique_until = KEY.unique_until}
 local now = now_ms()
 local names = load_tasks(q, ARG.tasks, ARG.tasks_n, KEY.parked, KEY.limits)
 
@@ -48,9 +59,11 @@ local metas = {}
 local function parse_meta(meta)
   local parsed = metas[meta]
   if parsed == nil then
-    local t, at, delay, budget = string.match(meta, '^(%d+):(%-?%d+):(%-?%d+):(%-?%d+)$')
+    local t, at, delay, budget, rest = string.match(meta, '^(%d+):(%-?%d+):(%-?%d+):(%-?%d+)(.*)$')
     if t then
       parsed = {names[tonumber(t)], tonumber(at), tonumber(delay), budget ~= '0' and budget or nil}
+      local rule, key = string.match(rest, '^:([^:]+):(.+)$')
+      parsed[5], parsed[6] = key, rule
     else
       parsed = {names[tonumber(meta)], 0, 0, nil}
     end
@@ -70,32 +83,70 @@ if count > 1 then  -- one HMGET for the batch; a single job is checked by HSETNX
 end
 
 local new_ids, new_records, ready_ids, ready_tasks, delayed_args = {}, {}, {}, {}, {}
-local seen = {}
+local seen, claimed, existing = {}, {}, {}
 local earliest = nil
 local duplicates = 0
+local wake = false
+
+-- Debounce: the waiting job `holder` takes the arguments (envelope) of a duplicate of the same
+-- task, and its due time when it still waits in the delayed set.
+local function debounce(holder, task, envelope, due)
+  local record = unpack_record(redis.call('HGET', KEY.jobs, holder))
+  if not record or record.l or record.x or record.s or record.t ~= task then
+    return  -- running, finished, or of another task: it stays as it is
+  end
+  record.e = envelope
+  write_records(q, {holder}, {record})
+  if redis.call('ZSCORE', KEY.delayed, holder) then
+    if due <= now then
+      redis.call('ZREM', KEY.delayed, holder)
+      ready_ids[#ready_ids + 1] = holder
+      ready_tasks[#ready_tasks + 1] = task
+    else
+      redis.call('ZADD', KEY.delayed, due, holder)
+      wake = true  -- the next due time may have moved earlier
+    end
+  end
+end
+
 for n = 1, count do
   local i = ARG.batch + (n - 1) * 3
   local id = ARGV[i]
   local meta = parse_meta(ARGV[i + 1])
-  local record = {t = meta[1], c = now_text(), b = meta[4], e = ARGV[i + 2]}
+  local key = meta[5]
+  local due = meta[2]
+  if due <= 0 then
+    due = now + meta[3]
+  end
+  local holder = key and (claimed[key] or unique_holder(q, key, now))
   local fresh
-  if count == 1 then
-    fresh = create_record(q, id, record)
+  if holder then
+    fresh = false
+    existing[#existing + 1] = id
+    existing[#existing + 1] = holder
+    if not claimed[key] and select(2, unique_rule(meta[6])) then
+      debounce(holder, meta[1], ARGV[i + 2], due)
+    end
   else
-    fresh = not known[n] and not seen[id]
-    if fresh then
-      seen[id] = true
-      new_ids[#new_ids + 1] = id
-      new_records[#new_records + 1] = record
+    local record = {t = meta[1], c = now_text(), b = meta[4], e = ARGV[i + 2], k = key, km = meta[6]}
+    if count == 1 then
+      fresh = create_record(q, id, record)
+    else
+      fresh = not known[n] and not seen[id]
+      if fresh then
+        seen[id] = true
+        new_ids[#new_ids + 1] = id
+        new_records[#new_records + 1] = record
+      end
+    end
+    if not fresh then
+      duplicates = duplicates + 1
+    elseif key then
+      claimed[key] = id
+      hold_unique(q, key, id)
     end
   end
-  if not fresh then
-    duplicates = duplicates + 1
-  else
-    local due = meta[2]
-    if due <= 0 then
-      due = now + meta[3]
-    end
+  if fresh then
     if due <= now then
       ready_ids[#ready_ids + 1] = id
       ready_tasks[#ready_tasks + 1] = meta[1]
@@ -113,7 +164,6 @@ write_records(q, new_ids, new_records)
 -- Wake one idle worker when there is work now (the ready list was empty: the workers may all
 -- be asleep; a fetch that leaves no work behind clears the token), or when the next due time
 -- moved earlier (sleeping workers must shorten their wait).
-local wake = false
 if #ready_ids > 0 then
   if next(q.limits) then
     route(q, ready_ids, ready_tasks)
@@ -123,7 +173,7 @@ if #ready_ids > 0 then
     for first = 1, #ready_ids, SLICE do
       length = redis.call('RPUSH', KEY.ready, unpack(ready_ids, first, math.min(first + SLICE - 1, #ready_ids)))
     end
-    wake = length == #ready_ids
+    wake = wake or length == #ready_ids
   end
 end
 if earliest then
@@ -134,4 +184,9 @@ end
 if wake then
   redis.call('RPUSH', KEY.wake, '1')
 end
-return reply{queued = #ready_ids, delayed = #delayed_args / 2, duplicates = duplicates}
+if #existing > 0 then  -- kept for a retry of this call after a lost reply
+  redis.call('SET', KEY.token, table.concat(existing, '\0'), 'XX', 'KEEPTTL')
+end
+return reply{
+  queued = #ready_ids, delayed = #delayed_args / 2, duplicates = duplicates, existing = existing,
+}

@@ -1,6 +1,7 @@
 --[[
-Drop finished records and failed jobs past their retention, and per-minute counts past their
-two hours (the housekeeper's call: records expire even on a queue that no longer runs jobs).
+Drop finished records and failed jobs past their retention, per-minute counts past their two
+hours, and throttled unique keys whose time is up (the housekeeper's call: records expire even
+on a queue that no longer runs jobs).
 
 KEYS
   done        HASH    id -> record of a finished job
@@ -8,6 +9,8 @@ KEYS
   failed_index  ZSET  id -> when it failed (ms), one per job of the failed store
   stats       HASH    per-minute counts of outcomes (see the history include)
   jobs        HASH    id -> record of the job (see the record include)
+  unique      HASH    unique key -> id of the job holding it (see the unique include)
+  unique_until  ZSET  unique key -> until when a finished job still holds it (ms)
 
 ARGV
   keep_done_ms  how long finished records are kept, in ms
@@ -17,20 +20,22 @@ ARGV
   budget      most records of each kind to drop in this call
 
 REPLY
-  dropped     how many records, failed jobs and stale counts were dropped
+  dropped     how many records, failed jobs, stale counts and unique keys were dropped
 ]]
 --- @include "prelude"
 --- @include "record"
 --- @include "history"
+--- @include "unique"
 
 local now = now_ms()
 local q = {
   done = KEY.done, done_index = KEY.done_index, failed_index = KEY.failed_index,
-  jobs = KEY.jobs, stats = KEY.stats,
+  jobs = KEY.jobs, stats = KEY.stats, unique = KEY.unique, unique_until = KEY.unique_until,
 }
 local budget = tonumber(ARG.budget)
 local dropped = trim_counts(q, now)
 dropped = dropped + trim_done(q, now - tonumber(ARG.keep_done_ms), tonumber(ARG.max_done), budget)
 dropped = dropped
   + trim_failed(q, now - tonumber(ARG.keep_failed_ms), tonumber(ARG.max_failed), budget)
+dropped = dropped + expire_unique(q, now, budget)
 return reply{dropped = dropped}

@@ -23,7 +23,10 @@ KEYS
   done_index  LIST    "<finished ms>:<id>" of finished jobs, oldest first
   failed_index  ZSET  id -> when it failed (ms), one per job of the failed store
   stats       HASH    per-minute counts of outcomes (see the history include)
-  paused      STRING  "1" while an operator has paused the queue: no job starts
+  control     HASH    an operator's decisions: paused ("1": no job starts), max_running (at
+                      most that many jobs of the queue run at once, across every worker)
+  unique      HASH    unique key -> id of the job holding it (see the unique include)
+  unique_until  ZSET  unique key -> until when a finished job still holds it (ms)
   parked*     LIST    one per task of `tasks`: its jobs held back by its limit
 
 ARGV
@@ -54,8 +57,8 @@ REPLY
   running_left  jobs of the queue running anywhere (-1 when ready_left > 0)
   next_expiry_ms  ms until the earliest lease deadline, when a sleeping worker should look
               for an abandoned job (-1: none, or ready_left > 0)
-  paused_ready  while the queue is paused, the jobs ready to start once it is resumed (they
-              are not counted in ready_left); 0 when it is not paused
+  held_ready  while the queue is paused or at its max_running, the jobs ready to start once it
+              is resumed or a slot frees (not counted in ready_left); else 0
 ]]
 --- @include "prelude"
 --- @include "record"
@@ -63,14 +66,18 @@ REPLY
 --- @include "limits"
 --- @include "history"
 --- @include "recovery"
+--- @include "unique"
 --- @include "outcomes"
 
 local now = now_ms()
+local control = redis.call('HMGET', KEY.control, 'paused', 'max_running')
+local max_running = tonumber(control[2])
 local q = {
   ready = KEY.ready, delayed = KEY.delayed, running = KEY.running, wake = KEY.wake,
   lease_seq = KEY.lease_seq, limited_running = KEY.limited_running, done = KEY.done,
   done_index = KEY.done_index, failed_index = KEY.failed_index, jobs = KEY.jobs,
-  stats = KEY.stats,
+  stats = KEY.stats, unique = KEY.unique, unique_until = KEY.unique_until,
+  capped = max_running ~= nil,
 }
 local names = load_tasks(q, ARG.tasks, ARG.tasks_n, KEY.parked, KEY.limits)
 local applied, rejected = apply_outcomes(q, now, ARG.outcomes, ARG.outcomes_n, {
@@ -78,10 +85,16 @@ local applied, rejected = apply_outcomes(q, now, ARG.outcomes, ARG.outcomes_n, {
   keep_failed = tonumber(ARG.keep_failed_ms), max_failed = tonumber(ARG.max_failed),
 })
 local wanted = tonumber(ARG.max_jobs)
--- A paused queue starts nothing; the rest of the call (outcomes, recovery, promotion) goes on.
-local paused = wanted > 0 and redis.call('GET', KEY.paused) ~= false
-if paused then
-  wanted = 0
+-- A paused queue starts nothing, nor one at its limit; the rest of the call (outcomes,
+-- recovery, promotion) goes on. The limit counts the queue's leases after the outcomes above.
+local held = false
+if wanted > 0 and (control[1] or max_running) then
+  if control[1] then
+    wanted = 0
+  else
+    wanted = math.max(0, math.min(wanted, max_running - redis.call('ZCARD', KEY.running)))
+  end
+  held = wanted == 0
 end
 
 if tonumber(ARG.recover_limit) > 0 then
@@ -178,13 +191,18 @@ for n, id in ipairs(ids) do
   end
 end
 local leases = grant_leases(q, ids, raws, limited, now, tonumber(ARG.lease_ms), ARG.worker)
+for n, id in ipairs(ids) do
+  if may_be_unique(raws[n]) then  -- a key held only until the job starts is let go now
+    release_unique(q, id, unpack_record(raws[n]), 's', now)
+  end
+end
 call_sliced('ZADD', KEY.limited_running, slots)
 
 -- Whether jobs may be left that could start now. A caller that got all it asked for is told
 -- "maybe" without a count (it fetches again at once); one that got fewer is told exactly.
 local ready_left = 0
-if paused then
-  popped_all = true  -- nothing was popped: ready_left stays 0, paused_ready counts the jobs
+if held then
+  popped_all = true  -- nothing was popped: ready_left stays 0, held_ready counts the jobs
 elseif not popped_all then
   ready_left = 1
 elseif next(spare) then
@@ -196,7 +214,7 @@ elseif next(spare) then
 end
 local result = {
   applied = applied, rejected = rejected, ids = ids, records = raws, leases = leases,
-  ready_left = ready_left, paused_ready = 0,
+  ready_left = ready_left, held_ready = 0,
 }
 if ready_left > 0 then
   -- More work than this worker took: pass the wake-up on to another idle worker. The caller
@@ -211,7 +229,7 @@ result.delayed_left = redis.call('ZCARD', KEY.delayed)
 result.next_due_ms = ms_until_earliest(KEY.delayed, now)
 result.running_left = redis.call('ZCARD', KEY.running)
 result.next_expiry_ms = ms_until_earliest(KEY.running, now)
-if paused then
-  result.paused_ready = redis.call('LLEN', KEY.ready)
+if held then
+  result.held_ready = redis.call('LLEN', KEY.ready)
 end
 return reply(result)

@@ -14,6 +14,9 @@ KEYS
   failed_index  ZSET  id -> when it failed (ms), one per job of the failed store
   jobs        HASH    id -> record of the job (see the record include)
   stats       HASH    per-minute counts of outcomes (see the history include)
+  unique      HASH    unique key -> id of the job holding it (see the unique include)
+  unique_until  ZSET  unique key -> until when a finished job still holds it (ms)
+  control     HASH    an operator's decisions (see fetch): max_running is read here
 
 ARGV
   keep_done_ms  how long finished records are kept, in ms (0: none are written)
@@ -31,12 +34,15 @@ REPLY
 --- @include "lease"
 --- @include "limits"
 --- @include "history"
+--- @include "unique"
 --- @include "outcomes"
 
 local q = {
   delayed = KEY.delayed, running = KEY.running, wake = KEY.wake,
   limited_running = KEY.limited_running, done = KEY.done, done_index = KEY.done_index,
   failed_index = KEY.failed_index, jobs = KEY.jobs, stats = KEY.stats,
+  unique = KEY.unique, unique_until = KEY.unique_until,
+  capped = redis.call('HEXISTS', KEY.control, 'max_running') == 1,
 }
 local applied, rejected = apply_outcomes(q, now_ms(), ARG.outcomes, ARG.outcomes_n, {
   keep_done = tonumber(ARG.keep_done_ms), max_done = tonumber(ARG.max_done),

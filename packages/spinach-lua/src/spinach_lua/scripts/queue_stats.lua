@@ -7,7 +7,7 @@ KEYS
   running     ZSET    ids of running jobs
   failed_index  ZSET  id -> when it failed (ms), one per job of the failed store
   jobs        HASH    id -> record of the job (see the record include)
-  paused      STRING  "1" while an operator has paused the queue
+  control     HASH    an operator's decisions: paused, max_running (see fetch)
 
 ARGV
 
@@ -22,10 +22,12 @@ REPLY
   oldest_envelope  its envelope (false if unknown): its due time tells when it came due
   now_ms      Redis's time now (ms)
   paused      1 while the queue is paused (its workers start none of its jobs), else 0
+  max_running  most jobs of the queue that may run at once (-1: no limit)
 ]]
 --- @include "prelude"
 --- @include "record"
 
+local control = redis.call('HMGET', KEY.control, 'paused', 'max_running')
 local oldest = redis.call('LINDEX', KEY.ready, 0)
 local queued, envelope = -1, false
 if oldest then
@@ -37,5 +39,5 @@ return reply{
   ready = redis.call('LLEN', KEY.ready), delayed = redis.call('ZCARD', KEY.delayed),
   running = redis.call('ZCARD', KEY.running), failed = redis.call('ZCARD', KEY.failed_index),
   oldest_id = oldest, oldest_queued_ms = queued, oldest_envelope = envelope, now_ms = now_ms(),
-  paused = redis.call('GET', KEY.paused) and 1 or 0,
+  paused = control[1] and 1 or 0, max_running = tonumber(control[2]) or -1,
 }

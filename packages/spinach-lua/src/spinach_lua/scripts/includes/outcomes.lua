@@ -1,6 +1,6 @@
--- Apply the outcomes of jobs a worker ran. Needs the prelude and the record, lease, limits and
--- history includes; q.jobs, q.running, q.delayed, q.wake, q.limited_running and the history
--- keys.
+-- Apply the outcomes of jobs a worker ran. Needs the prelude and the record, lease, limits,
+-- history and unique includes; q.jobs, q.running, q.delayed, q.wake, q.limited_running, the
+-- history keys and the unique keys. A job that ends lets go of its unique key here.
 --
 -- The outcomes are `count` values of ARGV from index `first`, six per job:
 --   op, id, lease, when, error, traceback
@@ -24,6 +24,7 @@ local function apply_outcomes(q, now, first, count, retention)
   local rejected, applied, applied_raws = {}, {}, {}
   local done, done_entries, failed, failed_records, changed, changed_records = {}, {}, {}, {}, {}, {}
   local delayed = {}
+  local ended, ended_records = {}, {}  -- jobs that ended and may hold a unique key
   local earliest = nil
   local keep_done = retention.keep_done > 0
   for n, id in ipairs(ids) do
@@ -40,6 +41,10 @@ local function apply_outcomes(q, now, first, count, retention)
         if keep_done then
           done_entries[#done_entries + 1] = {id, make_done_record('s', state_of(raw))}
         end
+        if may_be_unique(raw) then
+          ended[#ended + 1] = id
+          ended_records[#ended_records + 1] = unpack_record(raw)
+        end
       else
         local record = unpack_record(raw)
         if op == 'f' or op == 'F' then
@@ -55,6 +60,8 @@ local function apply_outcomes(q, now, first, count, retention)
           end
           failed[#failed + 1] = id
           failed_records[#failed_records + 1] = record
+          ended[#ended + 1] = id
+          ended_records[#ended_records + 1] = record
         else
           local due = tonumber(ARGV[i + 3])
           if op == 'r' then
@@ -81,11 +88,14 @@ local function apply_outcomes(q, now, first, count, retention)
 
   -- Deletions first: Redis at maxmemory refuses a script whose first write may grow memory, so
   -- a batch with a retry or a record in it must start with writes that only free memory.
-  if free_slots(q, applied, applied_raws) > 0 then
-    ensure_wake_token(q.wake)  -- a limited task has a free slot: a parked job may start
+  if free_slots(q, applied, applied_raws) > 0 or q.capped then
+    ensure_wake_token(q.wake)  -- a limited task or queue has a free slot: a job may start
   end
   call_sliced('ZREM', q.running, applied)
   delete_records(q, done)
+  for n, id in ipairs(ended) do
+    release_unique(q, id, ended_records[n], 'f', now)
+  end
   local earliest_before = earliest and earliest_due(q.delayed)
   write_records(q, changed, changed_records)
   call_sliced('ZADD', q.delayed, delayed)

@@ -24,8 +24,11 @@
 --   u    "1" if its envelope cannot be decoded: kept to be read, never run again
 --   err  "Type: message" of its last failed run, and
 --   tb   that run's traceback
+--   k    its unique key, if it has one, and
+--   km   the key's rule (see the unique include); the last field: the hot path looks at its
+--        last byte to tell whether a record may carry a key
 
-local RECORD_FIELDS = {'r', 'x', 't', 'c', 'b', 's', 'f', 'ran', 'u', 'err', 'tb'}
+local RECORD_FIELDS = {'r', 'x', 't', 'c', 'b', 's', 'f', 'ran', 'u', 'err', 'tb', 'k', 'km'}
 
 -- The lease at the front of a record, or nil.
 local function lease_of(raw)
