@@ -12,6 +12,7 @@ from spinach import AbortException, Batch, Engine, Tasks
 from spinach.ids import new_job_id
 from spinach.job import JobStatus
 from spinach.keys import queue_keys
+from spinach.protocol import Lease
 from spinach.retry import ExponentialBackoff
 from spinach.utils import now_utc, wall_ms
 
@@ -137,6 +138,19 @@ def test_a_key_held_until_started_lets_a_duplicate_queue_while_the_job_runs(
     spin.stop_workers()
 
 
+def test_a_job_handed_back_unstarted_takes_its_key_again(spin: Engine, app: App) -> None:
+    """A key held until the job starts is let go when a worker fetches the job; a worker that
+    stops before starting it hands it back, and the job holds its key again."""
+    job = spin.schedule("started", 1)
+    fetched = spin.broker.fetch("spinach", 1, 60_000, ["started"])
+    assert [f.id for f in fetched.jobs] == [job.job_id]
+    assert held_keys(spin) == 0
+    assert spin.broker.release("spinach", [Lease(job.job_id, fetched.jobs[0].token)]) == 1
+    assert held_keys(spin) == 1
+    again = spin.schedule("started", 1)
+    assert again.duplicate and again.job_id == job.job_id
+
+
 def test_the_key_is_held_across_retries_and_let_go_by_a_failure_for_good(
     spin: Engine, app: App
 ) -> None:
@@ -192,11 +206,17 @@ def test_debounce_replaces_the_waiting_jobs_arguments_and_due_time(spin: Engine,
         "note", ("draft 1",), delay=timedelta(hours=1), unique_key="save", debounce=True
     )
     second = spin.schedule_with(
-        "note", ("draft 2",), delay=timedelta(hours=2), unique_key="save", debounce=True
+        "note",
+        ("draft 2",),
+        delay=timedelta(hours=2),
+        unique_key="save",
+        debounce=True,
+        max_retries=2,
     )
     assert second.duplicate and second.job_id == first.job_id
     info = spin.get_job(first.job_id)
     assert info is not None and info.args == ("draft 2",)
+    assert info.max_retries == 2  # the budget comes with the arguments
     assert info.due_at is not None and info.created_at is not None
     assert info.due_at - info.created_at > timedelta(hours=1, minutes=59)
     spin.schedule_with("note", ("final",), unique_key="save", debounce=True)  # due now

@@ -515,7 +515,7 @@ def mark_duplicates(jobs: list[Job], existing: dict[str, str]) -> None:
     for job in jobs:
         holder = existing.get(job.job_id)
         if holder is not None:
-            job.id = holder
+            job._id, job._uuid = holder, None  # an id of another client may not be a UUID
             job.duplicate = True
 
 

@@ -62,8 +62,11 @@ class UniqueRule:
         elif isinstance(hold_for, timedelta):
             held = hold_for
         elif isinstance(hold_for, int | float) and not isinstance(hold_for, bool):
-            if not math.isfinite(hold_for):
-                raise ValueError(f"{where}: unique_for must be finite, got {hold_for!r}")
+            if not math.isfinite(hold_for) or abs(hold_for) > 10**9:
+                raise ValueError(
+                    f"{where}: unique_for must be a finite number of seconds up to 10**9, "
+                    f"got {hold_for!r}"
+                )
             held = timedelta(seconds=hold_for)
         else:
             raise TypeError(f"{where}: unique_for takes a timedelta or seconds, got {hold_for!r}")

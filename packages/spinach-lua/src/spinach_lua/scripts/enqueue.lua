@@ -88,14 +88,14 @@ local earliest = nil
 local duplicates = 0
 local wake = false
 
--- Debounce: the waiting job `holder` takes the arguments (envelope) of a duplicate of the same
--- task, and its due time when it still waits in the delayed set.
-local function debounce(holder, task, envelope, due)
+-- Debounce: the waiting job `holder` takes the arguments (envelope) and retry budget of a
+-- duplicate of the same task, and its due time when it still waits in the delayed set.
+local function debounce(holder, task, budget, envelope, due)
   local record = unpack_record(redis.call('HGET', KEY.jobs, holder))
   if not record or record.l or record.x or record.s or record.t ~= task then
     return  -- running, finished, or of another task: it stays as it is
   end
-  record.e = envelope
+  record.e, record.b = envelope, budget  -- the envelope carries the budget too
   write_records(q, {holder}, {record})
   if redis.call('ZSCORE', KEY.delayed, holder) then
     if due <= now then
@@ -125,7 +125,7 @@ for n = 1, count do
     existing[#existing + 1] = id
     existing[#existing + 1] = holder
     if not claimed[key] and select(2, unique_rule(meta[6])) then
-      debounce(holder, meta[1], ARGV[i + 2], due)
+      debounce(holder, meta[1], meta[4], ARGV[i + 2], due)
     end
   else
     local record = {t = meta[1], c = now_text(), b = meta[4], e = ARGV[i + 2], k = key, km = meta[6]}

@@ -85,8 +85,14 @@ local applied, rejected = apply_outcomes(q, now, ARG.outcomes, ARG.outcomes_n, {
   keep_failed = tonumber(ARG.keep_failed_ms), max_failed = tonumber(ARG.max_failed),
 })
 local wanted = tonumber(ARG.max_jobs)
+
+if tonumber(ARG.recover_limit) > 0 then
+  recover_expired(q, now, tonumber(ARG.recover_limit))
+end
+
 -- A paused queue starts nothing, nor one at its limit; the rest of the call (outcomes,
--- recovery, promotion) goes on. The limit counts the queue's leases after the outcomes above.
+-- recovery, promotion) goes on. The limit counts the queue's leases after the outcomes and
+-- the recovery above.
 local held = false
 if wanted > 0 and (control[1] or max_running) then
   if control[1] then
@@ -95,10 +101,6 @@ if wanted > 0 and (control[1] or max_running) then
     wanted = math.max(0, math.min(wanted, max_running - redis.call('ZCARD', KEY.running)))
   end
   held = wanted == 0
-end
-
-if tonumber(ARG.recover_limit) > 0 then
-  recover_expired(q, now, tonumber(ARG.recover_limit))
 end
 
 -- Promotion uses Redis time, so no job is taken before its due time whatever the workers' clocks.
@@ -230,6 +232,12 @@ result.next_due_ms = ms_until_earliest(KEY.delayed, now)
 result.running_left = redis.call('ZCARD', KEY.running)
 result.next_expiry_ms = ms_until_earliest(KEY.running, now)
 if held then
-  result.held_ready = redis.call('LLEN', KEY.ready)
+  local waiting = redis.call('LLEN', KEY.ready)
+  for _, name in ipairs(names) do
+    if q.limits[name] then
+      waiting = waiting + redis.call('LLEN', q.parked[name])
+    end
+  end
+  result.held_ready = waiting
 end
 return reply(result)

@@ -3,7 +3,8 @@ Hand jobs a worker fetched but never started back to the head of their queue, in
 
 Only jobs whose lease is still the caller's are handed back, so a re-sent call or a zombie
 worker changes nothing. No attempt is counted: the job never started. Back in the ready list, a
-job of a task at its limit is parked again by the next fetch.
+job of a task at its limit is parked again by the next fetch. A job that let go of its unique
+key when it was fetched (unique_until "started") takes it back, unless another job holds it.
 
 KEYS
   running     ZSET    ids of fetched jobs (score: lease deadline ms)
@@ -11,6 +12,8 @@ KEYS
   wake        LIST    wake-up token for idle workers of this queue
   limited_running  ZSET  "<task>\0<id>" of running jobs of limited tasks
   jobs        HASH    id -> record of the job (see the record include)
+  unique      HASH    unique key -> id of the job holding it (see the unique include)
+  unique_until  ZSET  unique key -> until when a finished job still holds it (ms)
 
 ARGV
   leases*2    one pair per job, in the order they were fetched: id, lease
@@ -22,8 +25,12 @@ REPLY
 --- @include "record"
 --- @include "lease"
 --- @include "limits"
+--- @include "unique"
 
-local q = {jobs = KEY.jobs, limited_running = KEY.limited_running}
+local q = {
+  jobs = KEY.jobs, limited_running = KEY.limited_running, unique = KEY.unique,
+  unique_until = KEY.unique_until,
+}
 local ids, tokens = {}, {}
 for i = ARG.leases, ARG.leases + ARG.leases_n - 1, 2 do
   ids[#ids + 1] = ARGV[i]
@@ -43,6 +50,18 @@ free_slots(q, released, held)
 write_raw(q, released, kept)
 call_sliced('ZREM', KEY.running, released)
 call_sliced('LPUSH', KEY.ready, released)
+local now = nil
+for n, id in ipairs(released) do
+  if may_be_unique(held[n]) then
+    local record = unpack_record(held[n])
+    if record.k and unique_rule(record.km) == 's' then
+      now = now or now_ms()
+      if not unique_holder(q, record.k, now) then
+        hold_unique(q, record.k, id)
+      end
+    end
+  end
+end
 if #released > 0 then
   ensure_wake_token(KEY.wake)
 end

@@ -88,10 +88,11 @@ local function apply_outcomes(q, now, first, count, retention)
 
   -- Deletions first: Redis at maxmemory refuses a script whose first write may grow memory, so
   -- a batch with a retry or a record in it must start with writes that only free memory.
-  if free_slots(q, applied, applied_raws) > 0 or q.capped then
+  local freed = free_slots(q, applied, applied_raws)
+  call_sliced('ZREM', q.running, applied)
+  if freed > 0 or q.capped then
     ensure_wake_token(q.wake)  -- a limited task or queue has a free slot: a job may start
   end
-  call_sliced('ZREM', q.running, applied)
   delete_records(q, done)
   for n, id in ipairs(ended) do
     release_unique(q, id, ended_records[n], 'f', now)
