@@ -6,6 +6,7 @@ from datetime import timedelta
 from helpers import Ledger, wait_for
 
 from spinach import Batch, Engine, Tasks
+from spinach.protocol import Outcome
 
 
 def _tasks(ledger: Ledger, hold: threading.Event | None = None) -> Tasks:
@@ -128,3 +129,21 @@ def test_pausing_one_queue_leaves_the_others_running(spin: Engine, ledger: Ledge
     spin.stop_workers()
     assert ledger.entries == ["other"]
     assert {q.name: q.paused for q in spin.status().queues} == {"other": False, "spinach": True}
+
+
+def test_jobs_held_back_by_a_task_limit_count_as_waiting_in_a_paused_queue(spin: Engine) -> None:
+    """A paused queue whose only waiting job is parked behind its task's limit is not empty:
+    the fetch says so (held_ready), so a worker told to stop when the queue is empty waits."""
+    tasks = Tasks()
+    tasks.add(lambda i: None, name="lim", max_retries=1, max_concurrency=1)
+    spin.attach_tasks(tasks)
+    spin.broker.set_limits("spinach", "code", [("lim", 1)])
+    first = spin.schedule("lim", 1)
+    spin.schedule("lim", 2)
+    taken = spin.broker.fetch("spinach", 2, 60_000, ["lim"])
+    assert [job.id for job in taken.jobs] == [first.job_id]  # the second one is parked
+    spin.pause_queue()
+    done = (Outcome("s", first.job_id, 0, "", ""), taken.jobs[0].token)
+    after = spin.broker.fetch("spinach", 2, 60_000, ["lim"], outcomes=[done])
+    assert after.applied == 1 and after.jobs == []
+    assert (after.ready_left, after.held_ready) == (0, 1)

@@ -253,8 +253,15 @@ class Bench:
         self.engine.attach_tasks(tasks)
         self.probe = Probe(url)
 
+    #: Give every job a unique key of its own (this repo only): what deduplication costs.
+    unique = False
+
     def batch(self, jobs: int, task: str = "noop") -> Any:
         batch = self.flavor.spinach.Batch()
+        if self.unique:
+            for n in range(jobs):
+                batch.schedule_with(task, (n % 100, 7), unique_key=f"u{n}")
+            return batch
         for n in range(jobs):
             batch.schedule(task, n % 100, 7)
         return batch
@@ -265,8 +272,12 @@ def enqueue_single(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
     for n in range(args.warmup):
         bench.engine.schedule("noop", n, 7)
     before = bench.probe.snapshot()
-    for n in range(args.jobs):
-        bench.engine.schedule("noop", n % 100, 7)
+    if bench.unique:
+        for n in range(args.jobs):
+            bench.engine.schedule_with("noop", (n % 100, 7), unique_key=f"u{n}")
+    else:
+        for n in range(args.jobs):
+            bench.engine.schedule("noop", n % 100, 7)
     after = bench.probe.snapshot()
     seconds = after.wall - before.wall
     return {"jobs": args.jobs, "seconds": seconds, "rate": args.jobs / seconds} | cost(
@@ -499,6 +510,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--jobs", type=int, required=True)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--prefetch", type=int, default=0, help="this repo only")
+    parser.add_argument("--unique", action="store_true", help="this repo only: unique keys")
     parser.add_argument("--warmup", type=int, default=20, help="jobs sent before measuring")
     parser.add_argument("--interval-ms", type=float, default=10.0)
     parser.add_argument("--settle", type=float, default=0.5, help="idle seconds before sending")
@@ -521,6 +533,7 @@ def main(flavor: Flavor, argv: Sequence[str]) -> int:
     """Run the phase named on the command line and print its result as one JSON line."""
     args = parse_args(argv)
     bench = Bench(flavor, args.redis_url, args.namespace)
+    bench.unique = args.unique
     try:
         result = _RUNNERS[args.phase](bench, args)
     finally:

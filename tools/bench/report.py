@@ -257,6 +257,11 @@ def describe(args: argparse.Namespace, sides: list[Side], url: str) -> list[str]
             f"; this repo's workers with prefetch={args.prefetch}"
             if getattr(args, "prefetch", 0)
             else ""
+        )
+        + (
+            "; every job of this repo sent with a unique key of its own (schedule_with)"
+            if getattr(args, "unique", False)
+            else ""
         ),
         "floors: the same job functions called by 8 bare threads without a queue; one RPUSH "
         "per job of a 160-byte payload, one by one and pipelined",

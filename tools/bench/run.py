@@ -82,6 +82,12 @@ def parse_args() -> argparse.Namespace:
         "%(default)s; 0.0.25 has no such option)",
     )
     add(
+        "--unique",
+        action="store_true",
+        help="this repo's jobs each carry a unique key of their own (what deduplication costs "
+        "per job; 0.0.25 has none)",
+    )
+    add(
         "--repeat",
         type=int,
         default=3,
@@ -248,6 +254,8 @@ def run_phase(
     ]  # fmt: skip
     if side.key == "current" and args.prefetch:
         command += ["--prefetch", str(args.prefetch)]
+    if side.key == "current" and args.unique:
+        command += ["--unique"]
     with log_path.open("w") as log:
         try:
             # Taken last before the spawn: the process phases count their rate from it.
