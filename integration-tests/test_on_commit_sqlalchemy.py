@@ -156,3 +156,18 @@ def test_bad_arguments_raise_inside_the_transaction(app: Any, database: Any) -> 
         with pytest.raises(InvalidArgumentsError), session.begin():
             after_commit(spin, session).schedule("read_order", {1, 2})  # a set is no JSON
     assert _sent(spin) == 0
+
+
+def test_a_job_with_options_is_checked_at_once_and_sent_at_the_commit(
+    app: Any, database: Any
+) -> None:
+    spin, _ = app
+    with Session(database) as session:
+        jobs = after_commit(spin, session)
+        with pytest.raises(ValueError, match="need a unique key"), session.begin():
+            jobs.schedule_with("read_order", (1,), debounce=True)  # refused inside it
+        with session.begin():
+            jobs.schedule_with("read_order", (1,), delay=3600, unique_key="order-1")
+            jobs.schedule_with("read_order", (1,), delay=3600, unique_key="order-1")
+            assert _sent(spin) == 0
+        assert _sent(spin) == 1  # the second one was a duplicate of the first

@@ -517,6 +517,7 @@ def mark_duplicates(jobs: list[Job], existing: dict[str, str]) -> None:
         if holder is not None:
             job._id, job._uuid = holder, None  # an id of another client may not be a UUID
             job.duplicate = True
+            job.status = JobStatus.NOT_SET  # the live job's own state: ask get_job
 
 
 def checked_queue_limit(limit: int | None) -> int | None:

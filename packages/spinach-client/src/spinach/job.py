@@ -64,8 +64,9 @@ class Job:
         self._lease_token = ""
         #: Trace context propagated from the producer (W3C trace context), if any.
         self._trace_headers: dict[str, str] = {}
-        #: True when sending found a live job holding the same unique key: this object is
-        #: then that job (its id), and nothing new was queued.
+        #: True when sending found a live job holding the same unique key: this object then
+        #: carries that job's id (its status NOT_SET: `get_job` tells where the live job is),
+        #: and nothing new was queued.
         self.duplicate = False
         self.status = JobStatus.NOT_SET
         self.task_name = task_name

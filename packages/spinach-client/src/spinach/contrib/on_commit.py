@@ -18,8 +18,9 @@ from typing import Any
 
 from spinach.arguments import check_arguments
 from spinach.engine import Engine
-from spinach.options import checked_arguments
+from spinach.ids import new_job_id
 from spinach.task import Batch, Task
+from spinach.utils import now_utc, wall_ms
 
 TaskRef = str | Callable[..., Any] | Task
 
@@ -65,14 +66,18 @@ class AfterCommit:
         kwargs: dict[str, Any] | None = None,
         **options: Any,
     ) -> None:
-        """Send a job with options of its own (see Engine.schedule_with), once it commits."""
-        call_args, call_kwargs = checked_arguments(args, kwargs)
-        self._check(task, call_args, call_kwargs)
+        """Send a job with options of its own (see Engine.schedule_with), once it commits.
 
-        def send() -> None:
-            self.engine.schedule_with(task, call_args, call_kwargs, **options)
-
-        self._defer(send)
+        The job and its options are checked now, as the Engine would check them; a delay counts
+        from the commit.
+        """
+        batch = Batch()
+        batch.schedule_with(task, args, kwargs, **options)
+        ref, when, call_args, call_kwargs, job_options = batch.jobs_to_create[0]
+        self.engine._prepare(
+            ref, when, call_args, call_kwargs, now_utc(), wall_ms(), new_job_id(), None, job_options
+        )
+        self._defer(lambda: self._send_batch(batch))
 
     def schedule_batch(self, batch: Batch) -> None:
         """Send every job of `batch` in one round trip, once the transaction commits."""

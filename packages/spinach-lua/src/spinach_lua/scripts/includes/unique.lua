@@ -36,6 +36,7 @@ local function unique_holder(q, key, now)
     if tonumber(until_ms) > now then
       return holder
     end
+    redis.call('ZREM', q.unique_until, key)  -- its time is up: the key is free
     return nil
   end
   local record = unpack_record(redis.call('HGET', q.jobs, holder))
@@ -45,10 +46,9 @@ local function unique_holder(q, key, now)
   return nil
 end
 
--- Give `key` to job `id`.
+-- Give `key` to job `id` (unique_holder found it free, and forgot its throttle if it had one).
 local function hold_unique(q, key, id)
   redis.call('HSET', q.unique, key, id)
-  redis.call('ZREM', q.unique_until, key)
 end
 
 -- Let go of the key of job `id` (its unpacked record) at release point `point` ('s' when it
@@ -69,7 +69,12 @@ local function release_unique(q, id, record, point, now)
     redis.call('ZADD', q.unique_until, now + hold, key)
   else
     redis.call('HDEL', q.unique, key)
-    redis.call('ZREM', q.unique_until, key)
+    if point == 'c' then
+      -- A job let go of at its start with a hold, then handed back unstarted, may be
+      -- cancelled under its own throttle. Otherwise a key is in unique_until only once its
+      -- holder let go of it with a hold, at its one release point: nothing to remove.
+      redis.call('ZREM', q.unique_until, key)
+    end
   end
 end
 
