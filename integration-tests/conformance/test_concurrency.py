@@ -94,8 +94,10 @@ def test_jobs_blocked_by_a_limit_never_hold_up_other_tasks(spin: Engine, ledger:
     batch = Batch()
     for i in range(5_000):
         batch.schedule("limited", i)
-    spin.schedule_batch(batch)
+    jobs = spin.schedule_batch(batch)
     ledger.wait_for_count(1)  # one limited job runs and holds its only slot
+    held = spin.get_job(jobs[-1].job_id)
+    assert held is not None and held.waiting_for == "a free slot of its task's concurrency limit"
 
     # 4,999 jobs wait for that slot, parked aside: a job of another task goes straight ahead.
     assert spin.broker.queue_stats("spinach").ready == 0

@@ -51,6 +51,8 @@ def test_a_paused_queue_starts_nothing_and_runs_everything_once_resumed(
     status = spin.status("spinach").queues[0]
     assert status.paused is True
     assert status.ready == 21
+    waiting = spin.get_job(spin.jobs("ready").jobs[0].id)
+    assert waiting is not None and waiting.waiting_for == "its queue is paused"
 
     assert spin.resume_queue() is True
     assert spin.resume_queue() is False

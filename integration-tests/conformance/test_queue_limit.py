@@ -77,9 +77,11 @@ def test_a_job_waits_for_a_free_slot_and_starts_when_one_frees(
     spin.attach_tasks(_tasks(ledger, overlap, hold))
     spin.set_queue_limit(1)
     spin.schedule("a", 1)
-    spin.schedule("b", 2)
+    second = spin.schedule("b", 2)
     spin.start_workers(number=4, block=False)
     ledger.wait_for_count(1)  # a runs and holds the only slot
+    info = spin.get_job(second.job_id)
+    assert info is not None and info.waiting_for == "a free slot of its queue's running limit"
     # Only a fetch promotes due jobs: once this one is ready, a fetch ran at the limit.
     spin.schedule_in("b", timedelta(milliseconds=50), 3)
     wait_for(lambda: spin.broker.queue_stats("spinach").delayed == 0, message="a fetch")

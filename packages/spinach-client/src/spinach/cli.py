@@ -634,6 +634,8 @@ def _job_text(job: JobInfo, worker: str) -> str:
     ]
     if job.unique_key:
         fields.append(("unique key", job.unique_key))
+    if job.waiting_for:
+        fields.append(("waiting for", job.waiting_for))
     if job.error_type:
         fields.append(
             (

@@ -146,6 +146,7 @@ class JobStateReply(NamedTuple):
     record: bytes | None
     due_ms: int
     done_record: bytes | None
+    held: bytes
 
 
 class FailedPageReply(NamedTuple):

@@ -124,6 +124,9 @@ class JobInfo:
     retriable: bool = False
     #: Its unique key: while it is live, a job sent with the same key is not queued.
     unique_key: str | None = None
+    #: For a queued job that cannot start now, what it waits for (`get_job` only): its queue
+    #: paused, a free slot of its queue's running limit, or of its task's concurrency limit.
+    waiting_for: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

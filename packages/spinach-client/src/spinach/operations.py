@@ -6,6 +6,7 @@ redis.asyncio. `scope` says which namespace (and retention) an operation works i
 """
 
 import contextlib
+import dataclasses
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -252,12 +253,22 @@ def known_queues(scope: Scope) -> Op[list[str]]:
     return sorted({text(queue) for queue in found})
 
 
+#: Why a ready job cannot start now, as job_state says it, in words (JobInfo.waiting_for).
+_HELD = {
+    "paused": "its queue is paused",
+    "queue_limit": "a free slot of its queue's running limit",
+    "task_limit": "a free slot of its task's concurrency limit",
+}
+
+
 def job_info(scope: Scope, queue: str, job_id: str) -> Op[JobInfo | None]:
     """What `queue` knows of job `job_id`, or None if it does not know it."""
     reply = yield from _on_queue(scope, queue, JobStateReply, "job_state", {"id": job_id})
     kind = text(reply.kind)
     if kind == "job" and reply.record is not None:
-        return record_info(job_id, queue, reply.record, reply.due_ms)
+        info = record_info(job_id, queue, reply.record, reply.due_ms)
+        held = _HELD.get(text(reply.held))
+        return dataclasses.replace(info, waiting_for=held) if held else info
     if kind == "done" and reply.done_record:
         return done_info(job_id, queue, reply.done_record)
     return None

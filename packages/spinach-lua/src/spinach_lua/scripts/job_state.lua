@@ -5,6 +5,10 @@ KEYS
   delayed     ZSET    ids of jobs waiting for their due time (score: due ms)
   done        HASH    id -> record of a finished job
   jobs        HASH    id -> record of the job (see the record include)
+  control     HASH    an operator's decisions: paused, max_running (see fetch)
+  running     ZSET    ids of fetched jobs (score: lease deadline ms)
+  limits      HASH    task -> how many of its jobs may run at once
+  limited_running  ZSET  "<task>\0<id>" of running jobs of limited tasks
 
 ARGV
   id          the job's id
@@ -15,15 +19,45 @@ REPLY
   record      the job's record (false unless 'job'; see the record include)
   due_ms      when a waiting job is due (-1: it is not in the delayed set)
   done_record the finished record (false unless 'done')
+  held        for a job ready to run that cannot start now, why: 'paused' (its queue is
+              paused), 'queue_limit' (its queue runs max_running jobs), 'task_limit' (its task
+              runs as many jobs as its limit allows); else ''
 ]]
+--- @include "prelude"
+--- @include "record"
+--- @include "lease"
+--- @include "limits"
+
+-- Why a ready job cannot start now ('' when it can).
+local function held_by(raw)
+  local control = redis.call('HMGET', KEY.control, 'paused', 'max_running')
+  if control[1] then
+    return 'paused'
+  end
+  local max_running = tonumber(control[2])
+  if max_running and redis.call('ZCARD', KEY.running) >= max_running then
+    return 'queue_limit'
+  end
+  local task = task_of(raw)
+  local limit = task and tonumber(redis.call('HGET', KEY.limits, task))
+  if limit and running_of({limited_running = KEY.limited_running}, task) >= limit then
+    return 'task_limit'
+  end
+  return ''
+end
 
 local record = redis.call('HGET', KEY.jobs, ARG.id)
 if record then
   local due = tonumber(redis.call('ZSCORE', KEY.delayed, ARG.id)) or -1
-  return reply{kind = 'job', record = record, due_ms = due, done_record = false}
+  local held = ''
+  local fields = unpack_record(record)
+  if due < 0 and not fields.l and not fields.s and not fields.x then
+    held = held_by(record)
+  end
+  return reply{kind = 'job', record = record, due_ms = due, done_record = false, held = held}
 end
 local done = redis.call('HGET', KEY.done, ARG.id)
 if done then
-  return reply{kind = 'done', record = false, due_ms = -1, done_record = done}
+  return reply{kind = 'done', record = false, due_ms = -1, done_record = done, held = ''}
 end
-return reply{kind = 'none', record = false, due_ms = -1, done_record = false}
+return reply{kind = 'none', record = false, due_ms = -1, done_record = false, held = ''}
