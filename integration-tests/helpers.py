@@ -38,6 +38,24 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, message: str =
         time.sleep(0.005)
 
 
+class Overlap:
+    """Counts how many runs of a task overlap, at most (use it as a context manager)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.running = 0
+        self.peak = 0
+
+    def __enter__(self) -> None:
+        with self._lock:
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self.running -= 1
+
+
 class Ledger:
     """A thread-safe record of what tasks did, with waits on it."""
 

@@ -4,30 +4,12 @@ import threading
 import time
 from datetime import timedelta
 
-from helpers import Ledger, wait_for
+from helpers import Ledger, Overlap, wait_for
 
 from spinach import AbortException, Batch, Engine, Tasks
 from spinach.retry import ExponentialBackoff
 
 FAST = ExponentialBackoff(base=timedelta(milliseconds=10), cap=timedelta(milliseconds=20))
-
-
-class Overlap:
-    """Counts how many runs of a task overlap, at most."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.running = 0
-        self.peak = 0
-
-    def __enter__(self) -> None:
-        with self._lock:
-            self.running += 1
-            self.peak = max(self.peak, self.running)
-
-    def __exit__(self, *exc: object) -> None:
-        with self._lock:
-            self.running -= 1
 
 
 def _limited(

@@ -5,27 +5,9 @@ import time
 from datetime import timedelta
 
 import pytest
-from helpers import Ledger, wait_for
+from helpers import Ledger, Overlap, wait_for
 
 from spinach import Batch, Engine, Tasks
-
-
-class Overlap:
-    """Counts how many runs overlap, at most."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.running = 0
-        self.peak = 0
-
-    def __enter__(self) -> None:
-        with self._lock:
-            self.running += 1
-            self.peak = max(self.peak, self.running)
-
-    def __exit__(self, *exc: object) -> None:
-        with self._lock:
-            self.running -= 1
 
 
 def _tasks(ledger: Ledger, overlap: Overlap, hold: threading.Event | None = None) -> Tasks:

@@ -19,7 +19,7 @@ from spinach.inspection import CancelResult, JobInfo, JobPage, MinuteCount, Name
 from spinach.job import Job, JobStatus
 from spinach.keys import validate_queue
 from spinach.operations import Scope
-from spinach.options import NO_OPTIONS, JobOptions, checked_arguments, checked_when
+from spinach.options import NO_OPTIONS, JobOptions, checked_request
 from spinach.protocol import PreparedJob
 from spinach.retention import Retention
 from spinach.sansio import Op
@@ -261,8 +261,7 @@ class Engine:
         task declared ``unique=True``), a job already live with the same key is returned
         instead of a new one (`Job.duplicate` then says so); see the flow control page.
         """
-        when = checked_when(at, delay)
-        call_args, call_kwargs = checked_arguments(args, kwargs)
+        when, call_args, call_kwargs = checked_request(args, kwargs, at, delay)
         options = JobOptions(max_retries, unique_key, unique_until, unique_for, debounce)
         return self._send_one(task, when, call_args, call_kwargs, options)
 

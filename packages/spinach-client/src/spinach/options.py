@@ -70,6 +70,14 @@ class JobOptions:
 NO_OPTIONS = JobOptions()
 
 
+def checked_request(
+    args: Any, kwargs: Any, at: datetime | None, delay: timedelta | float | None
+) -> tuple[datetime | timedelta | None, tuple[Any, ...], dict[str, Any]]:
+    """What every `schedule_with` was given, checked: (due time, args, kwargs)."""
+    call_args, call_kwargs = checked_arguments(args, kwargs)
+    return checked_when(at, delay), call_args, call_kwargs
+
+
 def checked_when(
     at: datetime | None, delay: timedelta | float | None
 ) -> datetime | timedelta | None:

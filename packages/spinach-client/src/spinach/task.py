@@ -14,7 +14,7 @@ from spinach import const
 from spinach.exc import SpinachError, UnknownTask
 from spinach.job import SignatureChecker
 from spinach.keys import validate_queue
-from spinach.options import NO_OPTIONS, JobOptions, checked_arguments, checked_when
+from spinach.options import NO_OPTIONS, JobOptions, checked_request
 from spinach.retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from spinach.unique import UniqueRule
 
@@ -392,8 +392,7 @@ class Batch:
         Within one batch, the first job of a unique key is the one sent; later ones of the same
         key come back as duplicates of it.
         """
-        when = checked_when(at, delay)
-        call_args, call_kwargs = checked_arguments(args, kwargs)
+        when, call_args, call_kwargs = checked_request(args, kwargs, at, delay)
         options = JobOptions(max_retries, unique_key, unique_until, unique_for, debounce)
         self.jobs_to_create.append((task, when, call_args, call_kwargs, options))
 

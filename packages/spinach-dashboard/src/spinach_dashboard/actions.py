@@ -95,26 +95,24 @@ def clear_limit(ctx: Context) -> Response:
 
 
 def pause_queue(ctx: Context) -> Response:
-    queue = _queue_target(ctx)
-    done = ctx.data.pause_queue(queue)
-    back = safe_next(ctx.request, ctx.url("overview"))
-    code = "queue-paused" if done else "queue-already-paused"
-    return ctx.redirect(with_notice(back, code, queue=queue))
+    return _pause_or_resume(ctx, pause=True)
 
 
 def resume_queue(ctx: Context) -> Response:
-    queue = _queue_target(ctx)
-    done = ctx.data.resume_queue(queue)
-    back = safe_next(ctx.request, ctx.url("overview"))
-    code = "queue-resumed" if done else "queue-not-paused"
-    return ctx.redirect(with_notice(back, code, queue=queue))
+    return _pause_or_resume(ctx, pause=False)
 
 
-def _queue_target(ctx: Context) -> str:
+def _pause_or_resume(ctx: Context, pause: bool) -> Response:
+    """Pause or resume the queue the form names; say whether its state changed."""
     queue = ctx.data.queue(ctx.request.form.get("queue"))
     if queue is None:
         raise BadRequest("The form names no queue.")
-    return queue
+    done = ctx.data.pause_queue(queue) if pause else ctx.data.resume_queue(queue)
+    codes = (
+        ("queue-paused", "queue-already-paused") if pause else ("queue-resumed", "queue-not-paused")
+    )
+    back = safe_next(ctx.request, ctx.url("overview"))
+    return ctx.redirect(with_notice(back, codes[0] if done else codes[1], queue=queue))
 
 
 def _task_filter(ctx: Context) -> str | None:

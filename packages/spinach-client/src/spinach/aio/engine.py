@@ -26,7 +26,7 @@ from spinach.engine import (
 from spinach.inspection import CancelResult, JobInfo, JobPage, MinuteCount, NamespaceStatus
 from spinach.job import Job
 from spinach.keys import validate_queue
-from spinach.options import NO_OPTIONS, JobOptions, checked_arguments, checked_when
+from spinach.options import NO_OPTIONS, JobOptions, checked_request
 from spinach.protocol import PreparedJob
 from spinach.task import Batch
 
@@ -98,8 +98,7 @@ class AsyncEngine:
         debounce: bool | None = None,
     ) -> Job:
         """Send a job with options of its own (see Engine.schedule_with)."""
-        when = checked_when(at, delay)
-        call_args, call_kwargs = checked_arguments(args, kwargs)
+        when, call_args, call_kwargs = checked_request(args, kwargs, at, delay)
         options = JobOptions(max_retries, unique_key, unique_until, unique_for, debounce)
         return await self._send_one(task, when, call_args, call_kwargs, options)
 

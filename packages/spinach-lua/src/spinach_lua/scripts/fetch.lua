@@ -61,6 +61,7 @@ REPLY
               is resumed or a slot frees (not counted in ready_left); else 0
 ]]
 --- @include "prelude"
+--- @include "control"
 --- @include "record"
 --- @include "lease"
 --- @include "limits"
@@ -70,8 +71,7 @@ REPLY
 --- @include "outcomes"
 
 local now = now_ms()
-local control = redis.call('HMGET', KEY.control, 'paused', 'max_running')
-local max_running = tonumber(control[2])
+local paused, max_running = read_control(KEY.control)
 local q = {
   ready = KEY.ready, delayed = KEY.delayed, running = KEY.running, wake = KEY.wake,
   lease_seq = KEY.lease_seq, limited_running = KEY.limited_running, done = KEY.done,
@@ -94,8 +94,8 @@ end
 -- recovery, promotion) goes on. The limit counts the queue's leases after the outcomes and
 -- the recovery above.
 local held = false
-if wanted > 0 and (control[1] or max_running) then
-  if control[1] then
+if wanted > 0 and (paused or max_running) then
+  if paused then
     wanted = 0
   else
     wanted = math.max(0, math.min(wanted, max_running - redis.call('ZCARD', KEY.running)))

@@ -24,17 +24,17 @@ REPLY
               runs as many jobs as its limit allows); else ''
 ]]
 --- @include "prelude"
+--- @include "control"
 --- @include "record"
 --- @include "lease"
 --- @include "limits"
 
 -- Why a ready job cannot start now ('' when it can).
 local function held_by(raw)
-  local control = redis.call('HMGET', KEY.control, 'paused', 'max_running')
-  if control[1] then
+  local paused, max_running = read_control(KEY.control)
+  if paused then
     return 'paused'
   end
-  local max_running = tonumber(control[2])
   if max_running and redis.call('ZCARD', KEY.running) >= max_running then
     return 'queue_limit'
   end

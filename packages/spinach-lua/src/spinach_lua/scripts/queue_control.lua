@@ -21,10 +21,11 @@ REPLY
   max_running its limit before this call (-1: none)
 ]]
 --- @include "prelude"
+--- @include "control"
 
-local state = redis.call('HMGET', KEY.control, 'paused', 'max_running')
-local paused = state[1] and 1 or 0
-local before = tonumber(state[2]) or -1
+local was_paused, limit_before = read_control(KEY.control)
+local paused = was_paused and 1 or 0
+local before = limit_before or -1
 if ARG.action == 'pause' then
   redis.call('HSET', KEY.control, 'paused', '1')
   return reply{changed = 1 - paused, paused = 1, max_running = before}

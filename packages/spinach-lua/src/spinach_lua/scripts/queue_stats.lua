@@ -25,9 +25,10 @@ REPLY
   max_running  most jobs of the queue that may run at once (-1: no limit)
 ]]
 --- @include "prelude"
+--- @include "control"
 --- @include "record"
 
-local control = redis.call('HMGET', KEY.control, 'paused', 'max_running')
+local paused, max_running = read_control(KEY.control)
 local oldest = redis.call('LINDEX', KEY.ready, 0)
 local queued, envelope = -1, false
 if oldest then
@@ -39,5 +40,5 @@ return reply{
   ready = redis.call('LLEN', KEY.ready), delayed = redis.call('ZCARD', KEY.delayed),
   running = redis.call('ZCARD', KEY.running), failed = redis.call('ZCARD', KEY.failed_index),
   oldest_id = oldest, oldest_queued_ms = queued, oldest_envelope = envelope, now_ms = now_ms(),
-  paused = control[1] and 1 or 0, max_running = tonumber(control[2]) or -1,
+  paused = paused and 1 or 0, max_running = max_running or -1,
 }
