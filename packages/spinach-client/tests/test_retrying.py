@@ -81,3 +81,12 @@ def test_a_stop_ends_the_wait_for_redis() -> None:
 
     with pytest.raises(BrokerConnectionError):
         retry(down, "start the workers", stop=stop, backoff=Backoff(first=10, cap=10))
+
+
+def test_a_cluster_whose_slot_is_still_moving_is_waited_for() -> None:
+    """redis-py gives up on TRYAGAIN replies after its TTL of redirections with a ClusterError:
+    the slot is still migrating, and the same (idempotent) call succeeds once it has moved."""
+    call = Flaky(2, redis.exceptions.ClusterError("TTL exhausted."))
+    assert retry(call, "enqueue", backoff=Backoff(first=0.001, cap=0.002)) == "done"
+    assert call.calls == 3
+    assert is_transient(redis.exceptions.ClusterDownError("CLUSTERDOWN"))

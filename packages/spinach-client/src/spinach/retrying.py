@@ -13,7 +13,13 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from redis.exceptions import AuthenticationError, AuthorizationError, ReadOnlyError, TryAgainError
+from redis.exceptions import (
+    AuthenticationError,
+    AuthorizationError,
+    ClusterError,
+    ReadOnlyError,
+    TryAgainError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -30,6 +36,9 @@ TRANSIENT_ERRORS = (
     RedisTimeoutError,
     ReadOnlyError,
     TryAgainError,
+    # A cluster whose redirections did not settle within redis-py's TTL (a slot still moving:
+    # TRYAGAIN after TRYAGAIN), or that is down for a failover.
+    ClusterError,
     ConnectionError,
     TimeoutError,
 )
