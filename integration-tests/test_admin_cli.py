@@ -317,7 +317,7 @@ def test_jobs_failed_lists_failed_jobs_of_every_queue_newest_first_one_page_at_a
         "max_retries": 0, "created_at": None, "due_at": None, "started_at": None,
         "finished_at": None, "worker": jobs[0]["worker"], "error_type": "ValueError",
         "error_message": "doomed 3", "traceback": None, "args": [3], "kwargs": {},
-        "retriable": True, "unique_key": None, "waiting_for": None,
+        "retriable": True, "unique_key": None, "waiting_for": None, "priority": 0,
     }  # fmt: skip
     assert jobs[0]["worker"]
     assert jobs[0]["traceback"].rstrip().endswith("ValueError: doomed 3")
@@ -1045,3 +1045,16 @@ def test_doctor_without_queue_checks_every_queue_the_namespace_used(
     assert code == 1  # no AOF on the test's server
     schema = [c["detail"] for c in json.loads(text) if c["name"] == "schema"]
     assert [detail.split(":")[0] for detail in schema] == [f"queue {OTHER!r}", f"queue {DEFAULT!r}"]
+
+
+def test_job_show_and_jobs_ready_show_priorities(spin: Engine, app: App) -> None:
+    plain = spin.schedule("doomed", 1).job_id
+    urgent = spin.schedule_with("doomed", (2,), priority=9).job_id
+    code, text = cli(spin, "job", "show", urgent)
+    assert code == 0
+    assert {row[0]: row[1] for row in table(text)}["priority"] == "9"
+    code, text = cli(spin, "job", "show", plain)
+    assert "priority" not in {row[0] for row in table(text)}  # the default is not shown
+    code, pages = cli_json(spin, "jobs", "ready", "--queue", DEFAULT)
+    jobs = pages[DEFAULT]["jobs"]
+    assert [(job["id"], job["priority"]) for job in jobs] == [(urgent, 9), (plain, 0)]

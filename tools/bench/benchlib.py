@@ -255,12 +255,23 @@ class Bench:
 
     #: Give every job a unique key of its own (this repo only): what deduplication costs.
     unique = False
+    #: Send every job with this priority (this repo only; not 0: what priorities cost).
+    priority = 0
+
+    def options(self, n: int) -> dict[str, Any]:
+        """The schedule_with options of job number `n`, {} when it has none of its own."""
+        options: dict[str, Any] = {}
+        if self.unique:
+            options["unique_key"] = f"u{n}"
+        if self.priority:
+            options["priority"] = self.priority
+        return options
 
     def batch(self, jobs: int, task: str = "noop") -> Any:
         batch = self.flavor.spinach.Batch()
-        if self.unique:
+        if self.unique or self.priority:
             for n in range(jobs):
-                batch.schedule_with(task, (n % 100, 7), unique_key=f"u{n}")
+                batch.schedule_with(task, (n % 100, 7), **self.options(n))
             return batch
         for n in range(jobs):
             batch.schedule(task, n % 100, 7)
@@ -272,9 +283,9 @@ def enqueue_single(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
     for n in range(args.warmup):
         bench.engine.schedule("noop", n, 7)
     before = bench.probe.snapshot()
-    if bench.unique:
+    if bench.unique or bench.priority:
         for n in range(args.jobs):
-            bench.engine.schedule_with("noop", (n % 100, 7), unique_key=f"u{n}")
+            bench.engine.schedule_with("noop", (n % 100, 7), **bench.options(n))
     else:
         for n in range(args.jobs):
             bench.engine.schedule("noop", n % 100, 7)
@@ -511,6 +522,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--prefetch", type=int, default=0, help="this repo only")
     parser.add_argument("--unique", action="store_true", help="this repo only: unique keys")
+    parser.add_argument("--priority", type=int, default=0, help="this repo only: job priority")
     parser.add_argument("--warmup", type=int, default=20, help="jobs sent before measuring")
     parser.add_argument("--interval-ms", type=float, default=10.0)
     parser.add_argument("--settle", type=float, default=0.5, help="idle seconds before sending")
@@ -534,6 +546,7 @@ def main(flavor: Flavor, argv: Sequence[str]) -> int:
     args = parse_args(argv)
     bench = Bench(flavor, args.redis_url, args.namespace)
     bench.unique = args.unique
+    bench.priority = args.priority
     try:
         result = _RUNNERS[args.phase](bench, args)
     finally:

@@ -262,6 +262,11 @@ def describe(args: argparse.Namespace, sides: list[Side], url: str) -> list[str]
             "; every job of this repo sent with a unique key of its own (schedule_with)"
             if getattr(args, "unique", False)
             else ""
+        )
+        + (
+            f"; every job of this repo sent with priority {args.priority}"
+            if getattr(args, "priority", 0)
+            else ""
         ),
         "floors: the same job functions called by 8 bare threads without a queue; one RPUSH "
         "per job of a 160-byte payload, one by one and pipelined",

@@ -88,6 +88,13 @@ def parse_args() -> argparse.Namespace:
         "per job; 0.0.25 has none)",
     )
     add(
+        "--priority",
+        type=int,
+        default=0,
+        help="this repo's jobs are all sent with that priority (not 0: they wait in the ranked "
+        "set, what priorities cost per job; 0.0.25 has none)",
+    )
+    add(
         "--repeat",
         type=int,
         default=3,
@@ -256,6 +263,8 @@ def run_phase(
         command += ["--prefetch", str(args.prefetch)]
     if side.key == "current" and args.unique:
         command += ["--unique"]
+    if side.key == "current" and args.priority:
+        command += ["--priority", str(args.priority)]
     with log_path.open("w") as log:
         try:
             # Taken last before the spawn: the process phases count their rate from it.

@@ -32,8 +32,8 @@ def test_a_call_orders_keys_and_arguments_as_the_header_says() -> None:
     )
     assert name == "renew"
     assert ordered == [
-        keys.running, keys.ready, keys.wake, keys.limits, keys.limited_running, keys.jobs,
-        keys.parked("a"),
+        keys.running, keys.ready, keys.ranked, keys.ranked_seq, keys.wake, keys.limits,
+        keys.limited_running, keys.jobs, keys.parked("a"),
     ]  # fmt: skip
     # the fixed arguments; then each variadic, its count first but for the last
     assert args == [5000, 100, 1, "a", "id1", "tok1"]

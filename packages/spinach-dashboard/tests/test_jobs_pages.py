@@ -25,7 +25,7 @@ def test_ready_jobs_are_listed_oldest_first_with_a_cancel_button(
     page = text(browser.get("/jobs?state=ready"))
     assert listed(page) == [job.job_id for job in jobs]
     assert page.count(">Cancel</button>") == 3
-    assert "3 ready; oldest first." in page
+    assert "3 ready; higher priority first, then oldest first." in page
     assert 'aria-current="page">ready <span class="count">3</span>' in page
 
 
@@ -227,3 +227,16 @@ def test_jobs_held_back_by_a_concurrency_limit_are_counted_and_listed_on_their_t
     assert "No job is held back by a concurrency limit in spinach" in text(
         browser.get("/jobs?state=held&queue=spinach")
     )
+
+
+def test_ready_jobs_are_listed_by_priority_and_a_job_shows_its_own(
+    spin: Engine, browser: Browser
+) -> None:
+    plain = spin.schedule("shop:later", 1)
+    urgent = spin.schedule_with("shop:later", (2,), priority=5)
+    low = spin.schedule_with("shop:later", (3,), priority=-5)
+    page = text(browser.get("/jobs?state=ready"))
+    assert listed(page) == [urgent.job_id, plain.job_id, low.job_id]
+    job_page = text(browser.get(f"/jobs/{urgent.job_id}"))
+    assert '<dt>Priority</dt><dd id="job-priority">5</dd>' in job_page
+    assert "job-priority" not in text(browser.get(f"/jobs/{plain.job_id}"))

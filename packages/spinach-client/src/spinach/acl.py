@@ -4,9 +4,11 @@ from spinach.keys import PREFIX, validate_namespace
 
 #: What the scripts run inside Redis (ACLs apply to commands called by scripts too).
 SCRIPT_COMMANDS = (
-    "set", "del", "get", "hget", "hmget", "hkeys", "hset", "hsetnx", "hdel", "hincrby", "hexists",
-    "incr", "lpop", "lpush", "rpush", "llen", "lrange", "ltrim", "lindex",
-    "zadd", "zrem", "zcard", "zscore", "zrange", "zrevrange", "zrangebyscore", "zlexcount",
+    "set", "del", "exists", "get", "incr", "incrby",
+    "hget", "hmget", "hkeys", "hset", "hsetnx", "hdel", "hincrby", "hexists",
+    "lpop", "lpush", "rpush", "llen", "lrange", "ltrim", "lindex",
+    "zadd", "zrem", "zcard", "zcount", "zscore", "zrange", "zrevrange", "zrangebyscore",
+    "zremrangebyscore", "zlexcount",
     "sadd", "srem", "sismember", "time",
 )  # fmt: skip
 

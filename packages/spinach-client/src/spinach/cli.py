@@ -292,7 +292,7 @@ def _status(engine: Engine, args: argparse.Namespace, out: TextIO) -> int:
 
 #: The kinds `spinach jobs` lists page by page besides failed jobs, in the order of a job's life.
 _PAGE_KINDS = {
-    "ready": "jobs waiting for a free worker, oldest first",
+    "ready": "jobs waiting for a free worker, higher priority first, then oldest first",
     "delayed": "jobs due later (and retries waiting), soonest first",
     "running": "jobs a worker runs now",
     "finished": "recently finished jobs, newest first",
@@ -632,6 +632,8 @@ def _job_text(job: JobInfo, worker: str) -> str:
         ("finished", _when(job.finished_at)),
         ("worker", worker),
     ]
+    if job.priority:
+        fields.append(("priority", str(job.priority)))
     if job.unique_key:
         fields.append(("unique key", job.unique_key))
     if job.waiting_for:

@@ -20,3 +20,7 @@ DEFAULT_SHUTDOWN_TIMEOUT = 25.0
 
 #: How long the idempotency marker of one enqueue call lives: longer than any retry of that call.
 ENQUEUE_TOKEN_TTL_MS = 5 * 60 * 1000
+
+#: Job priorities: higher runs first within a queue; 0 is the default (see the flow control page).
+PRIORITY_MIN = -10
+PRIORITY_MAX = 10

@@ -19,7 +19,7 @@ from spinach.inspection import CancelResult, JobInfo, JobPage, MinuteCount, Name
 from spinach.job import Job, JobStatus
 from spinach.keys import validate_queue
 from spinach.operations import Scope
-from spinach.options import NO_OPTIONS, JobOptions, checked_request
+from spinach.options import NO_OPTIONS, JobOptions, checked_priority, checked_request
 from spinach.protocol import PreparedJob
 from spinach.retention import Retention
 from spinach.sansio import Op
@@ -166,9 +166,10 @@ class Engine:
         offset: int = 0,
         limit: int = 50,
     ) -> JobPage:
-        """One page of the jobs of `queue` in `state`: "ready" (oldest first), "delayed"
-        (soonest first), "running", "failed" or "finished" (newest first), or "held" (held
-        back by their task's concurrency limit; task by task, each oldest first).
+        """One page of the jobs of `queue` in `state`: "ready" (higher priority first, then
+        oldest first), "delayed" (soonest first), "running", "failed" or "finished" (newest
+        first), or "held" (held back by their task's concurrency limit; task by task, each
+        oldest first).
 
         A page is one range of one Redis list, never a scan of the queue. With `task`, at most
         a bounded window of jobs is looked at per call: the page may hold fewer jobs than
@@ -248,6 +249,7 @@ class Engine:
         at: datetime | None = None,
         delay: timedelta | float | None = None,
         max_retries: int | float | None = None,
+        priority: int | None = None,
         unique_key: str | None = None,
         unique_until: str | None = None,
         unique_for: timedelta | float | None = None,
@@ -259,10 +261,11 @@ class Engine:
         taken for an option. `at` (a naive datetime is UTC) or `delay` (a timedelta or seconds)
         set the due time. With a unique key (given here, or derived from the arguments of a
         task declared ``unique=True``), a job already live with the same key is returned
-        instead of a new one (`Job.duplicate` then says so); see the flow control page.
+        instead of a new one (`Job.duplicate` then says so). `priority` (-10 to 10, higher
+        first; default: the task's) orders the job in its queue. See the flow control page.
         """
         when, call_args, call_kwargs = checked_request(args, kwargs, at, delay)
-        options = JobOptions(max_retries, unique_key, unique_until, unique_for, debounce)
+        options = JobOptions(max_retries, unique_key, unique_until, unique_for, debounce, priority)
         return self._send_one(task, when, call_args, call_kwargs, options)
 
     def _send_one(
@@ -343,7 +346,10 @@ class Engine:
         max_retries: int | float = task.max_retries
         wire_max_retries = task.wire_max_retries
         unique_key = unique_rule = ""
+        priority = task.priority
         if options is not NO_OPTIONS or task.unique:
+            if options.priority is not None:
+                priority = checked_priority(f"Job of task {task.name!r}", options.priority)
             if options.max_retries is not None:
                 max_retries = options.retries(
                     task.name, task.max_retries, task.max_concurrency is not None
@@ -384,7 +390,16 @@ class Engine:
             )
         budget = -1 if wire_max_retries is None else wire_max_retries
         prepared = PreparedJob(
-            task.name, task.queue, job_id, at_ms, delay_ms, budget, payload, unique_key, unique_rule
+            task.name,
+            task.queue,
+            job_id,
+            at_ms,
+            delay_ms,
+            budget,
+            payload,
+            unique_key,
+            unique_rule,
+            priority,
         )
         return job, prepared
 

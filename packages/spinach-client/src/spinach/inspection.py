@@ -127,6 +127,8 @@ class JobInfo:
     #: For a queued job that cannot start now, what it waits for (`get_job` only): its queue
     #: paused, a free slot of its queue's running limit, or of its task's concurrency limit.
     waiting_for: str | None = None
+    #: Its priority in its queue (higher first; 0 the default).
+    priority: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,12 +320,13 @@ def done_info(job_id: str, queue: str, raw: bytes) -> JobInfo:
         finished_at=from_ms(int(finished or 0)),
         worker=worker or None,
         unique_key=fields.get("k") or None,
+        priority=int(fields.get("p", "0") or 0),
     )
 
 
 #: The fields of a job's record, in their order (spinach_lua's record include; a unit test
 #: checks that both sides agree).
-RECORD_FIELDS = ("r", "x", "t", "c", "b", "s", "f", "ran", "u", "err", "tb", "k", "km")
+RECORD_FIELDS = ("r", "x", "t", "c", "b", "s", "f", "ran", "u", "err", "tb", "p", "k", "km")
 
 
 def unpack_record(raw: bytes | str) -> tuple[dict[str, str], bytes | None]:
@@ -398,4 +401,5 @@ def record_info(job_id: str, queue: str, raw: bytes | str, due_ms: int = -1) -> 
         kwargs=kwargs,
         retriable=retriable,
         unique_key=text("k") or None,
+        priority=number("p"),
     )

@@ -50,6 +50,8 @@ class QueueKeys:
 
     schema: str
     ready: str
+    ranked: str
+    ranked_seq: str
     delayed: str
     running: str
     wake: str
@@ -100,6 +102,8 @@ def queue_keys(namespace: str, queue: str) -> QueueKeys:
     return QueueKeys(
         schema=f"{tag}:schema",
         ready=f"{base}:ready",
+        ranked=f"{base}:ranked",
+        ranked_seq=f"{base}:ranked:seq",
         delayed=f"{base}:delayed",
         running=f"{base}:running",
         wake=f"{base}:wake",

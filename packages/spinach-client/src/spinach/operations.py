@@ -122,16 +122,16 @@ def text(value: bytes | str) -> str:
 
 
 def _meta(job: PreparedJob, task_number: int) -> str:
-    """The enqueue script's compact form of a job's task, due time, retry budget and unique
-    key."""
+    """The enqueue script's compact form of a job's task, due time, retry budget, priority and
+    unique key."""
     if job.unique_key:
         return (
-            f"{task_number}:{job.at_ms}:{job.delay_ms}:{job.max_retries}:"
+            f"{task_number}:{job.at_ms}:{job.delay_ms}:{job.max_retries}:{job.priority}:"
             f"{job.unique_rule}:{job.unique_key}"
         )
-    if job.at_ms == job.delay_ms == job.max_retries == 0:
+    if job.at_ms == job.delay_ms == job.max_retries == job.priority == 0:
         return str(task_number)
-    return f"{task_number}:{job.at_ms}:{job.delay_ms}:{job.max_retries}"
+    return f"{task_number}:{job.at_ms}:{job.delay_ms}:{job.max_retries}:{job.priority}"
 
 
 # -- sending ---------------------------------------------------------------------------------

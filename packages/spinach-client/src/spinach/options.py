@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from spinach.const import PRIORITY_MAX, PRIORITY_MIN
 from spinach.unique import UniqueRule, checked_key
 
 
@@ -23,6 +24,7 @@ class JobOptions:
     unique_until: str | None = None
     unique_for: timedelta | float | None = None
     debounce: bool | None = None
+    priority: int | None = None
 
     def retries(self, task: str, default: int | float, limited: bool) -> int | float:
         """The job's max_retries (its own, checked, or the task's)."""
@@ -64,6 +66,18 @@ class JobOptions:
             where, self.unique_until, self.unique_for, self.debounce, default=default
         )
         return key, rule.wire
+
+
+def checked_priority(where: str, value: object) -> int:
+    """A priority as jobs carry it: an int from PRIORITY_MIN to PRIORITY_MAX."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{where}: priority must be an int, got {value!r}")
+    if not PRIORITY_MIN <= value <= PRIORITY_MAX:
+        raise ValueError(
+            f"{where}: priority must be from {PRIORITY_MIN} to {PRIORITY_MAX} (higher runs "
+            f"first, 0 is the default), got {value}"
+        )
+    return value
 
 
 #: A job without options of its own.

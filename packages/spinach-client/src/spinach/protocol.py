@@ -25,6 +25,8 @@ class PreparedJob(NamedTuple):
     #: Its unique key ("": none) and how it holds it (spinach.unique.UniqueRule.wire).
     unique_key: str = ""
     unique_rule: str = ""
+    #: Its priority in its queue: higher first, 0 the default.
+    priority: int = 0
 
 
 class FetchedJob(NamedTuple):

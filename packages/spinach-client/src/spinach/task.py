@@ -14,7 +14,7 @@ from spinach import const
 from spinach.exc import SpinachError, UnknownTask
 from spinach.job import SignatureChecker
 from spinach.keys import validate_queue
-from spinach.options import NO_OPTIONS, JobOptions, checked_request
+from spinach.options import NO_OPTIONS, JobOptions, checked_priority, checked_request
 from spinach.retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from spinach.unique import UniqueRule
 
@@ -35,6 +35,7 @@ class Task:
         "max_retries",
         "name",
         "periodicity",
+        "priority",
         "queue",
         "retry_policy",
         "unique",
@@ -56,6 +57,7 @@ class Task:
         unique_until: str | None = None,
         unique_for: timedelta | float | None = None,
         debounce: bool | None = None,
+        priority: int = 0,
     ) -> None:
         if not callable(func):
             raise TypeError(f"Task {name!r}: {func!r} is not callable")
@@ -88,6 +90,8 @@ class Task:
         self.unique = unique
         #: How its jobs hold a unique key (derived, or given per job).
         self.unique_rule = UniqueRule.checked(f"Task {name!r}", unique_until, unique_for, debounce)
+        #: The priority of its jobs in their queue (higher first), unless a job sets its own.
+        self.priority = checked_priority(f"Task {name!r}", priority)
         self.checker = SignatureChecker(name, func)
         if periodicity is not None:
             try:
@@ -203,6 +207,7 @@ class Tasks:
         unique_until: str | None = None,
         unique_for: timedelta | float | None = None,
         debounce: bool | None = None,
+        priority: int = 0,
     ) -> F: ...
 
     @overload
@@ -220,6 +225,7 @@ class Tasks:
         unique_until: str | None = None,
         unique_for: timedelta | float | None = None,
         debounce: bool | None = None,
+        priority: int = 0,
     ) -> Callable[[F], F]: ...
 
     def task(
@@ -236,13 +242,15 @@ class Tasks:
         unique_until: str | None = None,
         unique_for: timedelta | float | None = None,
         debounce: bool | None = None,
+        priority: int = 0,
     ) -> F | Callable[[F], F]:
         """Decorator registering a function as a task; the function stays directly callable.
 
         Also a plain call, ``tasks.task(func, "name", "queue")``: the arguments before
         `retry_policy` may be positional, in 0.0.25's order. `unique=True` gives each job a
         unique key derived from its arguments (see the flow control page); `unique_until`,
-        `unique_for` and `debounce` say how a job holds its key.
+        `unique_for` and `debounce` say how a job holds its key. `priority` (-10 to 10,
+        default 0) orders its jobs in their queue, higher first.
         """
         if isinstance(func, str):  # @tasks.task("name"): the name taken for the function
             raise TypeError(
@@ -261,6 +269,7 @@ class Tasks:
                 unique_until=unique_until,
                 unique_for=unique_for,
                 debounce=debounce,
+                priority=priority,
             )
         self.add(
             func,
@@ -274,6 +283,7 @@ class Tasks:
             unique_until=unique_until,
             unique_for=unique_for,
             debounce=debounce,
+            priority=priority,
         )
         func.task_name = name  # type: ignore[attr-defined]
         return func
@@ -292,6 +302,7 @@ class Tasks:
         unique_until: str | None = None,
         unique_for: timedelta | float | None = None,
         debounce: bool | None = None,
+        priority: int = 0,
     ) -> None:
         """Register `func` as the task `name`."""
         if not name:
@@ -317,6 +328,7 @@ class Tasks:
             unique_until=unique_until,
             unique_for=unique_for,
             debounce=debounce,
+            priority=priority,
         )
 
     def _require_engine(self) -> "Engine":
@@ -382,6 +394,7 @@ class Batch:
         at: datetime | None = None,
         delay: timedelta | float | None = None,
         max_retries: int | float | None = None,
+        priority: int | None = None,
         unique_key: str | None = None,
         unique_until: str | None = None,
         unique_for: timedelta | float | None = None,
@@ -393,7 +406,7 @@ class Batch:
         key come back as duplicates of it.
         """
         when, call_args, call_kwargs = checked_request(args, kwargs, at, delay)
-        options = JobOptions(max_retries, unique_key, unique_until, unique_for, debounce)
+        options = JobOptions(max_retries, unique_key, unique_until, unique_for, debounce, priority)
         self.jobs_to_create.append((task, when, call_args, call_kwargs, options))
 
     def schedule_at(

@@ -9,6 +9,7 @@ further); with a task filter it shows the first matches of each queue's filter w
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from spinach import Engine
 from spinach.admin import MAX_PAGE
@@ -19,7 +20,7 @@ JOB_STATES = ("ready", "held", "delayed", "running", "failed", "finished")
 
 #: How each state is ordered, as the Jobs page says it.
 ORDER = {
-    "ready": "oldest first",
+    "ready": "higher priority first, then oldest first",
     "held": "task by task, each oldest first",
     "delayed": "soonest due first",
     "running": "in lease order",
@@ -61,9 +62,11 @@ _NEVER = datetime.max.replace(tzinfo=UTC)
 _EPOCH = datetime.min.replace(tzinfo=UTC)
 
 
-def _sort_key(state: str) -> tuple[Callable[[JobInfo], datetime], bool]:
+def _sort_key(state: str) -> tuple[Callable[[JobInfo], Any], bool]:
     """How jobs of several queues are merged in the order of one queue's list."""
-    if state in ("ready", "held"):
+    if state == "ready":
+        return (lambda job: (-job.priority, job.created_at or _NEVER)), False
+    if state == "held":
         return (lambda job: job.created_at or _NEVER), False
     if state == "delayed":
         return (lambda job: job.due_at or _NEVER), False

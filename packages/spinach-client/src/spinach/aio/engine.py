@@ -92,6 +92,7 @@ class AsyncEngine:
         at: datetime | None = None,
         delay: timedelta | float | None = None,
         max_retries: int | float | None = None,
+        priority: int | None = None,
         unique_key: str | None = None,
         unique_until: str | None = None,
         unique_for: timedelta | float | None = None,
@@ -99,7 +100,7 @@ class AsyncEngine:
     ) -> Job:
         """Send a job with options of its own (see Engine.schedule_with)."""
         when, call_args, call_kwargs = checked_request(args, kwargs, at, delay)
-        options = JobOptions(max_retries, unique_key, unique_until, unique_for, debounce)
+        options = JobOptions(max_retries, unique_key, unique_until, unique_for, debounce, priority)
         return await self._send_one(task, when, call_args, call_kwargs, options)
 
     async def schedule_batch(self, batch: Batch) -> list[Job]:

@@ -1,12 +1,14 @@
 --[[
 Cancel a job that has not started: it is removed at once and never runs.
 
-A waiting job leaves the delayed set. A queued job cannot leave its list without a scan of the
-list, so its record is deleted: the fetch that meets its id drops it. A cancelled job leaves a
+A waiting job leaves the delayed set, a job of another priority than 0 the ranked set. A job
+queued in the ready list cannot leave it without a scan of the list, so its record is deleted:
+the fetch that meets its id drops it. A cancelled job leaves a
 finished record ('c') while records are kept. A cancelled job lets go of its unique key.
 
 KEYS
   delayed     ZSET    ids of jobs waiting for their due time (score: due ms)
+  ranked      ZSET    ids of ready jobs of another priority than 0 (see the ready include)
   done        HASH    id -> record of a finished job
   done_index  LIST    "<finished ms>:<id>" of finished jobs, oldest first
   jobs        HASH    id -> record of the job (see the record include)
@@ -50,6 +52,7 @@ end
 
 local now = now_ms()
 redis.call('ZREM', KEY.delayed, id)
+redis.call('ZREM', KEY.ranked, id)
 delete_records(q, {id})
 release_unique(q, id, record, 'c', now)
 local keep_done = tonumber(ARG.keep_done_ms)

@@ -1,8 +1,8 @@
 --[[
 Enqueue jobs of one queue, atomically and at most once per call.
 
-A job ready now goes to the tail of the ready list, or of its task's parked list when the task
-has a concurrency limit; a job due later waits in the delayed set. A job whose id the queue
+A job ready now goes to the tail of its priority (see the ready include), or of its task's
+parked list when the task has a concurrency limit; a job due later waits in the delayed set. A job whose id the queue
 already knows is skipped. A job with a unique key that a live job of the queue holds is not
 sent: the reply names that job instead (with debounce, the waiting job takes the new job's
 arguments and due time). Within one call, the first job of a key is the one sent.
@@ -10,6 +10,8 @@ arguments and due time). Within one call, the first job of a key is the one sent
 KEYS
   token       STRING  idempotency marker of this call (expires after token_ttl_ms)
   ready       LIST    ids of jobs ready to run, oldest first
+  ranked      ZSET    ids of ready jobs of another priority than 0 (see the ready include)
+  ranked_seq  STRING  last sequence number of the ranked set
   delayed     ZSET    ids of jobs waiting for their due time (score: due ms, Redis time)
   wake        LIST    wake-up token for idle workers of this queue
   jobs        HASH    id -> record of the job (see the record include)
@@ -22,11 +24,13 @@ ARGV
   token_ttl_ms  lifetime of the idempotency marker, in ms
   tasks*      the tasks of the jobs below
   batch*3     one group of three per job: id, meta, payload
-              meta is "t", "t:at_ms:delay_ms:max_retries" or
-              "t:at_ms:delay_ms:max_retries:rule:unique key", t the job's task number (1 for
-              the first of `tasks`); the short form means due now, at most once:
+              meta is "t", "t:at_ms:delay_ms:max_retries:priority" or
+              "t:at_ms:delay_ms:max_retries:priority:rule:unique key", t the job's task number
+              (1 for the first of `tasks`); the short form means due now, at most once,
+              priority 0:
                 due = at_ms if at_ms > 0 else now + delay_ms; due <= now means ready now;
                 max_retries: 0 at most once, n > 0 retried up to n times, -1 no limit;
+                priority: -10 to 10, higher first (0 the default);
                 rule: how the unique key is held (see the unique include).
 
 REPLY
@@ -42,6 +46,7 @@ second value is the first run's `existing`, its ids joined by NUL bytes.
 --- @include "prelude"
 --- @include "record"
 --- @include "lease"
+--- @include "ready"
 --- @include "limits"
 --- @include "unique"
 
@@ -50,7 +55,10 @@ if not redis.call('SET', KEY.token, '1', 'NX', 'PX', ARG.token_ttl_ms) then
   return {1, prior ~= '1' and prior or ''}
 end
 
-local q = {jobs = KEY.jobs, ready = KEY.ready, unique = KEY.unique, unique_until = KEY.unique_until}
+local q = {
+  jobs = KEY.jobs, ready = KEY.ready, ranked = KEY.ranked, ranked_seq = KEY.ranked_seq,
+  unique = KEY.unique, unique_until = KEY.unique_until,
+}
 local now = now_ms()
 local names = load_tasks(q, ARG.tasks, ARG.tasks_n, KEY.parked, KEY.limits)
 
@@ -59,13 +67,14 @@ local metas = {}
 local function parse_meta(meta)
   local parsed = metas[meta]
   if parsed == nil then
-    local t, at, delay, budget, rest = string.match(meta, '^(%d+):(%-?%d+):(%-?%d+):(%-?%d+)(.*)$')
+    local t, at, delay, budget, priority, rest = string.match(
+      meta, '^(%d+):(%-?%d+):(%-?%d+):(%-?%d+):(%-?%d+)(.*)$')
     if t then
       parsed = {names[tonumber(t)], tonumber(at), tonumber(delay), budget ~= '0' and budget or nil}
       local rule, key = string.match(rest, '^:([^:]+):(.+)$')
-      parsed[5], parsed[6] = key, rule
+      parsed[5], parsed[6], parsed[7] = key, rule, tonumber(priority)
     else
-      parsed = {names[tonumber(meta)], 0, 0, nil}
+      parsed = {names[tonumber(meta)], 0, 0, nil, nil, nil, 0}
     end
     metas[meta] = parsed
   end
@@ -83,6 +92,8 @@ if count > 1 then  -- one HMGET for the batch; a single job is checked by HSETNX
 end
 
 local new_ids, new_records, ready_ids, ready_tasks, delayed_args = {}, {}, {}, {}, {}
+local ready_priorities = {}
+local ranked = false  -- whether a job ready now has another priority than 0
 local seen, claimed, existing = {}, {}, {}
 local earliest = nil
 local duplicates = 0
@@ -102,6 +113,8 @@ local function debounce(holder, task, budget, envelope, due)
       redis.call('ZREM', KEY.delayed, holder)
       ready_ids[#ready_ids + 1] = holder
       ready_tasks[#ready_tasks + 1] = task
+      ready_priorities[#ready_ids] = tonumber(record.p) or 0
+      ranked = ranked or ready_priorities[#ready_ids] ~= 0
     else
       redis.call('ZADD', KEY.delayed, due, holder)
       wake = true  -- the next due time may have moved earlier
@@ -128,7 +141,10 @@ for n = 1, count do
       debounce(holder, meta[1], meta[4], ARGV[i + 2], due)
     end
   else
-    local record = {t = meta[1], c = now_text(), b = meta[4], e = ARGV[i + 2], k = key, km = meta[6]}
+    local record = {
+      t = meta[1], c = now_text(), b = meta[4], e = ARGV[i + 2], k = key, km = meta[6],
+      p = meta[7] ~= 0 and meta[7] or nil,
+    }
     if count == 1 then
       fresh = create_record(q, id, record)
     else
@@ -150,6 +166,8 @@ for n = 1, count do
     if due <= now then
       ready_ids[#ready_ids + 1] = id
       ready_tasks[#ready_tasks + 1] = meta[1]
+      ready_priorities[#ready_ids] = meta[7]
+      ranked = ranked or meta[7] ~= 0
     else
       delayed_args[#delayed_args + 1] = due
       delayed_args[#delayed_args + 1] = id
@@ -165,8 +183,8 @@ write_records(q, new_ids, new_records)
 -- be asleep; a fetch that leaves no work behind clears the token), or when the next due time
 -- moved earlier (sleeping workers must shorten their wait).
 if #ready_ids > 0 then
-  if next(q.limits) then
-    route(q, ready_ids, ready_tasks)
+  if next(q.limits) or ranked then
+    route(q, ready_ids, ready_tasks, ready_priorities)
     wake = true
   else
     local length = 0

@@ -1,13 +1,15 @@
 --[[
 Queue failed jobs again, with their id and a fresh attempt budget.
 
-A job is queued at the tail of the ready list as if sent now (its creation time is now; a job
+A job is queued at the tail of its priority as if sent now (its creation time is now; a job
 of a task at its limit is parked by the next fetch) and leaves the failed store. A job whose
 envelope cannot be decoded cannot run again and stays in the store.
 
 KEYS
   failed_index  ZSET  id -> when it failed (ms), one per job of the failed store
   ready       LIST    ids of jobs ready to run, oldest first
+  ranked      ZSET    ids of ready jobs of another priority than 0 (see the ready include)
+  ranked_seq  STRING  last sequence number of the ranked set
   wake        LIST    wake-up token for idle workers of this queue
   jobs        HASH    id -> record of the job (see the record include)
 
@@ -26,6 +28,7 @@ REPLY
 ]]
 --- @include "prelude"
 --- @include "record"
+--- @include "ready"
 
 local ids = {}
 if ARG.mode == 'all' then
@@ -37,10 +40,11 @@ else
   end
 end
 
-local q = {jobs = KEY.jobs}
+local q = {jobs = KEY.jobs, ready = KEY.ready, ranked = KEY.ranked, ranked_seq = KEY.ranked_seq}
 local records = read_records(q, ids)
 local now = now_ms()
 local retried, unknown, unretriable, skipped, fresh = {}, {}, {}, {}, {}
+local priorities = {}
 for n, id in ipairs(ids) do
   local record = records[n]
   if not record or record.s ~= 'f' then
@@ -51,13 +55,14 @@ for n, id in ipairs(ids) do
     unretriable[#unretriable + 1] = id
   else
     retried[#retried + 1] = id
-    fresh[#fresh + 1] = {t = record.t, c = now_text(), b = record.b, e = record.e}  -- fresh
+    fresh[#fresh + 1] = {t = record.t, c = now_text(), b = record.b, e = record.e, p = record.p}
+    priorities[#retried] = tonumber(record.p) or 0
   end
 end
 if #retried > 0 then
   call_sliced('ZREM', KEY.failed_index, retried)
   write_records(q, retried, fresh)
-  call_sliced('RPUSH', KEY.ready, retried)
+  push_ready(q, retried, priorities, false)
   ensure_wake_token(KEY.wake)
 end
 return reply{retried = retried, unknown = unknown, unretriable = unretriable, skipped = skipped}

@@ -2,7 +2,8 @@
 Record the outcomes a worker brings, then lease it as many ready jobs as it can start.
 
 One call serves both halves of a worker's round trip: under load the outcomes of the jobs that
-just finished travel with the request for the next ones. Jobs of a limited task are taken from
+just finished travel with the request for the next ones. Jobs are taken by priority, higher
+first, each priority in its order (see the ready include). Jobs of a limited task are taken from
 its parked list first while it has free slots; a job of a task at its limit met in the ready
 list is moved to its parked list, once, so no fetch scans the same blocked job twice and the
 jobs of a task keep their order. A job whose record is gone (cancelled while queued: removing
@@ -12,6 +13,8 @@ every beat, so a busy fetch need not).
 
 KEYS
   ready       LIST    ids of jobs ready to run, oldest first
+  ranked      ZSET    ids of ready jobs of another priority than 0 (see the ready include)
+  ranked_seq  STRING  last sequence number of the ranked set
   delayed     ZSET    ids of jobs waiting for their due time (score: due ms)
   running     ZSET    ids of fetched jobs (score: lease deadline ms)
   wake        LIST    wake-up token for idle workers of this queue
@@ -64,6 +67,7 @@ REPLY
 --- @include "control"
 --- @include "record"
 --- @include "lease"
+--- @include "ready"
 --- @include "limits"
 --- @include "history"
 --- @include "recovery"
@@ -73,7 +77,7 @@ REPLY
 local now = now_ms()
 local paused, max_running = read_control(KEY.control)
 local q = {
-  ready = KEY.ready, delayed = KEY.delayed, running = KEY.running, wake = KEY.wake,
+  ready = KEY.ready, ranked = KEY.ranked, ranked_seq = KEY.ranked_seq, delayed = KEY.delayed, running = KEY.running, wake = KEY.wake,
   lease_seq = KEY.lease_seq, limited_running = KEY.limited_running, done = KEY.done,
   done_index = KEY.done_index, failed_index = KEY.failed_index, jobs = KEY.jobs,
   stats = KEY.stats, unique = KEY.unique, unique_until = KEY.unique_until,
@@ -107,14 +111,17 @@ end
 local head = earliest_due(KEY.delayed)
 if head and head <= now then
   local due = redis.call('ZRANGEBYSCORE', KEY.delayed, '-inf', now, 'LIMIT', 0, tonumber(ARG.promote_limit))
-  local due_tasks = {}
-  if next(q.limits) then
+  local due_tasks, due_priorities = {}, nil
+  local limiting = next(q.limits) ~= nil
+  if limiting or uses_priorities(q) then
+    due_priorities = {}
     for n, raw in ipairs(read_raw(q, due)) do
-      due_tasks[n] = raw and task_of(raw)
+      due_tasks[n] = limiting and raw and task_of(raw)
+      due_priorities[n] = raw and priority_of(raw) or 0
     end
   end
   call_sliced('ZREM', KEY.delayed, due)
-  route(q, due, due_tasks)
+  route(q, due, due_tasks, due_priorities)
 end
 
 local spare = {}
@@ -147,40 +154,53 @@ for _, name in ipairs(names) do
   end
 end
 
--- Then the ready list; jobs of a task at its limit are set aside in its parked list, so that
--- no fetch meets them twice. Popping goes on past them, a bounded number of times.
+-- Then the ready jobs by priority: those above the default, the ready list, those below it.
+-- Jobs of a task at its limit are set aside in its parked list, so that no fetch meets them
+-- twice. Popping goes on past them, a bounded number of times.
 local limiting = next(spare) ~= nil
-local popped_all = false
+local sources = {function(count) return redis.call('LPOP', KEY.ready, count) or {} end}
+if redis.call('EXISTS', KEY.ranked) == 1 then
+  sources = {
+    function(count) return pop_ranked(q, true, count) end, sources[1],
+    function(count) return pop_ranked(q, false, count) end,
+  }
+end
+local popped_all = true  -- whether every source was emptied
 local moved = 0
-while #ids < wanted and moved < 1000 do
-  local popped = redis.call('LPOP', KEY.ready, wanted - #ids) or {}
-  if #popped < wanted - #ids then
-    popped_all = true
-  end
-  if #popped == 0 then
-    break
-  end
-  local held = {}
-  for n, raw in ipairs(read_raw(q, popped)) do
-    local id = popped[n]
-    local task = limiting and raw and task_of(raw)
-    if not raw then
-      moved = moved + 1  -- no record: cancelled while queued, dropped here
-    elseif task and spare[task] and spare[task] <= 0 then
-      held[task] = held[task] or {}
-      held[task][#held[task] + 1] = id
-      moved = moved + 1
-    elseif task and spare[task] then
-      spare[task] = spare[task] - 1
-      take(id, raw, true)
-    else
-      take(id, raw, false)
+for _, pop in ipairs(sources) do
+  local drained = false
+  while #ids < wanted and moved < 1000 do
+    local popped = pop(wanted - #ids)
+    drained = #popped < wanted - #ids
+    if #popped == 0 then
+      break
+    end
+    local held = {}
+    for n, raw in ipairs(read_raw(q, popped)) do
+      local id = popped[n]
+      local task = limiting and raw and task_of(raw)
+      if not raw then
+        moved = moved + 1  -- no record: cancelled while queued, dropped here
+      elseif task and spare[task] and spare[task] <= 0 then
+        held[task] = held[task] or {}
+        held[task][#held[task] + 1] = id
+        moved = moved + 1
+      elseif task and spare[task] then
+        spare[task] = spare[task] - 1
+        take(id, raw, true)
+      else
+        take(id, raw, false)
+      end
+    end
+    for task, waiting in pairs(held) do
+      call_sliced('RPUSH', q.parked[task], waiting)
+    end
+    if drained then
+      break
     end
   end
-  for task, waiting in pairs(held) do
-    call_sliced('RPUSH', q.parked[task], waiting)
-  end
-  if popped_all then
+  if not drained then
+    popped_all = false
     break
   end
 end
@@ -232,7 +252,7 @@ result.next_due_ms = ms_until_earliest(KEY.delayed, now)
 result.running_left = redis.call('ZCARD', KEY.running)
 result.next_expiry_ms = ms_until_earliest(KEY.running, now)
 if held then
-  local waiting = redis.call('LLEN', KEY.ready)
+  local waiting = redis.call('LLEN', KEY.ready) + redis.call('ZCARD', KEY.ranked)
   for _, name in ipairs(names) do
     if q.limits[name] then
       waiting = waiting + redis.call('LLEN', q.parked[name])

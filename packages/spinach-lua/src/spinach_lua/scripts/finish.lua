@@ -32,6 +32,7 @@ REPLY
 --- @include "prelude"
 --- @include "record"
 --- @include "lease"
+--- @include "ready"
 --- @include "limits"
 --- @include "history"
 --- @include "unique"

@@ -5,6 +5,7 @@ A page is one range of one list or sorted set, never a scan of the whole queue.
 
 KEYS
   ready       LIST    ids of jobs ready to run, oldest first
+  ranked      ZSET    ids of ready jobs of another priority than 0 (see the ready include)
   delayed     ZSET    ids of jobs waiting for their due time (score: due ms)
   running     ZSET    ids of fetched jobs (score: lease deadline ms)
   done        HASH    id -> record of a finished job
@@ -14,7 +15,7 @@ KEYS
   parked*     LIST    'held' only: the parked lists to read, one after the other
 
 ARGV
-  state       'ready' (oldest first), 'delayed' (soonest first), 'running' (oldest lease
+  state       'ready' (higher priority first, then oldest first), 'delayed' (soonest first), 'running' (oldest lease
               first), 'failed' or 'finished' (newest first), 'held' (held back by their
               task's concurrency limit: the parked lists in the order given, each oldest first)
   offset      how many jobs of that order to skip
@@ -40,9 +41,34 @@ local function split(flat)
     scores[#scores + 1] = tonumber(flat[n + 1])
   end
 end
+-- Append to the page the jobs of one segment of an order, from `skip` of it (a function
+-- reading `count` of its jobs from an offset, and its length); returns what is left to skip.
+local function page_segment(skip, read, length)
+  total = total + length
+  if skip >= length then
+    return skip - length
+  end
+  if #ids < limit then
+    for _, id in ipairs(read(skip, math.min(limit - #ids, length - skip))) do
+      ids[#ids + 1] = id
+    end
+  end
+  return 0
+end
+
 if state == 'ready' then
-  ids = redis.call('LRANGE', KEY.ready, first, last)
-  total = redis.call('LLEN', KEY.ready)
+  -- Above the default priority (the ranked set's negative scores), the list, then below it.
+  local above = redis.call('ZCOUNT', KEY.ranked, '-inf', '(0')
+  local below = redis.call('ZCARD', KEY.ranked) - above
+  local skip = page_segment(first, function(offset, count)
+    return redis.call('ZRANGE', KEY.ranked, offset, offset + count - 1)
+  end, above)
+  skip = page_segment(skip, function(offset, count)
+    return redis.call('LRANGE', KEY.ready, offset, offset + count - 1)
+  end, redis.call('LLEN', KEY.ready))
+  page_segment(skip, function(offset, count)
+    return redis.call('ZRANGE', KEY.ranked, above + offset, above + offset + count - 1)
+  end, below)
 elseif state == 'delayed' then
   split(redis.call('ZRANGE', KEY.delayed, first, last, 'WITHSCORES'))
   total = redis.call('ZCARD', KEY.delayed)
@@ -64,18 +90,9 @@ elseif state == 'finished' then
 elseif state == 'held' then
   local skip = first
   for _, key in ipairs(KEY.parked) do
-    local length = redis.call('LLEN', key)
-    total = total + length
-    if skip >= length then
-      skip = skip - length
-    else
-      if #ids < limit then
-        for _, id in ipairs(redis.call('LRANGE', key, skip, skip + limit - #ids - 1)) do
-          ids[#ids + 1] = id
-        end
-      end
-      skip = 0
-    end
+    skip = page_segment(skip, function(offset, count)
+      return redis.call('LRANGE', key, offset, offset + count - 1)
+    end, redis.call('LLEN', key))
   end
 else
   error('job_page: unknown state ' .. tostring(state))

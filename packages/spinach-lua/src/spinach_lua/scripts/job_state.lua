@@ -27,6 +27,7 @@ REPLY
 --- @include "control"
 --- @include "record"
 --- @include "lease"
+--- @include "ready"
 --- @include "limits"
 
 -- Why a ready job cannot start now ('' when it can).

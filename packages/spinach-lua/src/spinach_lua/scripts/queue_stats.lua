@@ -3,6 +3,7 @@ Count the jobs of one queue by state, read-only.
 
 KEYS
   ready       LIST    ids of jobs ready to run
+  ranked      ZSET    ids of ready jobs of another priority than 0 (see the ready include)
   delayed     ZSET    ids of jobs waiting for their due time
   running     ZSET    ids of running jobs
   failed_index  ZSET  id -> when it failed (ms), one per job of the failed store
@@ -12,12 +13,13 @@ KEYS
 ARGV
 
 REPLY
-  ready       jobs in the ready list (it may count cancelled jobs not met yet: never fewer
+  ready       jobs ready to run, of any priority (it may count cancelled jobs not met yet: never fewer
               jobs than can run)
   delayed     jobs waiting for their due time
   running     jobs leased to a worker
   failed      jobs in the failed store
-  oldest_id   id of the job at the head of the ready list (false when nothing is ready)
+  oldest_id   id of the job at the head of the ready list, else of the ranked set (false when
+              nothing is ready)
   oldest_queued_ms  when that job was queued (ms, Redis time; -1 if unknown)
   oldest_envelope  its envelope (false if unknown): its due time tells when it came due
   now_ms      Redis's time now (ms)
@@ -30,6 +32,7 @@ REPLY
 
 local paused, max_running = read_control(KEY.control)
 local oldest = redis.call('LINDEX', KEY.ready, 0)
+  or redis.call('ZRANGE', KEY.ranked, 0, 0)[1] or false
 local queued, envelope = -1, false
 if oldest then
   local record = unpack_record(read_raw({jobs = KEY.jobs}, {oldest})[1])
@@ -37,7 +40,7 @@ if oldest then
   envelope = record and record.e or false
 end
 return reply{
-  ready = redis.call('LLEN', KEY.ready), delayed = redis.call('ZCARD', KEY.delayed),
+  ready = redis.call('LLEN', KEY.ready) + redis.call('ZCARD', KEY.ranked), delayed = redis.call('ZCARD', KEY.delayed),
   running = redis.call('ZCARD', KEY.running), failed = redis.call('ZCARD', KEY.failed_index),
   oldest_id = oldest, oldest_queued_ms = queued, oldest_envelope = envelope, now_ms = now_ms(),
   paused = paused and 1 or 0, max_running = max_running or -1,

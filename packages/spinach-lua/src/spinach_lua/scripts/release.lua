@@ -1,5 +1,6 @@
 --[[
-Hand jobs a worker fetched but never started back to the head of their queue, in their order.
+Hand jobs a worker fetched but never started back to the head of their queue (of their
+priority), in their order.
 
 Only jobs whose lease is still the caller's are handed back, so a re-sent call or a zombie
 worker changes nothing. No attempt is counted: the job never started. Back in the ready list, a
@@ -9,6 +10,8 @@ key when it was fetched (unique_until "started") takes it back, unless another j
 KEYS
   running     ZSET    ids of fetched jobs (score: lease deadline ms)
   ready       LIST    ids of jobs ready to run, oldest first
+  ranked      ZSET    ids of ready jobs of another priority than 0 (see the ready include)
+  ranked_seq  STRING  last sequence number of the ranked set
   wake        LIST    wake-up token for idle workers of this queue
   limited_running  ZSET  "<task>\0<id>" of running jobs of limited tasks
   jobs        HASH    id -> record of the job (see the record include)
@@ -24,12 +27,13 @@ REPLY
 --- @include "prelude"
 --- @include "record"
 --- @include "lease"
+--- @include "ready"
 --- @include "limits"
 --- @include "unique"
 
 local q = {
-  jobs = KEY.jobs, limited_running = KEY.limited_running, unique = KEY.unique,
-  unique_until = KEY.unique_until,
+  ready = KEY.ready, ranked = KEY.ranked, ranked_seq = KEY.ranked_seq, jobs = KEY.jobs,
+  limited_running = KEY.limited_running, unique = KEY.unique, unique_until = KEY.unique_until,
 }
 local ids, tokens = {}, {}
 for i = ARG.leases, ARG.leases + ARG.leases_n - 1, 2 do
@@ -37,19 +41,20 @@ for i = ARG.leases, ARG.leases + ARG.leases_n - 1, 2 do
   tokens[#ids] = ARGV[i + 1]
 end
 local raws = read_raw(q, ids)
-local released, held, kept = {}, {}, {}
+local released, held, kept, priorities = {}, {}, {}, {}
 for n = #ids, 1, -1 do
   local raw = raws[n]
   if raw and lease_of(raw) == tokens[n] then
     released[#released + 1] = ids[n]
     held[#held + 1] = raw
     kept[#kept + 1] = without_lease(raw)
+    priorities[#priorities + 1] = priority_of(raw)
   end
 end
 free_slots(q, released, held)
 write_raw(q, released, kept)
 call_sliced('ZREM', KEY.running, released)
-call_sliced('LPUSH', KEY.ready, released)
+push_ready(q, released, priorities, true)
 local now = nil
 for n, id in ipairs(released) do
   if may_be_unique(held[n]) then

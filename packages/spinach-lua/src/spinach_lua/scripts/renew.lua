@@ -7,6 +7,8 @@ that is no longer its own.
 KEYS
   running     ZSET    ids of fetched jobs (score: lease deadline ms)
   ready       LIST    ids of jobs ready to run
+  ranked      ZSET    ids of ready jobs of another priority than 0 (see the ready include)
+  ranked_seq  STRING  last sequence number of the ranked set
   wake        LIST    wake-up token for idle workers of this queue
   limits      HASH    task -> how many of its jobs may run at once
   limited_running  ZSET  "<task>\0<id>" of running jobs of limited tasks
@@ -26,12 +28,13 @@ REPLY
 --- @include "prelude"
 --- @include "record"
 --- @include "lease"
+--- @include "ready"
 --- @include "limits"
 --- @include "recovery"
 
 local now = now_ms()
 local q = {
-  ready = KEY.ready, running = KEY.running, wake = KEY.wake,
+  ready = KEY.ready, ranked = KEY.ranked, ranked_seq = KEY.ranked_seq, running = KEY.running, wake = KEY.wake,
   limited_running = KEY.limited_running, jobs = KEY.jobs,
 }
 load_tasks(q, ARG.tasks, ARG.tasks_n, KEY.parked, KEY.limits)

@@ -3,14 +3,17 @@ Set the concurrency limits of tasks: the ones declared in code, or an operator's
 
 Workers only write the code limits of the tasks they declare: deployments sharing a namespace
 never erase each other's limits, and a worker start never erases an operator's override
-(Spinach issue #27). A task left without any limit sends its parked jobs back to the ready
-list.
+(Spinach issue #27). A task left without any limit sends its parked jobs back to the tail of
+their priority.
 
 KEYS
   limits      HASH    task -> limit in force (the override if any, else the code's)
   limits_code HASH    task -> limit declared in the code of the workers
   limits_override  HASH  task -> limit set by an operator at runtime
   ready       LIST    ids of jobs ready to run
+  ranked      ZSET    ids of ready jobs of another priority than 0 (see the ready include)
+  ranked_seq  STRING  last sequence number of the ranked set
+  jobs        HASH    id -> record of the job (see the record include)
   wake        LIST    wake-up token for idle workers of this queue
   parked*     LIST    one per pair of `limits`: the task's jobs held back by its limit
 
@@ -22,6 +25,11 @@ REPLY
   limits      the limit in force of each task of `pairs`, in order (0: none)
 ]]
 --- @include "prelude"
+--- @include "record"
+--- @include "ready"
+
+local q = {ready = KEY.ready, ranked = KEY.ranked, ranked_seq = KEY.ranked_seq, jobs = KEY.jobs}
+local prioritized = nil  -- whether the queue uses priorities, once asked
 
 local source = ARG.source == 'override' and KEY.limits_override or KEY.limits_code
 local result = {}
@@ -46,7 +54,17 @@ for i = ARG.pairs, ARG.pairs + ARG.pairs_n - 1, 2 do
       if #waiting == 0 then
         break
       end
-      redis.call('RPUSH', KEY.ready, unpack(waiting))
+      local priorities = nil
+      if prioritized == nil then
+        prioritized = uses_priorities(q)
+      end
+      if prioritized then
+        priorities = {}
+        for n, raw in ipairs(read_raw(q, waiting)) do
+          priorities[n] = raw and priority_of(raw) or 0
+        end
+      end
+      push_ready(q, waiting, priorities, false)
       redis.call('LTRIM', parked, #waiting, -1)
     end
   end

@@ -1,7 +1,9 @@
--- Concurrency limits and where jobs wait. Needs the prelude and the record and lease includes.
+-- Concurrency limits and where jobs wait. Needs the prelude and the record, lease and ready
+-- includes.
 --
--- The queue description `q` the helpers take: q.ready, q.limited_running, q.limits (task ->
--- limit, for the tasks the caller knows), q.parked (task -> key of its parked list). A job of a
+-- The queue description `q` the helpers take: the ready include's keys, q.limited_running,
+-- q.limits (task -> limit, for the tasks the caller knows), q.parked (task -> key of its parked
+-- list). A job of a
 -- task at its limit waits in the task's parked list, out of the way of the other jobs of the
 -- queue, so that no fetch ever scans behind it.
 
@@ -37,17 +39,18 @@ local function load_tasks(q, first, count, parked, limits_key)
   return names
 end
 
--- Queue `ids` (whose tasks are `tasks`, in order) at the tail of the ready list, or of their
--- task's parked list when the task has a limit (and the caller knows its list).
-local function route(q, ids, tasks)
+-- Queue `ids` (whose tasks are `tasks` and priorities `priorities`, in order; `priorities`
+-- may be nil: all 0) at the tail of their priority, or of their task's parked list when the task
+-- has a limit (and the caller knows its list).
+local function route(q, ids, tasks, priorities)
   if #ids == 0 then
     return
   end
   if next(q.limits) == nil then
-    call_sliced('RPUSH', q.ready, ids)
+    push_ready(q, ids, priorities, false)
     return
   end
-  local ready, parked = {}, {}
+  local ready, ready_priorities, parked = {}, {}, {}
   for n, id in ipairs(ids) do
     local task = tasks[n]
     if task and q.limits[task] and q.parked[task] then
@@ -55,9 +58,10 @@ local function route(q, ids, tasks)
       parked[task][#parked[task] + 1] = id
     else
       ready[#ready + 1] = id
+      ready_priorities[#ready] = priorities and priorities[n] or 0
     end
   end
-  call_sliced('RPUSH', q.ready, ready)
+  push_ready(q, ready, ready_priorities, false)
   for task, waiting in pairs(parked) do
     call_sliced('RPUSH', q.parked[task], waiting)
   end

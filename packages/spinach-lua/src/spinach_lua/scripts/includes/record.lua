@@ -24,11 +24,12 @@
 --   u    "1" if its envelope cannot be decoded: kept to be read, never run again
 --   err  "Type: message" of its last failed run, and
 --   tb   that run's traceback
+--   p    its priority (see the ready include; empty: 0, the default)
 --   k    its unique key, if it has one, and
 --   km   the key's rule (see the unique include); the last field: the hot path looks at its
 --        last byte to tell whether a record may carry a key
 
-local RECORD_FIELDS = {'r', 'x', 't', 'c', 'b', 's', 'f', 'ran', 'u', 'err', 'tb', 'k', 'km'}
+local RECORD_FIELDS = {'r', 'x', 't', 'c', 'b', 's', 'f', 'ran', 'u', 'err', 'tb', 'p', 'k', 'km'}
 
 -- The lease at the front of a record, or nil.
 local function lease_of(raw)
@@ -53,15 +54,30 @@ local function state_of(raw)
   return stop and string.sub(raw, 1, stop - 1) or raw
 end
 
+-- Field number `n` of RECORD_FIELDS of a record, or nil when empty; without unpacking it.
+-- (The envelope holds no NUL byte, so a search for one never runs past the state.)
+local function field_of(raw, n)
+  local first = (string.find(raw, '\2', 1, true) or 0) + 1
+  for _ = 1, n - 1 do
+    local stop = string.find(raw, '\0', first, true)
+    if not stop then
+      return nil
+    end
+    first = stop + 1
+  end
+  local stop = string.find(raw, '\0', first, true) or string.find(raw, '\1', first, true)
+  local value = string.sub(raw, first, (stop or #raw + 1) - 1)
+  return value ~= '' and value or nil
+end
+
 -- The task of a record (its third field), or nil.
 local function task_of(raw)
-  local first = (string.find(raw, '\2', 1, true) or 0) + 1
-  for _ = 1, 2 do
-    first = (string.find(raw, '\0', first, true) or #raw) + 1
-  end
-  local stop = string.find(raw, '\0', first, true)
-  local task = string.sub(raw, first, (stop or 0) - 1)
-  return task ~= '' and task or nil
+  return field_of(raw, 3)
+end
+
+-- The priority of a record (a number: 0 when it has none).
+local function priority_of(raw)
+  return tonumber(field_of(raw, 12)) or 0
 end
 
 local function unpack_record(raw)
