@@ -40,6 +40,7 @@ def client_engine(server: RedisServer) -> Engine:
     tasks = Tasks()
     tasks.add(lambda key, ms=0: None, name="again", max_retries=1000)
     tasks.add(lambda key, ms=0: None, name="once")
+    tasks.add(lambda key, ms=0: None, name="paced", rate_limit="2/s", max_retries=1000)
     tasks.add(lambda key, due: None, name="stamp")
     spin.attach_tasks(tasks)
     return spin

@@ -66,6 +66,14 @@ def again(key: str, ms: int = 0) -> None:
     record("end", "again", key)
 
 
+@tasks.task(name="paced", rate_limit="2/s", max_retries=1000, retry_policy=fast)
+def paced(key: str, ms: int = 0) -> None:
+    """Rate-limited and at least once."""
+    record("start", "paced", key)
+    time.sleep(ms / 1000)
+    record("end", "paced", key)
+
+
 @tasks.task(name="once")
 def once(key: str, ms: int = 0) -> None:
     """At most once: never retried."""

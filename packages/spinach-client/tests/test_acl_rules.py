@@ -11,7 +11,7 @@ _CALLED = re.compile(r"(?:redis\.call|call_sliced)\(\s*'([A-Z]+)'|and '([A-Z]+)'
 
 
 def test_every_command_a_script_calls_is_allowed() -> None:
-    called = set()
+    called: set[str] = set()
     for script in SCRIPTS.values():
         for groups in _CALLED.findall(script.source):
             called.update(name.lower() for name in groups if name)

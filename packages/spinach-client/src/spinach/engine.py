@@ -21,6 +21,7 @@ from spinach.keys import validate_queue
 from spinach.operations import Scope
 from spinach.options import NO_OPTIONS, JobOptions, checked_priority, checked_request
 from spinach.protocol import PreparedJob
+from spinach.rate import checked_rate_key
 from spinach.retention import Retention
 from spinach.sansio import Op
 from spinach.task import Batch, Task, Tasks
@@ -250,6 +251,7 @@ class Engine:
         delay: timedelta | float | None = None,
         max_retries: int | float | None = None,
         priority: int | None = None,
+        rate_key: str | None = None,
         unique_key: str | None = None,
         unique_until: str | None = None,
         unique_for: timedelta | float | None = None,
@@ -262,10 +264,14 @@ class Engine:
         set the due time. With a unique key (given here, or derived from the arguments of a
         task declared ``unique=True``), a job already live with the same key is returned
         instead of a new one (`Job.duplicate` then says so). `priority` (-10 to 10, higher
-        first; default: the task's) orders the job in its queue. See the flow control page.
+        first; default: the task's) orders the job in its queue; `rate_key` names whom the
+        task's rate limit counts the job for (one tenant, one account). See the flow control
+        page.
         """
         when, call_args, call_kwargs = checked_request(args, kwargs, at, delay)
-        options = JobOptions(max_retries, unique_key, unique_until, unique_for, debounce, priority)
+        options = JobOptions(
+            max_retries, unique_key, unique_until, unique_for, debounce, priority, rate_key
+        )
         return self._send_one(task, when, call_args, call_kwargs, options)
 
     def _send_one(
@@ -347,9 +353,19 @@ class Engine:
         wire_max_retries = task.wire_max_retries
         unique_key = unique_rule = ""
         priority = task.priority
+        rate_interval = task.rate_limit.wire if task.rate_limit else ""
+        rate_key = ""
         if options is not NO_OPTIONS or task.unique:
+            where = f"Job of task {task.name!r}"
             if options.priority is not None:
-                priority = checked_priority(f"Job of task {task.name!r}", options.priority)
+                priority = checked_priority(where, options.priority)
+            if options.rate_key is not None:
+                rate_key = checked_rate_key(where, options.rate_key)
+                if not rate_interval:
+                    raise ValueError(
+                        f"{where}: rate_key needs a task with a rate limit: declare the task "
+                        'with rate_limit="<count>/<period>"'
+                    )
             if options.max_retries is not None:
                 max_retries = options.retries(
                     task.name, task.max_retries, task.max_concurrency is not None
@@ -400,6 +416,8 @@ class Engine:
             unique_key,
             unique_rule,
             priority,
+            rate_interval,
+            rate_key,
         )
         return job, prepared
 

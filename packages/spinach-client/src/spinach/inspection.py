@@ -129,6 +129,8 @@ class JobInfo:
     waiting_for: str | None = None
     #: Its priority in its queue (higher first; 0 the default).
     priority: int = 0
+    #: The key its task's rate limit counts it under ("" for the task's own; None: no limit).
+    rate_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,9 +326,31 @@ def done_info(job_id: str, queue: str, raw: bytes) -> JobInfo:
     )
 
 
+def _rate_key(field: str) -> str | None:
+    """The rate key of a record's `rl` field ("<interval ms>\\3<key>"), None when empty."""
+    return field.partition("\x03")[2] if field else None
+
+
 #: The fields of a job's record, in their order (spinach_lua's record include; a unit test
 #: checks that both sides agree).
-RECORD_FIELDS = ("r", "x", "t", "c", "b", "s", "f", "ran", "u", "err", "tb", "p", "k", "km")
+RECORD_FIELDS = (
+    "r",
+    "x",
+    "t",
+    "c",
+    "b",
+    "s",
+    "f",
+    "ran",
+    "u",
+    "err",
+    "tb",
+    "p",
+    "rl",
+    "rs",
+    "k",
+    "km",
+)
 
 
 def unpack_record(raw: bytes | str) -> tuple[dict[str, str], bytes | None]:
@@ -402,4 +426,5 @@ def record_info(job_id: str, queue: str, raw: bytes | str, due_ms: int = -1) -> 
         retriable=retriable,
         unique_key=text("k") or None,
         priority=number("p"),
+        rate_key=_rate_key(text("rl")),
     )

@@ -74,6 +74,7 @@ class QueueKeys:
     control: str
     unique: str
     unique_until: str
+    rates: str
     _base: str
 
     def enqueue_token(self, token: str) -> str:
@@ -126,6 +127,7 @@ def queue_keys(namespace: str, queue: str) -> QueueKeys:
         control=f"{base}:control",
         unique=f"{base}:unique",
         unique_until=f"{base}:unique:until",
+        rates=f"{base}:rates",
         _base=base,
     )
 

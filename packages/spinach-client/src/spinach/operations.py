@@ -122,16 +122,19 @@ def text(value: bytes | str) -> str:
 
 
 def _meta(job: PreparedJob, task_number: int) -> str:
-    """The enqueue script's compact form of a job's task, due time, retry budget, priority and
-    unique key."""
-    if job.unique_key:
-        return (
-            f"{task_number}:{job.at_ms}:{job.delay_ms}:{job.max_retries}:{job.priority}:"
-            f"{job.unique_rule}:{job.unique_key}"
-        )
-    if job.at_ms == job.delay_ms == job.max_retries == job.priority == 0:
+    """The enqueue script's compact form of a job's task, due time, retry budget, priority,
+    rate limit and keys."""
+    if job.at_ms == job.delay_ms == job.max_retries == job.priority == 0 and not (
+        job.unique_key or job.rate_interval
+    ):
         return str(task_number)
-    return f"{task_number}:{job.at_ms}:{job.delay_ms}:{job.max_retries}:{job.priority}"
+    meta = f"{task_number}:{job.at_ms}:{job.delay_ms}:{job.max_retries}:{job.priority}:"
+    meta += job.rate_interval
+    if job.unique_key:
+        meta += f":{job.unique_rule}:{job.unique_key}"
+    if job.rate_key:
+        meta += f"\x03{job.rate_key}"
+    return meta
 
 
 # -- sending ---------------------------------------------------------------------------------
@@ -258,6 +261,7 @@ _HELD = {
     "paused": "its queue is paused",
     "queue_limit": "a free slot of its queue's running limit",
     "task_limit": "a free slot of its task's concurrency limit",
+    "rate_limit": "its turn under its task's rate limit",
 }
 
 

@@ -25,6 +25,7 @@ class JobOptions:
     unique_for: timedelta | float | None = None
     debounce: bool | None = None
     priority: int | None = None
+    rate_key: str | None = None
 
     def retries(self, task: str, default: int | float, limited: bool) -> int | float:
         """The job's max_retries (its own, checked, or the task's)."""

@@ -27,6 +27,10 @@ class PreparedJob(NamedTuple):
     unique_rule: str = ""
     #: Its priority in its queue: higher first, 0 the default.
     priority: int = 0
+    #: ms between two starts under its task's rate limit (spinach.rate.RateLimit.wire; "":
+    #: none), and the key the limit counts it under ("": the task's own).
+    rate_interval: str = ""
+    rate_key: str = ""
 
 
 class FetchedJob(NamedTuple):

@@ -15,6 +15,7 @@ from spinach.exc import SpinachError, UnknownTask
 from spinach.job import SignatureChecker
 from spinach.keys import validate_queue
 from spinach.options import NO_OPTIONS, JobOptions, checked_priority, checked_request
+from spinach.rate import RateLimit
 from spinach.retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from spinach.unique import UniqueRule
 
@@ -37,6 +38,7 @@ class Task:
         "periodicity",
         "priority",
         "queue",
+        "rate_limit",
         "retry_policy",
         "unique",
         "unique_rule",
@@ -58,6 +60,7 @@ class Task:
         unique_for: timedelta | float | None = None,
         debounce: bool | None = None,
         priority: int = 0,
+        rate_limit: str | None = None,
     ) -> None:
         if not callable(func):
             raise TypeError(f"Task {name!r}: {func!r} is not callable")
@@ -92,6 +95,8 @@ class Task:
         self.unique_rule = UniqueRule.checked(f"Task {name!r}", unique_until, unique_for, debounce)
         #: The priority of its jobs in their queue (higher first), unless a job sets its own.
         self.priority = checked_priority(f"Task {name!r}", priority)
+        #: How often its jobs may start (each rate key of its own separately), or None.
+        self.rate_limit = RateLimit.parse(f"Task {name!r}", rate_limit)
         self.checker = SignatureChecker(name, func)
         if periodicity is not None:
             try:
@@ -208,6 +213,7 @@ class Tasks:
         unique_for: timedelta | float | None = None,
         debounce: bool | None = None,
         priority: int = 0,
+        rate_limit: str | None = None,
     ) -> F: ...
 
     @overload
@@ -226,6 +232,7 @@ class Tasks:
         unique_for: timedelta | float | None = None,
         debounce: bool | None = None,
         priority: int = 0,
+        rate_limit: str | None = None,
     ) -> Callable[[F], F]: ...
 
     def task(
@@ -243,6 +250,7 @@ class Tasks:
         unique_for: timedelta | float | None = None,
         debounce: bool | None = None,
         priority: int = 0,
+        rate_limit: str | None = None,
     ) -> F | Callable[[F], F]:
         """Decorator registering a function as a task; the function stays directly callable.
 
@@ -250,7 +258,8 @@ class Tasks:
         `retry_policy` may be positional, in 0.0.25's order. `unique=True` gives each job a
         unique key derived from its arguments (see the flow control page); `unique_until`,
         `unique_for` and `debounce` say how a job holds its key. `priority` (-10 to 10,
-        default 0) orders its jobs in their queue, higher first.
+        default 0) orders its jobs in their queue, higher first. `rate_limit` ("100/s",
+        "5/m", "1/10s") spaces the starts of its jobs, per rate key given at send time.
         """
         if isinstance(func, str):  # @tasks.task("name"): the name taken for the function
             raise TypeError(
@@ -270,6 +279,7 @@ class Tasks:
                 unique_for=unique_for,
                 debounce=debounce,
                 priority=priority,
+                rate_limit=rate_limit,
             )
         self.add(
             func,
@@ -284,6 +294,7 @@ class Tasks:
             unique_for=unique_for,
             debounce=debounce,
             priority=priority,
+            rate_limit=rate_limit,
         )
         func.task_name = name  # type: ignore[attr-defined]
         return func
@@ -303,6 +314,7 @@ class Tasks:
         unique_for: timedelta | float | None = None,
         debounce: bool | None = None,
         priority: int = 0,
+        rate_limit: str | None = None,
     ) -> None:
         """Register `func` as the task `name`."""
         if not name:
@@ -329,6 +341,7 @@ class Tasks:
             unique_for=unique_for,
             debounce=debounce,
             priority=priority,
+            rate_limit=rate_limit,
         )
 
     def _require_engine(self) -> "Engine":
@@ -395,6 +408,7 @@ class Batch:
         delay: timedelta | float | None = None,
         max_retries: int | float | None = None,
         priority: int | None = None,
+        rate_key: str | None = None,
         unique_key: str | None = None,
         unique_until: str | None = None,
         unique_for: timedelta | float | None = None,
@@ -406,7 +420,9 @@ class Batch:
         key come back as duplicates of it.
         """
         when, call_args, call_kwargs = checked_request(args, kwargs, at, delay)
-        options = JobOptions(max_retries, unique_key, unique_until, unique_for, debounce, priority)
+        options = JobOptions(
+            max_retries, unique_key, unique_until, unique_for, debounce, priority, rate_key
+        )
         self.jobs_to_create.append((task, when, call_args, call_kwargs, options))
 
     def schedule_at(

@@ -93,6 +93,7 @@ class AsyncEngine:
         delay: timedelta | float | None = None,
         max_retries: int | float | None = None,
         priority: int | None = None,
+        rate_key: str | None = None,
         unique_key: str | None = None,
         unique_until: str | None = None,
         unique_for: timedelta | float | None = None,
@@ -100,7 +101,9 @@ class AsyncEngine:
     ) -> Job:
         """Send a job with options of its own (see Engine.schedule_with)."""
         when, call_args, call_kwargs = checked_request(args, kwargs, at, delay)
-        options = JobOptions(max_retries, unique_key, unique_until, unique_for, debounce, priority)
+        options = JobOptions(
+            max_retries, unique_key, unique_until, unique_for, debounce, priority, rate_key
+        )
         return await self._send_one(task, when, call_args, call_kwargs, options)
 
     async def schedule_batch(self, batch: Batch) -> list[Job]:

@@ -1,6 +1,6 @@
 --[[
 Drop finished records and failed jobs past their retention, per-minute counts past their two
-hours, and throttled unique keys whose time is up (the housekeeper's call: records expire even
+hours, throttled unique keys whose time is up, and rate-limit times past (the housekeeper's call: records expire even
 on a queue that no longer runs jobs).
 
 KEYS
@@ -11,6 +11,7 @@ KEYS
   jobs        HASH    id -> record of the job (see the record include)
   unique      HASH    unique key -> id of the job holding it (see the unique include)
   unique_until  ZSET  unique key -> until when a finished job still holds it (ms)
+  rates       ZSET    "<task>\0<rate key>" -> earliest start of its next job (see the rate include)
 
 ARGV
   keep_done_ms  how long finished records are kept, in ms
@@ -20,22 +21,24 @@ ARGV
   budget      most records of each kind to drop in this call
 
 REPLY
-  dropped     how many records, failed jobs, stale counts and unique keys were dropped
+  dropped     how many records, failed jobs, stale counts, unique keys and rate times were dropped
 ]]
 --- @include "prelude"
 --- @include "record"
 --- @include "history"
 --- @include "unique"
+--- @include "rate"
 
 local now = now_ms()
 local q = {
   done = KEY.done, done_index = KEY.done_index, failed_index = KEY.failed_index,
   jobs = KEY.jobs, stats = KEY.stats, unique = KEY.unique, unique_until = KEY.unique_until,
+  rates = KEY.rates,
 }
 local budget = tonumber(ARG.budget)
 local dropped = trim_counts(q, now)
 dropped = dropped + trim_done(q, now - tonumber(ARG.keep_done_ms), tonumber(ARG.max_done), budget)
 dropped = dropped
   + trim_failed(q, now - tonumber(ARG.keep_failed_ms), tonumber(ARG.max_failed), budget)
-dropped = dropped + expire_unique(q, now, budget)
+dropped = dropped + expire_unique(q, now, budget) + expire_rates(q, now, budget)
 return reply{dropped = dropped}

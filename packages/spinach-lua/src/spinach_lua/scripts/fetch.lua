@@ -3,7 +3,9 @@ Record the outcomes a worker brings, then lease it as many ready jobs as it can 
 
 One call serves both halves of a worker's round trip: under load the outcomes of the jobs that
 just finished travel with the request for the next ones. Jobs are taken by priority, higher
-first, each priority in its order (see the ready include). Jobs of a limited task are taken from
+first, each priority in its order (see the ready include). A job met before the time its
+task's rate limit allows is given its start time and waits for it in the delayed set (see the
+rate include). Jobs of a limited task are taken from
 its parked list first while it has free slots; a job of a task at its limit met in the ready
 list is moved to its parked list, once, so no fetch scans the same blocked job twice and the
 jobs of a task keep their order. A job whose record is gone (cancelled while queued: removing
@@ -30,6 +32,7 @@ KEYS
                       most that many jobs of the queue run at once, across every worker)
   unique      HASH    unique key -> id of the job holding it (see the unique include)
   unique_until  ZSET  unique key -> until when a finished job still holds it (ms)
+  rates       ZSET    "<task>\0<rate key>" -> earliest start of its next job (see the rate include)
   parked*     LIST    one per task of `tasks`: its jobs held back by its limit
 
 ARGV
@@ -72,6 +75,7 @@ REPLY
 --- @include "history"
 --- @include "recovery"
 --- @include "unique"
+--- @include "rate"
 --- @include "outcomes"
 
 local now = now_ms()
@@ -80,7 +84,7 @@ local q = {
   ready = KEY.ready, ranked = KEY.ranked, ranked_seq = KEY.ranked_seq, delayed = KEY.delayed, running = KEY.running, wake = KEY.wake,
   lease_seq = KEY.lease_seq, limited_running = KEY.limited_running, done = KEY.done,
   done_index = KEY.done_index, failed_index = KEY.failed_index, jobs = KEY.jobs,
-  stats = KEY.stats, unique = KEY.unique, unique_until = KEY.unique_until,
+  stats = KEY.stats, unique = KEY.unique, unique_until = KEY.unique_until, rates = KEY.rates,
   capped = max_running ~= nil,
 }
 local names = load_tasks(q, ARG.tasks, ARG.tasks_n, KEY.parked, KEY.limits)
@@ -139,6 +143,17 @@ local function take(id, raw, slot)
   ids[n], raws[n], limited[n] = id, raw, slot
 end
 
+-- Rate-limited jobs given a later start time: they wait for it in the delayed set.
+local later_ids, later_records, later_due = {}, {}, {}
+local function later(id, raw, start)
+  local record = unpack_record(raw)
+  record.rs = start
+  later_ids[#later_ids + 1] = id
+  later_records[#later_records + 1] = record
+  later_due[#later_due + 1] = start
+  later_due[#later_due + 1] = id
+end
+
 -- Parked jobs first: they are the oldest of their task. (When a task loses its limit, its
 -- parked jobs go back to the ready list at once: only limited tasks have parked jobs.)
 for _, name in ipairs(names) do
@@ -146,8 +161,11 @@ for _, name in ipairs(names) do
   if room > 0 then
     local waiting = redis.call('LPOP', q.parked[name], room) or {}
     for n, raw in ipairs(read_raw(q, waiting)) do
-      if raw then  -- else cancelled while parked: dropped here
-        take(waiting[n], raw, true)
+      local start = raw and rate_limited(raw) and rate_turn(q, raw, now)
+      if start then
+        later(waiting[n], raw, start)
+      elseif raw then  -- else cancelled while parked: dropped here
+        take(waiting[n], rate_limited(raw) and without_turn(raw) or raw, true)
         spare[name] = spare[name] - 1
       end
     end
@@ -156,7 +174,8 @@ end
 
 -- Then the ready jobs by priority: those above the default, the ready list, those below it.
 -- Jobs of a task at its limit are set aside in its parked list, so that no fetch meets them
--- twice. Popping goes on past them, a bounded number of times.
+-- twice. Popping goes on past them, a bounded number of times (fewer past rate-limited jobs,
+-- whose records are rewritten: the call stays short, and the caller fetches again).
 local limiting = next(spare) ~= nil
 local sources = {function(count) return redis.call('LPOP', KEY.ready, count) or {} end}
 if redis.call('EXISTS', KEY.ranked) == 1 then
@@ -169,7 +188,7 @@ local popped_all = true  -- whether every source was emptied
 local moved = 0
 for _, pop in ipairs(sources) do
   local drained = false
-  while #ids < wanted and moved < 1000 do
+  while #ids < wanted and moved < 1000 and #later_ids < 100 do
     local popped = pop(wanted - #ids)
     drained = #popped < wanted - #ids
     if #popped == 0 then
@@ -185,11 +204,22 @@ for _, pop in ipairs(sources) do
         held[task] = held[task] or {}
         held[task][#held[task] + 1] = id
         moved = moved + 1
-      elseif task and spare[task] then
-        spare[task] = spare[task] - 1
-        take(id, raw, true)
       else
-        take(id, raw, false)
+        local start = rate_limited(raw) and rate_turn(q, raw, now)
+        if start then
+          later(id, raw, start)
+          moved = moved + 1
+        else
+          if rate_limited(raw) then
+            raw = without_turn(raw)
+          end
+          if task and spare[task] then
+            spare[task] = spare[task] - 1
+            take(id, raw, true)
+          else
+            take(id, raw, false)
+          end
+        end
       end
     end
     for task, waiting in pairs(held) do
@@ -203,6 +233,11 @@ for _, pop in ipairs(sources) do
     popped_all = false
     break
   end
+end
+
+if #later_ids > 0 then
+  write_records(q, later_ids, later_records)
+  call_sliced('ZADD', KEY.delayed, later_due)
 end
 
 local slots = {}

@@ -21,7 +21,8 @@ REPLY
   done_record the finished record (false unless 'done')
   held        for a job ready to run that cannot start now, why: 'paused' (its queue is
               paused), 'queue_limit' (its queue runs max_running jobs), 'task_limit' (its task
-              runs as many jobs as its limit allows); else ''
+              runs as many jobs as its limit allows); for a waiting job given its start time by
+              its task's rate limit, 'rate_limit'; else ''
 ]]
 --- @include "prelude"
 --- @include "control"
@@ -54,6 +55,8 @@ if record then
   local fields = unpack_record(record)
   if due < 0 and not fields.l and not fields.s and not fields.x then
     held = held_by(record)
+  elseif due >= 0 and fields.rs then
+    held = 'rate_limit'
   end
   return reply{kind = 'job', record = record, due_ms = due, done_record = false, held = held}
 end
