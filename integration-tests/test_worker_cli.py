@@ -224,3 +224,74 @@ def test_a_queue_that_no_attached_task_uses_gets_a_warning(
     warned = run("emails")
     assert "No task attached to the engine uses queue 'emails' (its tasks use: spinach)" in warned
     assert "No task attached" not in run("spinach")
+
+
+SEVERAL_QUEUES_APP = """
+import os
+import redis
+from spinach import Engine, RedisBroker, Tasks
+
+client = redis.Redis.from_url(os.environ["TEST_REDIS_URL"])
+tasks = Tasks()
+
+@tasks.task(name="urgent", queue="urgent")
+def urgent(i):
+    client.rpush("ledger", f"urgent-{i}")
+
+@tasks.task(name="record")
+def record(i):
+    client.rpush("ledger", f"spinach-{i}")
+
+spin = Engine(RedisBroker.from_url(os.environ["TEST_REDIS_URL"]), namespace="cli-several")
+spin.attach_tasks(tasks)
+"""
+
+
+@pytest.mark.parametrize("processes", ["1", "2"])
+def test_the_worker_command_consumes_every_queue_given_in_order(
+    redis_server: RedisServer, tmp_path: Path, processes: str
+) -> None:
+    (tmp_path / "shopapp.py").write_text(textwrap.dedent(SEVERAL_QUEUES_APP))
+    client = redis_server.client()
+    client.flushall()
+    spin = Engine(RedisBroker.from_url(redis_server.url), namespace="cli-several")
+    tasks = Tasks()
+    tasks.add(lambda i: None, name="urgent", queue="urgent")
+    tasks.add(lambda i: None, name="record")
+    spin.attach_tasks(tasks)
+    for i in range(10):
+        spin.schedule("record", i)
+        spin.schedule("urgent", i)
+    worker = _start_worker(
+        tmp_path, redis_server.url, "--queue", "urgent", "--queue", "spinach",
+        "--threads", "1", "--processes", processes, "--stop-when-queue-empty",
+    )  # fmt: skip
+    output = worker.communicate(timeout=60)[0].decode()
+    assert worker.returncode == 0, output
+    done = [x.decode() for x in client.lrange("ledger", 0, -1)]
+    assert sorted(done) == sorted([f"{q}-{i}" for q in ("urgent", "spinach") for i in range(10)])
+    if processes == "1":  # one worker: strict order, every urgent job first
+        assert done[:10] == [f"urgent-{i}" for i in range(10)]
+    assert "No task attached" not in output
+
+
+@pytest.mark.parametrize(
+    ("queues", "message"),
+    [
+        (["a:2", "b"], "every queue a weight"),
+        (["a:0", "b:1"], "whole number >= 1"),
+        (["a", "a"], "named twice"),
+        (["a", "{b}"], "braces"),
+    ],
+)
+def test_the_worker_command_exits_2_on_a_malformed_queue(
+    tmp_path: Path, queues: list[str], message: str
+) -> None:
+    args = [arg for queue in queues for arg in ("--queue", queue)]
+    result = subprocess.run(
+        [sys.executable, "-m", "spinach_worker.cli", "nowhere:spin", *args],
+        cwd=tmp_path, capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "--queue: " in result.stderr and message in result.stderr
+    assert "Cannot load" not in result.stderr  # refused before importing the application

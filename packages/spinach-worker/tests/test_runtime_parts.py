@@ -6,7 +6,7 @@ import time
 import pytest
 
 from spinach_worker.alarm import Alarm
-from spinach_worker.cli import build_parser
+from spinach_worker.cli import build_parser, queue_option
 from spinach_worker.loading import load_engine
 
 
@@ -34,7 +34,7 @@ def test_the_alarm_rings_once_at_the_last_time_set() -> None:
 
 def test_the_cli_takes_the_engine_threads_and_queue() -> None:
     args = build_parser().parse_args(["shop.tasks:spin", "--threads", "8", "--queue", "mail"])
-    assert (args.engine, args.threads, args.queue) == ("shop.tasks:spin", 8, "mail")
+    assert (args.engine, args.threads, queue_option(args.queue)) == ("shop.tasks:spin", 8, "mail")
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ import importlib
 import logging
 import math
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -469,7 +469,7 @@ class Engine:
     def start_workers(
         self,
         number: int = const.DEFAULT_WORKER_NUMBER,
-        queue: str = const.DEFAULT_QUEUE,
+        queue: str | Sequence[str | tuple[str, int]] = const.DEFAULT_QUEUE,
         block: bool = True,
         stop_when_queue_empty: bool = False,
         workers_class: Any = None,
@@ -482,8 +482,13 @@ class Engine:
     ) -> None:
         """Run jobs of `queue` on `number` workers (threads by default); needs spinach-worker.
 
+        `queue` is one queue name, or a list of queues that share the workers: in strict order
+        (``["high", "default"]``: a queue gets threads only while those before it have no
+        ready job), or by weight (``["high:5", "default:1"]`` or ``[("high", 5), ...]``: busy
+        queues share the threads in proportion). ValueError names a malformed list.
+
         With `block`, return only once the workers stopped: on SIGTERM or Ctrl-C, or when the
-        queue is empty if `stop_when_queue_empty` (no job ready, delayed or running here).
+        queues are empty if `stop_when_queue_empty` (no job ready, delayed or running here).
 
         `lease_seconds`: how long a running job stays reserved to this worker without a
         heartbeat; a dead worker's jobs are taken over by others after it (shorter recovers

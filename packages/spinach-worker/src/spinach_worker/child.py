@@ -29,7 +29,8 @@ class ChildOptions:
 
     engine: str
     threads: int
-    queue: str
+    #: One queue name, or several queues (names or ``name:weight``), as `start_workers` takes.
+    queue: str | tuple[str, ...]
     stop_when_queue_empty: bool = False
     use_asyncio: bool = False
     shutdown_timeout: float | None = None

@@ -1,6 +1,6 @@
 """The ``spinach-worker`` command: run the workers of an Engine defined in the user's code.
 
-Settings live in code; the command only picks the engine, the queue, the thread and process
+Settings live in code; the command only picks the engine, the queues, the thread and process
 counts. Exit codes: 0 after a graceful stop, 1 when the workers stopped on a fatal error (or,
 with ``--processes``, when worker processes keep dying right after start), 2 when the engine
 cannot be loaded.
@@ -19,6 +19,7 @@ from spinach.exc import SpinachError
 from spinach_worker import telemetry
 from spinach_worker.child import LOG_FORMAT, ChildOptions
 from spinach_worker.loading import load_engine, load_error
+from spinach_worker.queues import parse_queues
 from spinach_worker.runtime import WorkerStopped
 
 logger = logging.getLogger("spinach.worker")
@@ -54,11 +55,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="run N worker processes of --threads threads each under a supervisor that restarts "
         "the ones that die (default 1: no supervisor); for CPU-bound tasks, N = cores",
     )
-    parser.add_argument("--queue", default=const.DEFAULT_QUEUE, help="queue to consume")
+    parser.add_argument(
+        "--queue",
+        action="append",
+        metavar="QUEUE[:WEIGHT]",
+        help=f"queue to consume (default {const.DEFAULT_QUEUE}); give it several times to "
+        "consume several queues with the same threads: in the order given (a queue gets "
+        "threads only while those before it have no ready job), or, with a weight on each "
+        "(--queue high:5 --queue default:1), shared in proportion when several have jobs",
+    )
     parser.add_argument(
         "--stop-when-queue-empty",
         action="store_true",
-        help="exit once no job is ready, delayed or running on the queue",
+        help="exit once no job is ready, delayed or running on the queue (on every queue)",
     )
     parser.add_argument(
         "--asyncio", action="store_true", help="run async def tasks on an event loop"
@@ -133,6 +142,17 @@ def warn_unused_queue(engine: Engine, queue: str) -> None:
         )  # fmt: skip
 
 
+def queue_option(given: Sequence[str] | None) -> str | tuple[str, ...]:
+    """What ``--queue`` names, for `start_workers`: one name as it is, or several queues.
+
+    One ``--queue`` is a queue name, taken as it is (as before several were allowed: a
+    ``mail:2`` queue keeps its name); several are each ``name`` or ``name:weight``.
+    """
+    if not given:
+        return const.DEFAULT_QUEUE
+    return given[0] if len(given) == 1 else tuple(given)
+
+
 def check(argv: Sequence[str]) -> int:
     """``spinach-worker check APP [--queue Q]``: exit 0 if a live worker heartbeats, else 1.
 
@@ -153,7 +173,14 @@ def check(argv: Sequence[str]) -> int:
     except Exception as e:  # noqa: BLE001 - any import failure is reported the same way
         print(load_error(args.engine, e), file=sys.stderr)
         return 2
-    queues = args.queue or sorted({task.queue for task in engine.tasks}) or [const.DEFAULT_QUEUE]
+    if args.queue:  # the worker's own --queue options, weights and all, are welcome
+        try:
+            queues = list(parse_queues(queue_option(args.queue)).queues)
+        except ValueError as e:
+            print(f"--queue: {e}", file=sys.stderr)
+            return 2
+    else:
+        queues = sorted({task.queue for task in engine.tasks}) or [const.DEFAULT_QUEUE]
     try:
         live = {queue: engine.broker.live_workers(queue) for queue in queues}
     except Exception as e:  # noqa: BLE001 - Redis unreachable: not healthy, say why
@@ -176,17 +203,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.metrics and args.health_port is None:
         logger.error("--metrics serves /metrics on the health port: add --health-port PORT")
         return 2
+    args.queue = queue_option(args.queue)
+    try:
+        plan = parse_queues(args.queue)
+    except ValueError as e:
+        logger.error("--queue: %s", e)
+        return 2
     try:
         engine = load_engine(args.engine)
     except Exception as e:  # noqa: BLE001 - any import failure is reported the same way
         logger.error("%s", load_error(args.engine, e))
         return 2
-    warn_unused_queue(engine, args.queue)
+    for queue in plan.queues:
+        warn_unused_queue(engine, queue)
     try:
         if args.metrics:
             telemetry.prometheus().enable(multiprocess=args.processes > 1)
             if args.processes > 1:  # the children's runtimes observe it in the other case
-                telemetry.observe_queue(engine.broker, args.queue)
+                for queue in plan.queues:
+                    telemetry.observe_queue(engine.broker, queue)
         if args.processes > 1:
             return supervise(args)
     except SpinachError as e:

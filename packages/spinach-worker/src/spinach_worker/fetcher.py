@@ -16,6 +16,7 @@ from spinach.protocol import FetchResult, Lease
 from spinach.retrying import REFUSALS, TRANSIENT_ERRORS, Backoff, refusal
 from spinach_worker.acker import Acker
 from spinach_worker.alarm import Alarm
+from spinach_worker.arbiter import DirectSlots, Slots
 from spinach_worker.context import WorkerContext
 from spinach_worker.decoding import CorruptJobError, UnknownJobTask, build_job
 from spinach_worker.reporter import Reporter
@@ -47,8 +48,14 @@ class Fetcher:
         on_drained: Callable[[], None],
         on_fatal: Callable[[BaseException], None],
         name: str,
+        slots: Slots | None = None,
+        lane: int = 0,
     ) -> None:
         self._ctx = ctx
+        #: Who hands this fetcher free slots of the executor: the executor itself, or the
+        #: arbiter that shares it with the fetchers of the worker's other queues.
+        self._slots: Slots = DirectSlots(workers) if slots is None else slots
+        self._lane = lane
         self._workers = workers
         self._acker = acker
         self._reporter = reporter
@@ -65,6 +72,8 @@ class Fetcher:
         self.last_fetch: float | None = None
         #: time.monotonic() of the last turn of the loop, for the watchdog.
         self.last_turn = time.monotonic()
+        #: Whether the loop ended because the queue was drained (stop_when_queue_empty).
+        self.drained = False
 
     def start(self) -> None:
         self.thread.start()
@@ -72,7 +81,7 @@ class Fetcher:
     def stop(self) -> None:
         """Stop fetching; a fetch in flight hands its jobs back to the queue."""
         self._stopping.set()
-        self._workers.release_waiters()
+        self._slots.release()
         self._wake()
 
     def join(self, timeout: float | None = None) -> bool:
@@ -105,12 +114,16 @@ class Fetcher:
         recover = True  # expired leases are taken back by the first fetch and after a sleep
         while not self._stopping.is_set():
             self.last_turn = time.monotonic()
-            free = self._workers.wait_for_slot(timeout=1.0)
-            if busy and free < self._batch_threshold:
-                # Work is waiting in Redis: gather a few free threads first, so that one round
-                # trip fetches several jobs instead of one per finished job.
-                free = self._workers.wait_for_slot(BATCH_WINDOW, min_free=self._batch_threshold)
+            # Work waiting in Redis (busy): gather a few free threads first, so that one round
+            # trip fetches several jobs instead of one per finished job.
+            free = self._slots.acquire(
+                self._lane,
+                timeout=1.0,
+                min_free=self._batch_threshold if busy else 1,
+                window=BATCH_WINDOW if busy else 0.0,
+            )
             if free <= 0 or self._stopping.is_set():
+                self._slots.done(self._lane, free, 0, more=True)  # it asks again at once
                 continue
             settled = self._stop_when_queue_empty and self._settled()
             outcomes = self._acker.take()
@@ -126,10 +139,12 @@ class Fetcher:
                     recover=recover,
                 )
             except REFUSALS as e:
+                self._slots.done(self._lane, free, 0, more=False)
                 if outcomes:
                     self._acker.give_back(outcomes)
                 raise refusal(e, "fetch jobs") from None
             except TRANSIENT_ERRORS as e:
+                self._slots.done(self._lane, free, 0, more=False)
                 if outcomes:
                     self._acker.give_back(outcomes)
                 delay = backoff.next_delay()
@@ -137,6 +152,7 @@ class Fetcher:
                 self._stopping.wait(delay)
                 continue
             except BaseException:
+                self._slots.done(self._lane, free, 0, more=False)
                 if outcomes:
                     self._acker.give_back(outcomes)
                 raise
@@ -151,10 +167,14 @@ class Fetcher:
             if hook is not None and result.jobs:
                 hook([fetched.id for fetched in result.jobs])
             if self._stopping.is_set():
+                self._slots.done(self._lane, free, 0, more=False)
                 self._hand_back(result)
                 return
-            self._dispatch(result)
             busy = result.ready_left > 0
+            try:
+                self._dispatch(result)
+            finally:  # the executor counts the dispatched jobs: the reservation is over
+                self._slots.done(self._lane, free, len(result.jobs), more=busy)
             recover = False
             if len(result.jobs) == free and busy:
                 continue  # more work waiting: fetch again as soon as threads free up
@@ -163,6 +183,7 @@ class Fetcher:
                 and result.ready_left == result.delayed_left == result.held_ready == 0
             ):
                 if settled and not result.jobs and result.running_left == 0:
+                    self.drained = True
                     self._on_drained()  # nothing anywhere, nothing here when we looked
                     return
                 if not settled or result.jobs:
@@ -209,6 +230,8 @@ class Fetcher:
             except (UnknownJobTask, CorruptJobError):
                 self._reporter.report(fetched)
                 continue
+            # Its lease lives in the queue it was fetched from: its outcome is recorded there.
+            job.queue = ctx.queue
             if job.should_retry:
                 ctx.book.mark_retryable(fetched.id)
             self._workers.submit_job(job, task)

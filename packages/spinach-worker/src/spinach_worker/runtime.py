@@ -1,5 +1,10 @@
 """The worker runtime: wires an executor, the fetcher, the acker and the heartbeat, and stops them.
 
+A worker may consume several queues. Every Redis script works on one queue, so each queue has
+its own lane: a fetcher, an acker, a reporter, a heartbeat, a housekeeper, a watchdog and a
+periodic scheduler, with the queue's own leases. The lanes share the executor, whose free
+slots the arbiter hands out (strict order or by weight, see `spinach_worker.queues`).
+
 Graceful stop, in order: stop fetching (a fetch in flight hands its jobs back), hand the jobs
 fetched but not started back to the head of the queue, let running jobs finish until the
 shutdown timeout, record every outcome, then exit. Jobs still running at the timeout are handed
@@ -13,17 +18,19 @@ import signal
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from spinach import const
 from spinach.exc import SpinachError
 from spinach.job import Job
-from spinach.keys import validate_queue
 from spinach.protocol import Lease
 from spinach.retrying import TRANSIENT_ERRORS, Backoff, retry
 from spinach_worker import __version__, telemetry
 from spinach_worker.acker import Acker
+from spinach_worker.arbiter import SlotArbiter, Slots
 from spinach_worker.context import WorkerContext
 from spinach_worker.fetcher import Fetcher
 from spinach_worker.health import HealthServer, since
@@ -31,9 +38,16 @@ from spinach_worker.heartbeat import Heartbeat
 from spinach_worker.housekeeping import Housekeeper
 from spinach_worker.leases import LeaseBook
 from spinach_worker.periodic import PeriodicScheduler
+from spinach_worker.queues import QueuePlan, QueueSpec, parse_queues
 from spinach_worker.reporter import Reporter
 from spinach_worker.watchdog import Watchdog
-from spinach_worker.workers import BaseWorkers, ThreadWorkers, checked_prefetch
+from spinach_worker.workers import (
+    BaseWorkers,
+    ResultQueue,
+    ResultRouter,
+    ThreadWorkers,
+    checked_prefetch,
+)
 
 if TYPE_CHECKING:
     from spinach.engine import Engine
@@ -48,8 +62,25 @@ class WorkerStopped(SpinachError):
     """The workers stopped on a fatal error; the process should exit non-zero."""
 
 
+@dataclass(eq=False)
+class Lane:
+    """The parts of a worker that serve one of its queues."""
+
+    ctx: WorkerContext
+    acker: Acker
+    reporter: Reporter
+    fetcher: Fetcher
+    heartbeat: Heartbeat
+    housekeeper: Housekeeper
+    watchdog: Watchdog
+    scheduler: PeriodicScheduler
+
+
 class WorkerRuntime:
-    """Run the jobs of one queue of an Engine until stopped.
+    """Run the jobs of one queue, or of several, of an Engine until stopped.
+
+    `queue`: a queue name, or several queues (see `spinach_worker.queues.parse_queues`): in
+    strict order (``["high", "default"]``) or by weight (``["high:5", "default:1"]``).
 
     `lease_seconds`: how long a fetched job stays reserved without a heartbeat. The heartbeat
     renews leases every third of it. A shorter lease recovers the jobs of a dead worker sooner;
@@ -64,7 +95,7 @@ class WorkerRuntime:
         self,
         engine: "Engine",
         number: int = const.DEFAULT_WORKER_NUMBER,
-        queue: str = const.DEFAULT_QUEUE,
+        queue: QueueSpec = const.DEFAULT_QUEUE,
         stop_when_queue_empty: bool = False,
         workers_class: type[BaseWorkers] | None = None,
         lease_seconds: float = const.DEFAULT_LEASE_SECONDS,
@@ -78,21 +109,27 @@ class WorkerRuntime:
         self._prefetch = checked_prefetch(prefetch)  # before any thread starts
         if lease_seconds < 0.3:
             raise ValueError("lease_seconds must be at least 0.3")
+        self.plan: QueuePlan = parse_queues(queue)
         self._engine = engine
         self._number = number
         self._workers_class: Any = workers_class or ThreadWorkers
         self._stop_when_queue_empty = stop_when_queue_empty
         self._shutdown_timeout = shutdown_timeout
-        self.ctx = WorkerContext(
-            broker=engine.broker,
-            tasks=engine.tasks,
-            namespace=engine.namespace,
-            queue=validate_queue(queue),
-            worker_id=uuid.uuid4().hex,
-            lease_ms=int(lease_seconds * 1000),
-            book=LeaseBook(lease_seconds),
-            task_names=tuple(task.name for task in engine.tasks if task.queue == queue),
-        )
+        worker_id = uuid.uuid4().hex  # one worker, on each of its queues
+        #: The fixed facts of each queue, in the plan's order.
+        self.contexts = [
+            WorkerContext(
+                broker=engine.broker,
+                tasks=engine.tasks,
+                namespace=engine.namespace,
+                queue=name,
+                worker_id=worker_id,
+                lease_ms=int(lease_seconds * 1000),
+                book=LeaseBook(lease_seconds),
+                task_names=tuple(task.name for task in engine.tasks if task.queue == name),
+            )
+            for name in self.plan.queues
+        ]
         self._health = (
             None
             if health_port is None
@@ -103,6 +140,26 @@ class WorkerRuntime:
         self._join_lock = threading.Lock()
         self._blocking = False
         self._fatal: BaseException | None = None
+        self._drained: set[str] = set()
+        self._drained_lock = threading.Lock()
+        self._lanes: list[Lane] = []
+
+    @property
+    def ctx(self) -> WorkerContext:
+        """The context of the first queue (the only one of a single-queue worker)."""
+        return self.contexts[0]
+
+    @property
+    def queues(self) -> tuple[str, ...]:
+        return self.plan.queues
+
+    @property
+    def _fetcher(self) -> Fetcher:
+        return self._lanes[0].fetcher
+
+    @property
+    def _heartbeat(self) -> Heartbeat:
+        return self._lanes[0].heartbeat
 
     @property
     def stopped(self) -> bool:
@@ -110,13 +167,13 @@ class WorkerRuntime:
 
     @property
     def last_fetch(self) -> float | None:
-        """time.monotonic() of the last successful fetch (None before the first)."""
-        return self._fetcher.last_fetch
+        """time.monotonic() of the last successful fetch, of any queue (None before the first)."""
+        return _latest(lane.fetcher.last_fetch for lane in self._lanes)
 
     @property
     def last_ack(self) -> float | None:
         """time.monotonic() of the last recorded batch of outcomes (None before the first)."""
-        return self._acker.last_ack
+        return _latest(lane.acker.last_ack for lane in self._lanes)
 
     def start(self) -> None:
         """Start the threads, once Redis answered the worker's first calls.
@@ -125,73 +182,107 @@ class WorkerRuntime:
         started while Redis is down says so once per attempt and starts as soon as it answers.
         Credentials Redis refuses, or data of another schema, raise at once.
         """
-        ctx = self.ctx
-        ns = ctx.namespace
+        ns = self.ctx.namespace
         self._workers: BaseWorkers = self._workers_class(self._number, ns)
         self._workers.prefetch = self._prefetch
         self._workers.vouches = self._vouches
         self._workers.on_not_started = self._not_started
-        beat = ctx.lease_ms / 3000
-        self._acker = Acker(
-            ctx.broker, ctx.book, self._workers.out_queue, ctx.queue, name=f"{ns}-acker"
-        )
-        self._reporter = Reporter(
-            ctx.tasks, ns, ctx.queue, ctx.book, self._workers.out_queue, name=f"{ns}-reporter"
-        )
-        self._fetcher = Fetcher(
-            ctx,
-            self._workers,
-            self._acker,
-            self._reporter,
-            stop_when_queue_empty=self._stop_when_queue_empty,
-            settled=self._settled,
-            wait_settled=self._wait_settled,
-            on_drained=self._request_stop,
-            on_fatal=self._on_fatal,
-            name=f"{ns}-fetcher",
-        )
-        self._heartbeat = Heartbeat(ctx, interval=beat, name=f"{ns}-heartbeat")
-        self._housekeeper = Housekeeper(
-            ctx,
-            interval=beat,
-            threads=self._number,
-            running_now=self._workers.running_now,
-            version=__version__,
-            name=f"{ns}-housekeeper",
-        )
-        self._watchdog = Watchdog(
-            last_turn=lambda: self._fetcher.last_turn,
-            thread=lambda: self._fetcher.thread,
-            stuck_after=ctx.broker.max_block_seconds + STUCK_FETCHER_SECONDS,
-            on_stuck=self._on_fatal,
-            interval=beat,
-            name=f"{ns}-watchdog",
-        )
-        self._scheduler = PeriodicScheduler(ctx, self._engine, refresh=beat, name=f"{ns}-periodic")
+        several = len(self.contexts) > 1
+        slots: Slots | None = None
+        outputs = {ctx.queue: ResultQueue() for ctx in self.contexts}
+        if several:
+            # Each queue's outcomes go to its own acker; the arbiter shares the threads.
+            self._workers.out_queue = ResultRouter(outputs)
+            slots = SlotArbiter(self._workers, len(self.contexts), self.plan.weights)
+        else:
+            self._workers.out_queue = outputs[self.ctx.queue]
+        for lane, ctx in enumerate(self.contexts):
+            prefix = f"{ns}-{ctx.queue}" if several else ns
+            self._lanes.append(self._lane(ctx, outputs[ctx.queue], slots, lane, prefix))
         try:
             retry(
                 self._announce,
-                f"start the workers of queue {ctx.queue}",
+                f"start the workers of queue {self.plan.describe()}",
                 stop=self._stop_requested,
                 log=logger,
             )
         except BaseException:
             self._workers.stop(0)
+            self._lanes = []
             raise
-        self._acker.start()
-        self._reporter.start()
-        self._heartbeat.start()
-        self._housekeeper.start()
-        self._watchdog.start()
-        self._fetcher.start()
-        self._scheduler.start()
+        for each in self._lanes:
+            each.acker.start()
+            each.reporter.start()
+            each.heartbeat.start()
+            each.housekeeper.start()
+            each.watchdog.start()
+            each.fetcher.start()
+            each.scheduler.start()
+            telemetry.observe_queue(each.ctx.broker, each.ctx.queue)
         if self._health is not None:
             self._health.start()
-        telemetry.observe_queue(ctx.broker, ctx.queue)
         logger.info(
-            "Started %d workers on queue %s of namespace %s (lease %.1fs)",
-            self._number, ctx.queue, ns, ctx.lease_ms / 1000,
+            "Started %d workers on queue%s %s%s of namespace %s (lease %.1fs)",
+            self._number, "s" if several else "", self.plan.describe(),
+            "" if not several else " (strict order)" if self.plan.strict else " (by weight)",
+            ns, self.ctx.lease_ms / 1000,
         )  # fmt: skip
+
+    def _lane(
+        self, ctx: WorkerContext, source: ResultQueue, slots: Slots | None, lane: int, prefix: str
+    ) -> Lane:
+        """The parts that serve the context's queue, threads not started."""
+        beat = ctx.lease_ms / 3000
+        settled, wait_settled = self._settled, self._wait_settled
+        of_queue: str | None = None  # one queue: every job here is of it
+        if slots is not None:
+            of_queue = ctx.queue
+            # The executor is shared: this queue is settled once its own jobs are, however
+            # busy the other queues keep the threads.
+            settled = _no_lease_held(ctx)
+            wait_settled = self._wait_a_moment
+        acker = Acker(ctx.broker, ctx.book, source, ctx.queue, name=f"{prefix}-acker")
+        reporter = Reporter(
+            ctx.tasks, ctx.namespace, ctx.queue, ctx.book, source, name=f"{prefix}-reporter"
+        )
+        fetcher = Fetcher(
+            ctx,
+            self._workers,
+            acker,
+            reporter,
+            stop_when_queue_empty=self._stop_when_queue_empty,
+            settled=settled,
+            wait_settled=wait_settled,
+            on_drained=self._on_drained(ctx.queue),
+            on_fatal=self._on_fatal,
+            name=f"{prefix}-fetcher",
+            slots=slots,
+            lane=lane,
+        )
+        return Lane(
+            ctx=ctx,
+            acker=acker,
+            reporter=reporter,
+            fetcher=fetcher,
+            heartbeat=Heartbeat(ctx, interval=beat, name=f"{prefix}-heartbeat"),
+            housekeeper=Housekeeper(
+                ctx,
+                interval=beat,
+                threads=self._number,
+                running_now=lambda: self._workers.running_now(of_queue),
+                version=__version__,
+                name=f"{prefix}-housekeeper",
+            ),
+            watchdog=Watchdog(
+                last_turn=lambda: fetcher.last_turn,
+                thread=lambda: fetcher.thread,
+                stuck_after=ctx.broker.max_block_seconds + STUCK_FETCHER_SECONDS,
+                on_stuck=self._on_fatal,
+                interval=beat,
+                name=f"{prefix}-watchdog",
+            ),
+            scheduler=PeriodicScheduler(ctx, self._engine, refresh=beat, name=f"{prefix}-periodic"),
+        )
 
     @property
     def health_port(self) -> int | None:
@@ -199,11 +290,22 @@ class WorkerRuntime:
         return None if self._health is None else self._health.port
 
     def liveness(self) -> tuple[bool, dict[str, Any]]:
-        """The fetch loop turns: no Redis call, so a Redis outage does not fail it."""
-        silent = time.monotonic() - self._fetcher.last_turn
+        """Every fetch loop turns: no Redis call, so a Redis outage does not fail it."""
+        now = time.monotonic()
         limit = self.ctx.broker.max_block_seconds + STUCK_FETCHER_SECONDS
-        alive = self._fetcher.thread.is_alive() and silent < limit and self._fatal is None
-        return alive, {"fetch_loop_silent_s": round(silent, 3), "stopped": self.stopped}
+        silent = {lane.ctx.queue: now - lane.fetcher.last_turn for lane in self._lanes}
+        alive = self._fatal is None and all(
+            lane.fetcher.drained
+            or (lane.fetcher.thread.is_alive() and silent[lane.ctx.queue] < limit)
+            for lane in self._lanes
+        )
+        details: dict[str, Any] = {
+            "fetch_loop_silent_s": round(max(silent.values(), default=0.0), 3),
+            "stopped": self.stopped,
+        }
+        if len(self._lanes) > 1:
+            details["fetch_loop_silent_s_by_queue"] = {q: round(v, 3) for q, v in silent.items()}
+        return alive, details
 
     def readiness(self) -> tuple[bool, dict[str, Any]]:
         """Redis answers and the worker takes jobs (it is not shutting down)."""
@@ -219,89 +321,112 @@ class WorkerRuntime:
         return not self._stop_requested.is_set(), {**details, "redis": "ok"}
 
     def _announce(self) -> None:
-        """The start-up calls: publish this code's limits, register, take back dead leases.
+        """The start-up calls, on each queue: publish this code's limits, register, take back
+        dead leases.
 
         Every one of them checks the schema of the queue's data first.
         """
-        self.ctx.broker.check_schema(self.ctx.queue)
-        self._apply_code_limits()
-        self._housekeeper.register()
-        self._heartbeat.beat()
+        for lane in self._lanes:
+            lane.ctx.broker.check_schema(lane.ctx.queue)
+            self._apply_code_limits(lane.ctx.queue)
+            lane.housekeeper.register()
+            lane.heartbeat.beat()
+
+    def _lane_of(self, job: Job) -> Lane:
+        for lane in self._lanes:
+            if lane.ctx.queue == job.queue:
+                return lane
+        return self._lanes[0]  # a custom executor's job: the only queue's, as before
 
     def _vouches(self, job: Job) -> bool:
-        return self.ctx.book.vouches(Lease(job.job_id, job._lease_token))
+        return self._lane_of(job).ctx.book.vouches(Lease(job.job_id, job._lease_token))
 
     def _not_started(self, job: Job) -> None:
-        self._fetcher.hand_back([Lease(job.job_id, job._lease_token)])
+        self._lane_of(job).fetcher.hand_back([Lease(job.job_id, job._lease_token)])
 
-    def _apply_code_limits(self) -> None:
+    def _apply_code_limits(self, queue: str) -> None:
         """Publish the concurrency limits this deployment's code declares for its tasks.
 
         Only this deployment's tasks are written, and an operator's override stays in force.
         """
         limits = [
-            (task.name, task.max_concurrency)
-            for task in self._engine.tasks
-            if task.queue == self.ctx.queue
+            (task.name, task.max_concurrency) for task in self._engine.tasks if task.queue == queue
         ]
         if limits:
-            self.ctx.broker.set_limits(self.ctx.queue, "code", limits)
+            self.ctx.broker.set_limits(queue, "code", limits)
 
     def stop(self) -> None:
         """Ask for a graceful stop; returns at once (see join)."""
         self._stop_requested.set()
-        self._fetcher.stop()
+        for lane in self._lanes:
+            lane.fetcher.stop()
 
     def join(self) -> None:
         """Finish the graceful stop: hand back unstarted jobs, wait for running ones."""
         with self._join_lock:
             if self._stopped.is_set():
                 return
-            ctx = self.ctx
-            self._scheduler.stop()
-            if not self._fetcher.join(timeout=2 * ctx.broker.max_block_seconds + 30):
-                logger.error(
-                    "The fetch loop is stuck (see the watchdog's report): stopping without it"
-                )
-            self._watchdog.stop()
+            lanes = self._lanes
+            for lane in lanes:
+                lane.scheduler.stop()
+            for lane in lanes:
+                if not lane.fetcher.join(timeout=2 * lane.ctx.broker.max_block_seconds + 30):
+                    logger.error(
+                        "The fetch loop of queue %s is stuck (see the watchdog's report): "
+                        "stopping without it", lane.ctx.queue,
+                    )  # fmt: skip
+            for lane in lanes:
+                lane.watchdog.stop()
             unstarted = self._workers.take_unstarted()
-            if unstarted:
-                leases = [Lease(job.job_id, job._lease_token) for job in unstarted]
-                self._release(ctx.book.take(leases), "unstarted")
-            self._reporter.stop()
+            for lane in lanes:
+                leases = [
+                    Lease(job.job_id, job._lease_token)
+                    for job in unstarted
+                    if self._lane_of(job) is lane
+                ]
+                if leases:
+                    self._release(lane.ctx, lane.ctx.book.take(leases), "unstarted")
+            for lane in lanes:
+                lane.reporter.stop()
             if not self._workers.stop(self._shutdown_timeout):
                 self._abandon_running()
-            self._acker.give_up_retrying_after(30.0)
-            self._acker.join()
-            self._heartbeat.stop()
-            self._housekeeper.stop()
+            for lane in lanes:
+                lane.acker.give_up_retrying_after(30.0)
+            for lane in lanes:
+                lane.acker.join()
+            for lane in lanes:
+                lane.heartbeat.stop()
+                lane.housekeeper.stop()
             if self._health is not None:
                 self._health.stop()
-            telemetry.forget_queue(ctx.broker, ctx.queue)
+            for lane in lanes:
+                telemetry.forget_queue(lane.ctx.broker, lane.ctx.queue)
             self._stopped.set()
-            logger.info("Workers of queue %s stopped", ctx.queue)
+            logger.info("Workers of queue %s stopped", self.plan.describe())
 
     def _abandon_running(self) -> None:
         """At the shutdown timeout: hand back running jobs that may run again elsewhere."""
         # Outcomes of jobs that did finish are recorded first: those jobs must not run again.
-        self._acker.wait_idle(5.0)
-        retryable = self.ctx.book.take_retryable()
-        held = len(self.ctx.book)
-        logger.warning(
-            "Shutdown timeout of %ss reached with jobs still running: %d handed back to run "
-            "again, %d left to lease recovery (they run at most once and will be reported failed)",
-            self._shutdown_timeout, len(retryable), held,
-        )  # fmt: skip
-        if retryable:
-            self._release(retryable, "interrupted")
+        for lane in self._lanes:
+            lane.acker.wait_idle(5.0)
+        for lane in self._lanes:
+            retryable = lane.ctx.book.take_retryable()
+            held = len(lane.ctx.book)
+            logger.warning(
+                "Shutdown timeout of %ss reached with jobs of queue %s still running: %d handed "
+                "back to run again, %d left to lease recovery (they run at most once and will "
+                "be reported failed)", self._shutdown_timeout, lane.ctx.queue, len(retryable), held,
+            )  # fmt: skip
+            if retryable:
+                self._release(lane.ctx, retryable, "interrupted")
 
-    def _release(self, leases: list[Lease], what: str) -> None:
+    def _release(self, ctx: WorkerContext, leases: list[Lease], what: str) -> None:
         backoff = Backoff()
         deadline = time.monotonic() + 30.0
         while True:
             try:
-                released = self.ctx.broker.release(self.ctx.queue, leases)
-                logger.info("Handed %d %s jobs back to queue %s", released, what, self.ctx.queue)
+                released = ctx.broker.release(ctx.queue, leases)
+                logger.info("Handed %d %s jobs back to queue %s", released, what, ctx.queue)
                 return
             except TRANSIENT_ERRORS as e:
                 if time.monotonic() > deadline:
@@ -314,12 +439,33 @@ class WorkerRuntime:
 
     def _wait_settled(self) -> None:
         """Wait a moment for local jobs to finish and their outcomes to be recorded."""
-        self._acker.wait_idle(0.05)
+        for lane in self._lanes:
+            lane.acker.wait_idle(0.05 / len(self._lanes))
 
     def _settled(self) -> bool:
         """Whether no job is running or being reported here and every outcome was recorded."""
         # In this order: an idle executor or reporter has handed the acker all it made.
-        return self._workers.idle and self._reporter.idle and self._acker.idle
+        return (
+            self._workers.idle
+            and all(lane.reporter.idle for lane in self._lanes)
+            and all(lane.acker.idle for lane in self._lanes)
+        )
+
+    def _wait_a_moment(self) -> None:
+        """Wait a moment for a queue's local jobs to finish, in a worker of several queues."""
+        self._stop_requested.wait(0.01)
+
+    def _on_drained(self, queue: str) -> Callable[[], None]:
+        """What the fetcher of `queue` calls once it found it empty: stop once all are."""
+
+        def drained() -> None:
+            with self._drained_lock:
+                self._drained.add(queue)
+                done = len(self._drained) == len(self.contexts)
+            if done:
+                self._request_stop()
+
+        return drained
 
     def _on_fatal(self, error: BaseException) -> None:
         self._fatal = error
@@ -366,3 +512,18 @@ class WorkerRuntime:
         for signum in (signal.SIGTERM, signal.SIGINT):
             previous[signum] = signal.signal(signum, on_signal)
         return previous
+
+
+def _latest(times: Iterable[float | None]) -> float | None:
+    known = [t for t in times if t is not None]
+    return max(known) if known else None
+
+
+def _no_lease_held(ctx: WorkerContext) -> Callable[[], bool]:
+    """Whether every job of the context's queue fetched here has its outcome recorded.
+
+    A lease leaves the book once Redis recorded the job's outcome (or the job went back, or
+    the lease was lost): an empty book is a settled queue, whatever the other queues run.
+    """
+    book = ctx.book
+    return lambda: len(book) == 0

@@ -103,7 +103,7 @@ class Supervisor:
                 self._spawn(slot)
             logger.info(
                 "Supervising %d worker processes of %d threads on queue %s",
-                len(self._slots), self.options.threads, self.options.queue,
+                len(self._slots), self.options.threads, _queues(self.options.queue),
             )  # fmt: skip
             return self._loop(wake_r)
         finally:
@@ -306,3 +306,7 @@ def _describe_exit(code: int | None) -> str:
         except ValueError:
             return f"was killed by signal {-code}"
     return f"exited with code {code}"
+
+
+def _queues(queue: str | tuple[str, ...]) -> str:
+    return queue if isinstance(queue, str) else ", ".join(queue)

@@ -8,6 +8,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from spinach import signals
 from spinach.job import Job
@@ -58,6 +59,32 @@ class ResultQueue:
         return self._queue.empty()
 
 
+class ResultRouter:
+    """The executor's results of several queues, each put on the result queue of its own queue.
+
+    Every queue has its own acker, which records outcomes with that queue's scripts. The None
+    that ends the executor's output ends every acker.
+    """
+
+    __slots__ = ("_queues",)
+
+    def __init__(self, queues: dict[str, ResultQueue]) -> None:
+        self._queues = queues
+
+    def put(self, item: Result | None) -> None:
+        if item is None:
+            for each in self._queues.values():
+                each.put(None)
+        else:
+            self._queues[item[0]].put(item)
+
+
+class ResultSink(Protocol):
+    """Where the executor puts its results: one ResultQueue, or a ResultRouter."""
+
+    def put(self, item: Result | None) -> None: ...
+
+
 def checked_prefetch(jobs: int) -> int:
     """`jobs` if it is a whole number of jobs to prefetch, else ValueError saying why."""
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 0:
@@ -84,7 +111,7 @@ class BaseWorkers:
         self._capacity = num_workers
         self._namespace = namespace
         #: (queue, outcome, lease token) of every job run, in completion order, for the acker.
-        self.out_queue = ResultQueue()
+        self.out_queue: ResultSink = ResultQueue()
         self._in_flight = 0
         self._slots = threading.Condition()
         self._waiters_released = False
@@ -99,6 +126,9 @@ class BaseWorkers:
         #: What to do with a job that was not started for that reason (the runtime hands it
         #: back, fenced: only if Redis still holds the lease for this worker).
         self.on_not_started: Callable[[Job], None] = _ignore
+        #: Called after a slot is freed, when several fetchers share this executor (the
+        #: runtime's arbiter sets it); None: only `wait_for_slot` waits for slots.
+        self.on_slot_free: Callable[[], None] | None = None
         #: What each thread (or coroutine) runs now: name -> (job, started ms), for the
         #: worker registry. A dict write per job: cheaper than any lock.
         self._current: dict[str, tuple[Job, int]] = {}
@@ -160,16 +190,22 @@ class BaseWorkers:
 
     def _done(self, job: Job, outcome: Outcome) -> None:
         self.out_queue.put((job.queue, outcome, job._lease_token))
+        self._free(1)
+
+    def _free(self, slots: int) -> None:
         with self._slots:
-            self._in_flight -= 1
+            self._in_flight -= slots
             if self._capacity - self._in_flight >= self._wanted:
                 self._slots.notify_all()
+        if self.on_slot_free is not None:
+            self.on_slot_free()
 
-    def running_now(self) -> list[RunningJob]:
-        """What each thread runs now (the heartbeat publishes it in the registry)."""
+    def running_now(self, queue: str | None = None) -> list[RunningJob]:
+        """What each thread runs now, of `queue` or of all (the registry publishes it)."""
         return [
             RunningJob(job_id=job.job_id, task=job.task_name, thread=name, started_ms=started)
             for name, (job, started) in list(self._current.items())
+            if queue is None or job.queue == queue
         ]
 
     def _skip(self, job: Job) -> None:
@@ -179,10 +215,7 @@ class BaseWorkers:
             "(this worker's clock can no longer vouch for it), so another worker may own it",
             job,
         )
-        with self._slots:
-            self._in_flight -= 1
-            if self._capacity - self._in_flight >= self._wanted:
-                self._slots.notify_all()
+        self._free(1)
         try:
             self.on_not_started(job)
         except Exception:
@@ -195,6 +228,8 @@ class BaseWorkers:
             with self._slots:
                 self._in_flight -= len(jobs)
                 self._slots.notify_all()
+            if self.on_slot_free is not None:
+                self.on_slot_free()
         return jobs
 
     def _push(self, job: Job, task: Task) -> None:
