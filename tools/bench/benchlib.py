@@ -227,8 +227,11 @@ class Tally:
 class Bench:
     """One Engine of one version on a fresh namespace, with the tasks every phase uses."""
 
-    def __init__(self, flavor: Flavor, url: str, namespace: str) -> None:
+    def __init__(self, flavor: Flavor, url: str, namespace: str, rate_keys: bool = False) -> None:
         self.flavor = flavor
+        #: Every job under a rate limit, each with a rate key of its own (this repo only): what
+        #: the limit's bookkeeping costs, without any job having to wait.
+        self.rate_keys = rate_keys
         self.tally = Tally()
         sp = flavor.spinach
         self.engine: Any = sp.Engine(flavor.make_broker(url), namespace=namespace)
@@ -246,8 +249,9 @@ class Bench:
         def latency(sent: float) -> None:
             tally.record_latency(sent)
 
-        tasks.task(name="noop")(noop)
-        tasks.task(name="incr")(incr)
+        limit = {"rate_limit": "1000/s"} if rate_keys else {}
+        tasks.task(name="noop", **limit)(noop)
+        tasks.task(name="incr", **limit)(incr)
         tasks.task(name="latency")(latency)
         self.functions = {"noop": noop, "incr": incr}
         self.engine.attach_tasks(tasks)
@@ -265,11 +269,13 @@ class Bench:
             options["unique_key"] = f"u{n}"
         if self.priority:
             options["priority"] = self.priority
+        if self.rate_keys:
+            options["rate_key"] = f"r{n}"
         return options
 
     def batch(self, jobs: int, task: str = "noop") -> Any:
         batch = self.flavor.spinach.Batch()
-        if self.unique or self.priority:
+        if self.unique or self.priority or self.rate_keys:
             for n in range(jobs):
                 batch.schedule_with(task, (n % 100, 7), **self.options(n))
             return batch
@@ -283,7 +289,7 @@ def enqueue_single(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
     for n in range(args.warmup):
         bench.engine.schedule("noop", n, 7)
     before = bench.probe.snapshot()
-    if bench.unique or bench.priority:
+    if bench.unique or bench.priority or bench.rate_keys:
         for n in range(args.jobs):
             bench.engine.schedule_with("noop", (n % 100, 7), **bench.options(n))
     else:
@@ -523,6 +529,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--prefetch", type=int, default=0, help="this repo only")
     parser.add_argument("--unique", action="store_true", help="this repo only: unique keys")
     parser.add_argument("--priority", type=int, default=0, help="this repo only: job priority")
+    parser.add_argument("--rate-keys", action="store_true", help="this repo only: rate limits")
     parser.add_argument("--warmup", type=int, default=20, help="jobs sent before measuring")
     parser.add_argument("--interval-ms", type=float, default=10.0)
     parser.add_argument("--settle", type=float, default=0.5, help="idle seconds before sending")
@@ -544,7 +551,7 @@ def _hiredis_in_use() -> bool:
 def main(flavor: Flavor, argv: Sequence[str]) -> int:
     """Run the phase named on the command line and print its result as one JSON line."""
     args = parse_args(argv)
-    bench = Bench(flavor, args.redis_url, args.namespace)
+    bench = Bench(flavor, args.redis_url, args.namespace, args.rate_keys)
     bench.unique = args.unique
     bench.priority = args.priority
     try:

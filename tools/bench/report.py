@@ -267,6 +267,11 @@ def describe(args: argparse.Namespace, sides: list[Side], url: str) -> list[str]
             f"; every job of this repo sent with priority {args.priority}"
             if getattr(args, "priority", 0)
             else ""
+        )
+        + (
+            "; this repo's tasks rate-limited (1000/s), each job with a rate key of its own"
+            if getattr(args, "rate_keys", False)
+            else ""
         ),
         "floors: the same job functions called by 8 bare threads without a queue; one RPUSH "
         "per job of a 160-byte payload, one by one and pipelined",

@@ -95,6 +95,12 @@ def parse_args() -> argparse.Namespace:
         "set, what priorities cost per job; 0.0.25 has none)",
     )
     add(
+        "--rate-keys",
+        action="store_true",
+        help="this repo's tasks get rate_limit='1000/s' and each job a rate key of its own (what "
+        "the limit costs per job, none of them held back; 0.0.25 has none)",
+    )
+    add(
         "--repeat",
         type=int,
         default=3,
@@ -265,6 +271,8 @@ def run_phase(
         command += ["--unique"]
     if side.key == "current" and args.priority:
         command += ["--priority", str(args.priority)]
+    if side.key == "current" and args.rate_keys:
+        command += ["--rate-keys"]
     with log_path.open("w") as log:
         try:
             # Taken last before the spawn: the process phases count their rate from it.
