@@ -205,12 +205,13 @@ for _, pop in ipairs(sources) do
         held[task][#held[task] + 1] = id
         moved = moved + 1
       else
-        local start = rate_limited(raw) and rate_turn(q, raw, now)
+        local paced = rate_limited(raw)
+        local start = paced and rate_turn(q, raw, now)
         if start then
           later(id, raw, start)
           moved = moved + 1
         else
-          if rate_limited(raw) then
+          if paced then
             raw = without_turn(raw)
           end
           if task and spare[task] then
