@@ -108,6 +108,9 @@ class SentinelSet:
         return f"redis+sentinel://{hosts}/{self.service}/0"
 
     def start(self) -> None:
+        # No diskless-sync delay (5 s by default): the replica is in sync within a moment, long
+        # before a loaded machine could make the sentinels doubt the primary.
+        self.primary.extra_args += ["--repl-diskless-sync-delay", "0"]
         self.primary.start()
         self.replica.extra_args += ["--replicaof", "127.0.0.1", str(self.primary.port)]
         self.replica.start()
@@ -124,11 +127,26 @@ class SentinelSet:
             sentinel.extra_args = ["--sentinel"]
             sentinel.start()
             self.sentinels.append(sentinel)
-        wait_until(self._replica_synced, 30, "the replica to sync")
+        try:
+            wait_until(self._replica_synced, 60, "the replica to sync")
+        except RuntimeError as e:
+            raise RuntimeError(f"{e}; {self._replication_state()}") from None
 
     def _replica_synced(self) -> bool:
         info = self.replica.client().info("replication")
         return info.get("master_link_status") == "up"
+
+    def _replication_state(self) -> str:
+        """What each side says of the replication, for a setup that did not sync."""
+        parts = []
+        for name, server in (("primary", self.primary), ("replica", self.replica)):
+            info = server.client().info("replication")
+            keys = ("role", "master_link_status", "master_sync_in_progress", "connected_slaves")
+            parts.append(f"{name}: " + ", ".join(f"{k}={info.get(k)}" for k in keys))
+        for sentinel in self.sentinels[:1]:
+            primary = sentinel.client().sentinel_masters()
+            parts.append(f"sentinel sees: {primary!r}")
+        return "; ".join(parts)
 
     def cleanup(self) -> None:
         for server in [*self.sentinels, self.replica, self.primary]:
