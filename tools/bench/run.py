@@ -380,7 +380,8 @@ def _queued(client: redis.Redis, side: Side, namespace: str) -> int:
     else:
         from spinach.keys import queue_keys  # this repo's layout, whatever its schema
 
-        key = queue_keys(namespace, "spinach").ready
+        keys = queue_keys(namespace, "spinach")
+        return int(client.llen(keys.ready)) + int(client.zcard(keys.ranked))  # any priority
     return int(client.llen(key))
 
 
