@@ -252,27 +252,7 @@ def describe(args: argparse.Namespace, sides: list[Side], url: str) -> list[str]
         f"process; 1 fresh worker process, start_workers(number={args.threads}, block=True, "
         "stop_when_queue_empty=True); every execution counted under a lock; 'from spawn' "
         "counts from just before run.py spawns the process, 'steady' from the first job done "
-        "to the last; the INCR job also makes one Redis INCR of its own"
-        + (
-            f"; this repo's workers with prefetch={args.prefetch}"
-            if getattr(args, "prefetch", 0)
-            else ""
-        )
-        + (
-            "; every job of this repo sent with a unique key of its own (schedule_with)"
-            if getattr(args, "unique", False)
-            else ""
-        )
-        + (
-            f"; every job of this repo sent with priority {args.priority}"
-            if getattr(args, "priority", 0)
-            else ""
-        )
-        + (
-            "; this repo's tasks rate-limited (1000/s), each job with a rate key of its own"
-            if getattr(args, "rate_keys", False)
-            else ""
-        ),
+        "to the last; the INCR job also makes one Redis INCR of its own" + _options(args),
         "floors: the same job functions called by 8 bare threads without a queue; one RPUSH "
         "per job of a 160-byte payload, one by one and pipelined",
         f"latency: {count('latency')} jobs sent one at a time every {args.interval_ms:g} ms to "
@@ -317,3 +297,26 @@ def notes(args: argparse.Namespace, sides: list[Side]) -> list[str]:
                 "started in time"
             )
     return out
+
+
+def _options(args: argparse.Namespace) -> str:
+    """What this repo's side was run with beyond the defaults, as clauses of the method line."""
+    clauses = [
+        (
+            getattr(args, "prefetch", 0),
+            f"this repo's workers with prefetch={getattr(args, 'prefetch', 0)}",
+        ),
+        (
+            getattr(args, "unique", False),
+            "every job of this repo sent with a unique key of its own (schedule_with)",
+        ),
+        (
+            getattr(args, "priority", 0),
+            f"every job of this repo sent with priority {getattr(args, 'priority', 0)}",
+        ),
+        (
+            getattr(args, "rate_keys", False),
+            "this repo's tasks rate-limited (1000/s), each job with a rate key of its own",
+        ),
+    ]
+    return "".join(f"; {text}" for wanted, text in clauses if wanted)

@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from spinach.option_keys import checked_option_key
+
 #: Most characters of a rate key: it is stored with each job and in the queue's rate state.
 MAX_RATE_KEY = 256
 
@@ -63,15 +65,4 @@ class RateLimit:
 
 def checked_rate_key(where: str, key: Any) -> str:
     """`key` if it can be a rate key, else a ValueError or TypeError saying why."""
-    if not isinstance(key, str):
-        raise TypeError(f"{where}: rate_key must be a str, got {key!r}")
-    if not key:
-        raise ValueError(f"{where}: rate_key must not be empty")
-    if len(key) > MAX_RATE_KEY:
-        raise ValueError(
-            f"{where}: rate_key is {len(key)} characters long, over {MAX_RATE_KEY}: pass a "
-            "shorter key (an account or tenant id)"
-        )
-    if any(ord(char) < 32 for char in key):
-        raise ValueError(f"{where}: rate_key must not contain control characters: {key!r}")
-    return key
+    return checked_option_key(where, "rate_key", key, MAX_RATE_KEY, "an account or tenant id")

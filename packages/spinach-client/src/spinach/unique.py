@@ -15,6 +15,7 @@ from typing import Any, Literal
 import msgspec
 
 from spinach.exc import InvalidJobSignatureError
+from spinach.option_keys import checked_option_key
 
 #: Longest unique key accepted, in characters (a key is stored in the job's record).
 MAX_UNIQUE_KEY = 256
@@ -91,18 +92,9 @@ class UniqueRule:
 
 def checked_key(where: str, key: Any) -> str:
     """`key` if it can be a unique key, else a ValueError or TypeError saying why."""
-    if not isinstance(key, str):
-        raise TypeError(f"{where}: unique_key must be a str, got {key!r}")
-    if not key:
-        raise ValueError(f"{where}: unique_key must not be empty")
-    if len(key) > MAX_UNIQUE_KEY:
-        raise ValueError(
-            f"{where}: unique_key is {len(key)} characters long, over {MAX_UNIQUE_KEY}: "
-            "pass a shorter key (a hash of what makes the job unique)"
-        )
-    if any(ord(char) < 32 for char in key):
-        raise ValueError(f"{where}: unique_key must not contain control characters: {key!r}")
-    return key
+    return checked_option_key(
+        where, "unique_key", key, MAX_UNIQUE_KEY, "a hash of what makes the job unique"
+    )
 
 
 def derived_key(task: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:

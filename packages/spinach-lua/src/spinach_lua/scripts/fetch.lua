@@ -161,11 +161,12 @@ for _, name in ipairs(names) do
   if room > 0 then
     local waiting = redis.call('LPOP', q.parked[name], room) or {}
     for n, raw in ipairs(read_raw(q, waiting)) do
-      local start = raw and rate_limited(raw) and rate_turn(q, raw, now)
+      local paced = raw and rate_limited(raw)
+      local start = paced and rate_turn(q, raw, now)
       if start then
         later(waiting[n], raw, start)
       elseif raw then  -- else cancelled while parked: dropped here
-        take(waiting[n], rate_limited(raw) and without_turn(raw) or raw, true)
+        take(waiting[n], paced and without_turn(raw) or raw, true)
         spare[name] = spare[name] - 1
       end
     end
