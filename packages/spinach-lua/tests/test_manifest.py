@@ -78,16 +78,16 @@ def test_every_reply_names_exactly_the_fields_the_header_declares(name: str) -> 
 
 @pytest.mark.parametrize("name", SCRIPT_NAMES)
 def test_a_script_touches_only_its_keys_and_the_records_of_its_queue(name: str) -> None:
-    # Every redis.call names its key with a declared key, a variable holding one, or a record
-    # or count key of the queue (built from the schema key, so it shares the queue's hash tag):
-    # never a string literal, which could land on another Redis Cluster slot.
+    # Every redis.call names its key with a declared key, a variable holding one, or a job's
+    # stored result (named after the queue's declared `results` key, so it shares the queue's
+    # hash tag): never a string literal, which could land on another Redis Cluster slot.
     for command, key in re.findall(r"redis\.call\('(\w+)',\s*([^,)]+)", SCRIPTS[name].source):
         if command == "TIME":
             continue
         assert "'" not in key and '"' not in key, (command, key)
         allowed = (
             r"KEY\.\w+|[a-z_]+(\.[a-z_]+)*(\[[a-z_]+\])?"  # a declared key, or a variable
-            r"|job_key\(.+|unpack\([a-z_]+|STATS_PREFIX \.\. .+"  # records and counts
+            r"|result_key\(.+|unpack\([a-z_]+"  # a stored result (see the result include)
         )
         assert re.fullmatch(allowed, key.strip()), (command, key)
 

@@ -44,8 +44,28 @@ def sent() -> Iterator[list[str]]:
 
 def test_success_is_recorded_as_succeeded(sent: list[str]) -> None:
     job, task = make()
-    assert execution.conclude(job, task, NS, None) == ("s", str(job.id), 0, "", "")
+    assert execution.conclude(job, task, NS, None) == ("s", str(job.id), 0, "", "", b"")
     assert job.status is JobStatus.SUCCEEDED and sent == []
+
+
+def test_a_job_keeping_its_result_sends_it_with_its_lifetime(sent: list[str]) -> None:
+    job, task = make()
+    job._result_ttl_ms = 60_000
+    outcome = execution.conclude(job, task, NS, None, value={"rows": [1, 2]})
+    assert (outcome.op, outcome.when, outcome.result) == ("S", 60_000, b'{"rows":[1,2]}')
+    assert job.status is JobStatus.SUCCEEDED and sent == []
+
+
+@pytest.mark.parametrize("value", [{1, 2}, float("nan"), {"at": object()}, "x" * 600_000])
+def test_a_result_that_cannot_be_kept_fails_the_job_for_good(
+    sent: list[str], value: object
+) -> None:
+    job, task = make(max_retries=3)
+    job._result_ttl_ms = 60_000
+    outcome = execution.conclude(job, task, NS, None, value=value)
+    assert outcome.op == "f"
+    assert outcome.error.startswith("spinach.results.UnstorableResultError: Task ")
+    assert job.status is JobStatus.FAILED and sent == ["failed"]
 
 
 def test_a_failure_without_retries_left_fails_for_good(sent: list[str]) -> None:
@@ -58,7 +78,7 @@ def test_a_failure_without_retries_left_fails_for_good(sent: list[str]) -> None:
 def test_a_failure_with_retries_left_waits_for_the_policy_delay(sent: list[str]) -> None:
     policy = ExponentialBackoff(base=timedelta(seconds=10), cap=timedelta(seconds=10))
     job, task = make(max_retries=3, policy=policy)
-    op, _, delay_ms, error, trace = execution.conclude(job, task, NS, ValueError("busy"))
+    op, _, delay_ms, error, trace, _ = execution.conclude(job, task, NS, ValueError("busy"))
     assert op == "r" and 5_000 <= delay_ms <= 10_000 and error == "ValueError: busy"
     assert trace.startswith("ValueError: busy") or "ValueError: busy" in trace
     assert job.retries == 1 and job.status is JobStatus.NOT_SET and sent == ["retry"]
@@ -70,7 +90,7 @@ def test_retry_exception_at_a_time_gives_that_absolute_time(
 ) -> None:
     job, task = make(max_retries=1)
     at = datetime(2030, 1, 1, 12, 0, tzinfo=tz)
-    op, _, at_ms, _, trace = execution.conclude(job, task, NS, RetryException("later", at=at))
+    op, _, at_ms, _, trace, _ = execution.conclude(job, task, NS, RetryException("later", at=at))
     assert trace == ""  # a retry asked for is no failure: no traceback to keep
     expected = at.replace(tzinfo=UTC) if tz is None else at
     assert op == "R" and at_ms == int(expected.timestamp() * 1000)

@@ -11,6 +11,13 @@ from spinach.brokers.redis import RedisBroker
 from spinach.engine import Engine
 from spinach.inspection import CancelResult, JobInfo
 from spinach.job import Job, JobStatus
+from spinach.results import (
+    JobCancelledError,
+    JobFailedError,
+    NoResultError,
+    ResultTimeout,
+    UnstorableResultError,
+)
 from spinach.retention import Retention
 from spinach.task import AbortException, Batch, RetryException, Tasks
 
@@ -23,14 +30,19 @@ __all__ = [
     "CancelResult",
     "Engine",
     "Job",
+    "JobCancelledError",
+    "JobFailedError",
     "JobInfo",
     "JobStatus",
     "MemoryBroker",
+    "NoResultError",
     "RedisBroker",
+    "ResultTimeout",
     "Retention",
     "RetryException",
     "Tasks",
     "ThreadWorkers",
+    "UnstorableResultError",
     "__version__",
 ]
 

@@ -8,7 +8,7 @@ SCRIPT_COMMANDS = (
     "hget", "hmget", "hkeys", "hset", "hsetnx", "hdel", "hincrby", "hexists",
     "lpop", "lpush", "rpush", "llen", "lrange", "ltrim", "lindex",
     "zadd", "zrem", "zcard", "zcount", "zscore", "zrange", "zrevrange", "zrangebyscore",
-    "zremrangebyscore", "zlexcount",
+    "zremrangebyscore", "zlexcount", "zpopmin", "pexpire",
     "sadd", "srem", "sismember", "time",
 )  # fmt: skip
 
@@ -16,7 +16,7 @@ SCRIPT_COMMANDS = (
 CLIENT_COMMANDS = (
     "evalsha", "script|load", "ping", "hello", "blpop", "rpush", "pexpire", "del", "set",
     "get", "hget", "hmget", "hgetall", "zlexcount", "llen", "zrange", "zrangebyscore", "scan",
-    "sadd", "sscan", "smembers", "hscan", "time",
+    "sadd", "sscan", "smembers", "hscan", "time", "blmove", "lindex",
 )  # fmt: skip
 
 

@@ -7,9 +7,10 @@ shared by `Engine` and the asyncio client; the functions of the same name withou
 run them on a sync broker (the `spinach` command and the dashboard call those).
 """
 
+import time
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from spinach import operations
 from spinach.inspection import (
@@ -26,8 +27,10 @@ from spinach.inspection import (
     from_ms,
 )
 from spinach.job import JobStatus
+from spinach.keys import queue_keys
 from spinach.operations import PAGE_STATES, Scope
-from spinach.sansio import Op
+from spinach.results import NoResultError, ResultTimeout, parse_stored
+from spinach.sansio import Command, Op
 
 if TYPE_CHECKING:
     from spinach.brokers.base import Broker
@@ -58,6 +61,51 @@ def find_job_op(scope: Scope, queues: Sequence[str], job_id: str) -> Op[JobInfo 
             return info
         found = found or info
     return found
+
+
+def result_op(
+    scope: Scope, queues: Sequence[str], job_id: str, timeout: float | None, block: float
+) -> Op[Any]:
+    """Wait for the result of `job_id` for up to `timeout` seconds (None: without end).
+
+    The wait blocks on the job's result key (BLMOVE from the key to itself returns the value
+    as soon as it is pushed and leaves it for the next reader), `block` seconds at most per
+    call so that no socket timeout cuts it short: Redis is not polled for the job's state.
+    """
+    info = yield from find_job_op(scope, queues, job_id)
+    if info is None:
+        # Its record may be gone while its result is kept (a result_ttl longer than the
+        # retention of finished records): look for the result itself.
+        for queue in queues:
+            key = queue_keys(scope.namespace, queue).result(job_id)
+            raw = yield Command("lindex", (key, 0))
+            if raw is not None:
+                return parse_stored(raw).unwrap(job_id)
+        raise NoResultError(
+            f"No queue knows job {job_id}: it was never sent, or it ended longer ago than its "
+            "records are kept"
+        )
+    key = queue_keys(scope.namespace, info.queue).result(job_id)
+    if info.result_state is not None:
+        raw = yield Command("lindex", (key, 0))  # its error and traceback as the worker sent them
+        if raw is not None:
+            return parse_stored(raw).unwrap(job_id)
+    if not info.stores_result:
+        raise NoResultError(
+            f"Job {job_id} keeps no result: send it with store_result=True (schedule_with), or "
+            "declare its task with store_result=True"
+        )
+    if info.status in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED):
+        raise NoResultError(f"Job {job_id} ended and its result expired")
+    deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
+    while True:
+        wait = block if deadline is None else min(block, deadline - time.monotonic())
+        if wait <= 0:
+            raise ResultTimeout(f"Job {job_id} did not end within {timeout} s")
+        # Redis takes the timeout in seconds with decimals; 0 would mean "forever".
+        raw = yield Command("blmove", (key, key, max(0.01, round(wait, 3)), "LEFT", "LEFT"))
+        if raw is not None:
+            return parse_stored(raw).unwrap(job_id)
 
 
 def cancel_op(scope: Scope, queues: Sequence[str], job_id: str) -> Op[CancelResult]:

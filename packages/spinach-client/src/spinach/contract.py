@@ -147,6 +147,7 @@ class JobStateReply(NamedTuple):
     due_ms: int
     done_record: bytes | None
     held: bytes
+    result: bytes | None
 
 
 class FailedPageReply(NamedTuple):

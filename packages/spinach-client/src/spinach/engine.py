@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from spinach import admin, const, operations, telemetry
 from spinach.arguments import check_arguments
-from spinach.brokers.base import Broker
+from spinach.brokers.base import MAX_BLOCK_SECONDS, Broker
 from spinach.envelope import Envelope, encode
 from spinach.exc import PayloadTooLargeError, WorkerNotInstalledError
 from spinach.ids import new_job_id, new_job_ids
@@ -129,6 +129,24 @@ class Engine:
         None means no queue knows it: never sent, or finished longer ago than the retention.
         """
         return self._broker.run(self._on_job(admin.find_job_op, job))
+
+    def result(self, job: JobRef, timeout: float | None = None) -> Any:
+        """Wait for what `job` returned (a job that keeps its result: see `store_result`).
+
+        Blocks until the job ends, for up to `timeout` seconds (None: without end), without
+        polling Redis. Raises `JobFailedError` (carrying the remote error and traceback) when
+        it failed for good, `JobCancelledError` when it was cancelled, `ResultTimeout` when it
+        did not end in time, and `NoResultError` when it keeps no result or its result expired.
+        """
+        block = getattr(self._broker, "max_block_seconds", MAX_BLOCK_SECONDS)
+        return self._broker.run(
+            self._on_job(
+                lambda scope, queues, job_id: admin.result_op(
+                    scope, queues, job_id, timeout, block
+                ),
+                job,
+            )
+        )
 
     def cancel(self, job: JobRef) -> CancelResult:
         """Cancel a job that has not started: it is removed atomically and never runs.
@@ -256,6 +274,8 @@ class Engine:
         unique_until: str | None = None,
         unique_for: timedelta | float | None = None,
         debounce: bool | None = None,
+        store_result: bool | None = None,
+        result_ttl: timedelta | float | None = None,
     ) -> Job:
         """Send a job with options of its own; each option left out is the task's.
 
@@ -266,11 +286,19 @@ class Engine:
         instead of a new one (`Job.duplicate` then says so). `priority` (-10 to 10, higher
         first; default: the task's) orders the job in its queue; `rate_key` names whom the
         task's rate limit counts the job for (one tenant, one account). See the flow control
-        page.
+        page. `store_result` and `result_ttl` keep what the job returns (see `result`).
         """
         when, call_args, call_kwargs = checked_request(args, kwargs, at, delay)
         options = JobOptions(
-            max_retries, unique_key, unique_until, unique_for, debounce, priority, rate_key
+            max_retries,
+            unique_key,
+            unique_until,
+            unique_for,
+            debounce,
+            priority,
+            rate_key,
+            store_result,
+            result_ttl,
         )
         return self._send_one(task, when, call_args, call_kwargs, options)
 
@@ -355,8 +383,10 @@ class Engine:
         priority = task.priority
         rate_interval = task.rate_limit.wire if task.rate_limit else ""
         rate_key = ""
+        result_ttl_ms = task.result_ttl_ms
         if options is not NO_OPTIONS or task.unique:
             where = f"Job of task {task.name!r}"
+            result_ttl_ms = options.result_ttl_ms(task.name, result_ttl_ms)
             if options.priority is not None:
                 priority = checked_priority(where, options.priority)
             if options.rate_key is not None:
@@ -396,6 +426,7 @@ class Engine:
             at=at_ms,
             created=created_ms,
             headers=headers or {},
+            result_ttl=result_ttl_ms,
         )
         payload = encode(envelope)
         if len(payload) > self.max_payload_bytes:
@@ -418,6 +449,7 @@ class Engine:
             priority,
             rate_interval,
             rate_key,
+            result_ttl_ms,
         )
         return job, prepared
 

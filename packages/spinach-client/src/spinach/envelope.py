@@ -27,6 +27,8 @@ class Envelope(msgspec.Struct, tag="1", tag_field="v", kw_only=True, omit_defaul
     created: int = 0
     #: Context propagated from the producer (tracing); empty unless an integration fills it.
     headers: dict[str, str] = {}
+    #: How long the worker keeps the job's return value, in ms; 0: it keeps none.
+    result_ttl: int = 0
 
 
 _encoder = msgspec.json.Encoder()

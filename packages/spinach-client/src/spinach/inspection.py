@@ -131,6 +131,13 @@ class JobInfo:
     priority: int = 0
     #: The key its task's rate limit counts it under ("" for the task's own; None: no limit).
     rate_key: str | None = None
+    #: Whether it keeps its result (store_result): `Engine.result` can wait for it.
+    stores_result: bool = False
+    #: How it ended, once its stored result is there ('succeeded', 'failed', 'cancelled'):
+    #: None while it has not ended, or once the result expired.
+    result_state: str | None = None
+    #: What it returned (succeeded, result kept), as JSON data.
+    result: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,6 +330,7 @@ def done_info(job_id: str, queue: str, raw: bytes) -> JobInfo:
         worker=worker or None,
         unique_key=fields.get("k") or None,
         priority=int(fields.get("p", "0") or 0),
+        stores_result=bool(fields.get("rt")),
     )
 
 
@@ -348,6 +356,7 @@ RECORD_FIELDS = (
     "p",
     "rl",
     "rs",
+    "rt",
     "k",
     "km",
 )
@@ -427,4 +436,5 @@ def record_info(job_id: str, queue: str, raw: bytes | str, due_ms: int = -1) -> 
         unique_key=text("k") or None,
         priority=number("p"),
         rate_key=_rate_key(text("rl")),
+        stores_result=bool(text("rt")),
     )

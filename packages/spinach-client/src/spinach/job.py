@@ -35,6 +35,7 @@ class Job:
     __slots__ = [
         "_id",
         "_lease_token",
+        "_result_ttl_ms",
         "_trace_headers",
         "_uuid",
         "at",
@@ -62,6 +63,8 @@ class Job:
         self._uuid: uuid.UUID | None = None
         #: Fencing token of the lease a worker fetched this job under ("" outside workers).
         self._lease_token = ""
+        #: How long a worker keeps what the job returns, in ms (0: nothing is kept).
+        self._result_ttl_ms = 0
         #: Trace context propagated from the producer (W3C trace context), if any.
         self._trace_headers: dict[str, str] = {}
         #: True when sending found a live job holding the same unique key: this object then
@@ -95,6 +98,7 @@ class Job:
         job._id = job_id
         job._uuid = None
         job._lease_token = ""
+        job._result_ttl_ms = 0
         job._trace_headers = {}
         job.duplicate = False
         job.status = status
@@ -156,7 +160,8 @@ class Job:
         return all(
             getattr(self, slot) == getattr(other, slot)
             for slot in self.__slots__
-            if slot not in ("_uuid", "_lease_token", "_trace_headers", "duplicate")
+            if slot
+            not in ("_uuid", "_lease_token", "_result_ttl_ms", "_trace_headers", "duplicate")
         )
 
     __hash__ = None  # type: ignore[assignment]

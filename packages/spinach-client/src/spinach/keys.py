@@ -75,6 +75,7 @@ class QueueKeys:
     unique: str
     unique_until: str
     rates: str
+    results: str
     _base: str
 
     def enqueue_token(self, token: str) -> str:
@@ -84,6 +85,11 @@ class QueueKeys:
     def parked(self, task: str) -> str:
         """List of the jobs of a limited task held back by its limit."""
         return f"{self._base}:parked:{task}"
+
+    def result(self, job_id: str) -> str:
+        """The stored result of one job (a LIST named by the scripts too: see spinach_lua's
+        result include)."""
+        return f"{self.results}:{job_id}"
 
     def worker_wake(self, worker_id: str) -> str:
         """Private wake-up list of one worker, beside the queue's own (same slot for BLPOP)."""
@@ -128,6 +134,7 @@ def queue_keys(namespace: str, queue: str) -> QueueKeys:
         unique=f"{base}:unique",
         unique_until=f"{base}:unique:until",
         rates=f"{base}:rates",
+        results=f"{base}:results",
         _base=base,
     )
 

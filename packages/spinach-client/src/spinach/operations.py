@@ -37,6 +37,7 @@ from spinach.exc import BrokerFullError, SchemaMismatchError
 from spinach.inspection import CancelResult, JobInfo, done_info, record_info
 from spinach.keys import QueueKeys, queue_keys, queues_key
 from spinach.protocol import PreparedJob, QueueStats, WorkerInfo, decode_worker_info
+from spinach.results import parse_stored
 from spinach.retention import Retention
 from spinach.retrying import TRANSIENT_ERRORS
 from spinach.sansio import Command, Op, Scripts, script
@@ -123,12 +124,14 @@ def text(value: bytes | str) -> str:
 
 def _meta(job: PreparedJob, task_number: int) -> str:
     """The enqueue script's compact form of a job's task, due time, retry budget, priority,
-    rate limit and keys."""
-    if job.at_ms == job.delay_ms == job.max_retries == job.priority == 0 and not (
-        job.unique_key or job.rate_interval
+    result lifetime, rate limit and keys."""
+    if (
+        job.at_ms == job.delay_ms == job.max_retries == job.priority == job.result_ttl_ms == 0
+        and not (job.unique_key or job.rate_interval)
     ):
         return str(task_number)
     meta = f"{task_number}:{job.at_ms}:{job.delay_ms}:{job.max_retries}:{job.priority}:"
+    meta += f"{job.result_ttl_ms}:"
     meta += job.rate_interval
     if job.unique_key:
         meta += f":{job.unique_rule}:{job.unique_key}"
@@ -269,19 +272,31 @@ def job_info(scope: Scope, queue: str, job_id: str) -> Op[JobInfo | None]:
     """What `queue` knows of job `job_id`, or None if it does not know it."""
     reply = yield from _on_queue(scope, queue, JobStateReply, "job_state", {"id": job_id})
     kind = text(reply.kind)
+    info = None
     if kind == "job" and reply.record is not None:
         info = record_info(job_id, queue, reply.record, reply.due_ms)
         held = _HELD.get(text(reply.held))
-        return dataclasses.replace(info, waiting_for=held) if held else info
-    if kind == "done" and reply.done_record:
-        return done_info(job_id, queue, reply.done_record)
-    return None
+        if held:
+            info = dataclasses.replace(info, waiting_for=held)
+    elif kind == "done" and reply.done_record:
+        info = done_info(job_id, queue, reply.done_record)
+    if info is not None and reply.result:
+        stored = parse_stored(reply.result)
+        info = dataclasses.replace(
+            info, stores_result=True, result_state=stored.state, result=stored.value
+        )
+    return info
 
 
 def cancel(scope: Scope, queue: str, job_id: str) -> Op[CancelResult]:
     """Remove job `job_id` from `queue` if it has not started."""
     keep_done_ms, max_done, _, _ = scope.retention.script_args()
-    limits = {"id": job_id, "keep_done_ms": keep_done_ms, "max_done": max_done}
+    limits = {
+        "id": job_id,
+        "keep_done_ms": keep_done_ms,
+        "max_done": max_done,
+        "max_results": scope.retention.max_results,
+    }
     reply = yield from _on_queue(scope, queue, CancelReply, "cancel", limits)
     outcome = text(reply.outcome)
     return CancelResult.NOT_FOUND if outcome == "unknown" else CancelResult(outcome)

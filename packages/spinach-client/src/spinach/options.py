@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from spinach.const import PRIORITY_MAX, PRIORITY_MIN
+from spinach.results import checked_ttl
 from spinach.unique import UniqueRule, checked_key
 
 
@@ -26,6 +27,16 @@ class JobOptions:
     debounce: bool | None = None
     priority: int | None = None
     rate_key: str | None = None
+    store_result: bool | None = None
+    result_ttl: timedelta | float | None = None
+
+    def result_ttl_ms(self, task: str, default: int) -> int:
+        """How long the job's result is kept, in ms (0: none): its own, or the task's."""
+        if self.result_ttl is None and (
+            self.store_result is None or (self.store_result and default)
+        ):
+            return default
+        return checked_ttl(f"Job of task {task!r}", self.store_result, self.result_ttl)
 
     def retries(self, task: str, default: int | float, limited: bool) -> int | float:
         """The job's max_retries (its own, checked, or the task's)."""

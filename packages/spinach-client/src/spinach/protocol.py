@@ -31,6 +31,8 @@ class PreparedJob(NamedTuple):
     #: none), and the key the limit counts it under ("": the task's own).
     rate_interval: str = ""
     rate_key: str = ""
+    #: How long its result is kept once it ends, in ms (0: it stores none).
+    result_ttl_ms: int = 0
 
 
 class FetchedJob(NamedTuple):
@@ -47,8 +49,9 @@ class FetchedJob(NamedTuple):
 class Outcome(NamedTuple):
     """One job's result: 's' succeeded, 'f' failed, 'r' retry in `when` ms, 'R' at `when`.
 
-    'F' is a failure of a job whose payload cannot be decoded: it is kept in the failed-job
-    store to be read, not to be run again.
+    'S' is a success whose return value is kept for `when` ms (`result`, its JSON). 'F' is a
+    failure of a job whose payload cannot be decoded: it is kept in the failed-job store to be
+    read, not to be run again.
     """
 
     op: str
@@ -59,6 +62,8 @@ class Outcome(NamedTuple):
     error: str = ""
     #: The traceback of the failed run (bounded), kept beside the error.
     traceback: str = ""
+    #: With 'S': the return value as JSON.
+    result: bytes = b""
 
 
 class Lease(NamedTuple):

@@ -25,6 +25,9 @@ class Retention:
     failed: timedelta = timedelta(days=7)
     #: Most failed jobs kept per queue: the oldest go first.
     max_failed: int = 10_000
+    #: Most stored results kept per queue (each expires by its own result_ttl): beyond it,
+    #: the results closest to expiry go first.
+    max_results: int = 100_000
 
     def __post_init__(self) -> None:
         for name in ("finished", "failed"):
@@ -33,7 +36,7 @@ class Retention:
                 raise ValueError(
                     f"Retention.{name} must be a timedelta of zero or more, got {value!r}"
                 )
-        for name in ("max_finished", "max_failed"):
+        for name in ("max_finished", "max_failed", "max_results"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"Retention.{name} must be an int of zero or more, got {value!r}")

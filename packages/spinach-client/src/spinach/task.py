@@ -16,6 +16,7 @@ from spinach.job import SignatureChecker
 from spinach.keys import validate_queue
 from spinach.options import NO_OPTIONS, JobOptions, checked_priority, checked_request
 from spinach.rate import RateLimit
+from spinach.results import checked_ttl
 from spinach.retry import DEFAULT_RETRY_POLICY, RetryPolicy
 from spinach.unique import UniqueRule
 
@@ -39,6 +40,7 @@ class Task:
         "priority",
         "queue",
         "rate_limit",
+        "result_ttl_ms",
         "retry_policy",
         "unique",
         "unique_rule",
@@ -61,6 +63,8 @@ class Task:
         debounce: bool | None = None,
         priority: int = 0,
         rate_limit: str | None = None,
+        store_result: bool = False,
+        result_ttl: timedelta | float | None = None,
     ) -> None:
         if not callable(func):
             raise TypeError(f"Task {name!r}: {func!r} is not callable")
@@ -97,6 +101,8 @@ class Task:
         self.priority = checked_priority(f"Task {name!r}", priority)
         #: How often its jobs may start (each rate key of its own separately), or None.
         self.rate_limit = RateLimit.parse(f"Task {name!r}", rate_limit)
+        #: How long its jobs' results are kept, in ms (0: they keep none), unless a job says.
+        self.result_ttl_ms = checked_ttl(f"Task {name!r}", store_result, result_ttl)
         self.checker = SignatureChecker(name, func)
         if periodicity is not None:
             try:
@@ -214,6 +220,8 @@ class Tasks:
         debounce: bool | None = None,
         priority: int = 0,
         rate_limit: str | None = None,
+        store_result: bool = False,
+        result_ttl: timedelta | float | None = None,
     ) -> F: ...
 
     @overload
@@ -233,6 +241,8 @@ class Tasks:
         debounce: bool | None = None,
         priority: int = 0,
         rate_limit: str | None = None,
+        store_result: bool = False,
+        result_ttl: timedelta | float | None = None,
     ) -> Callable[[F], F]: ...
 
     def task(
@@ -251,6 +261,8 @@ class Tasks:
         debounce: bool | None = None,
         priority: int = 0,
         rate_limit: str | None = None,
+        store_result: bool = False,
+        result_ttl: timedelta | float | None = None,
     ) -> F | Callable[[F], F]:
         """Decorator registering a function as a task; the function stays directly callable.
 
@@ -260,6 +272,8 @@ class Tasks:
         `unique_for` and `debounce` say how a job holds its key. `priority` (-10 to 10,
         default 0) orders its jobs in their queue, higher first. `rate_limit` ("100/s",
         "5/m", "1/10s") spaces the starts of its jobs, per rate key given at send time.
+        `store_result=True` keeps what its jobs return for `result_ttl` (a timedelta or
+        seconds; a day by default), for `Engine.result` and `get_job`.
         """
         if isinstance(func, str):  # @tasks.task("name"): the name taken for the function
             raise TypeError(
@@ -280,6 +294,8 @@ class Tasks:
                 debounce=debounce,
                 priority=priority,
                 rate_limit=rate_limit,
+                store_result=store_result,
+                result_ttl=result_ttl,
             )
         self.add(
             func,
@@ -295,6 +311,8 @@ class Tasks:
             debounce=debounce,
             priority=priority,
             rate_limit=rate_limit,
+            store_result=store_result,
+            result_ttl=result_ttl,
         )
         func.task_name = name  # type: ignore[attr-defined]
         return func
@@ -315,6 +333,8 @@ class Tasks:
         debounce: bool | None = None,
         priority: int = 0,
         rate_limit: str | None = None,
+        store_result: bool = False,
+        result_ttl: timedelta | float | None = None,
     ) -> None:
         """Register `func` as the task `name`."""
         if not name:
@@ -342,6 +362,8 @@ class Tasks:
             debounce=debounce,
             priority=priority,
             rate_limit=rate_limit,
+            store_result=store_result,
+            result_ttl=result_ttl,
         )
 
     def _require_engine(self) -> "Engine":
@@ -413,6 +435,8 @@ class Batch:
         unique_until: str | None = None,
         unique_for: timedelta | float | None = None,
         debounce: bool | None = None,
+        store_result: bool | None = None,
+        result_ttl: timedelta | float | None = None,
     ) -> None:
         """Add a job with options of its own (see Engine.schedule_with).
 
@@ -421,7 +445,15 @@ class Batch:
         """
         when, call_args, call_kwargs = checked_request(args, kwargs, at, delay)
         options = JobOptions(
-            max_retries, unique_key, unique_until, unique_for, debounce, priority, rate_key
+            max_retries,
+            unique_key,
+            unique_until,
+            unique_for,
+            debounce,
+            priority,
+            rate_key,
+            store_result,
+            result_ttl,
         )
         self.jobs_to_create.append((task, when, call_args, call_kwargs, options))
 

@@ -11,6 +11,7 @@ import inspect
 import logging
 import threading
 import time
+from typing import Any
 
 from spinach import signals
 from spinach.job import Job
@@ -85,14 +86,19 @@ class AsyncioWorkers(BaseWorkers):
             with telemetry.processing(job) as span:
                 started = execution.start(job, self._namespace)
                 error: BaseException | None = None
+                value: Any = None
                 try:
                     if inspect.iscoroutinefunction(task.func):
-                        await task.func(*job.task_args, **job.task_kwargs)
+                        value = await task.func(*job.task_args, **job.task_kwargs)
                     else:
-                        await asyncio.to_thread(task.func, *job.task_args, **job.task_kwargs)
+                        value = await asyncio.to_thread(
+                            task.func, *job.task_args, **job.task_kwargs
+                        )
                 except BaseException as e:  # noqa: BLE001 - a task must never kill the loop
                     error = e
-                outcome = execution.finish(job, task, self._namespace, error, started, self.vouches)
+                outcome = execution.finish(
+                    job, task, self._namespace, error, started, self.vouches, value
+                )
                 telemetry.finished(span, job, outcome, error, time.monotonic() - started)
             return outcome
         except BaseException as e:

@@ -9,11 +9,13 @@ import time
 from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import timedelta
+from typing import Any
 
 from spinach import signals
 from spinach.inspection import describe_error, describe_traceback
 from spinach.job import Job, JobStatus
 from spinach.protocol import Outcome
+from spinach.results import UnstorableResultError, encode_result
 from spinach.retry import DEFAULT_RETRY_POLICY
 from spinach.task import AbortException, RetryException, Task
 from spinach.utils import now_utc, to_epoch_ms, utc
@@ -55,11 +57,15 @@ def finish(
     error: BaseException | None,
     started: float,
     vouches: Vouches = _vouched,
+    value: Any = None,
 ) -> Outcome:
-    """Decide the outcome of a run, send the matching signals and return what to record."""
+    """Decide the outcome of a run, send the matching signals and return what to record.
+
+    `value` is what the task returned (kept when the job stores its result).
+    """
     duration = time.monotonic() - started
     try:
-        outcome = conclude(job, task, namespace, error, duration, vouches)
+        outcome = conclude(job, task, namespace, error, duration, vouches, value)
     except BaseException as policy_error:  # a failing policy must not lose the job: fail it
         logger.exception("Could not decide the outcome of %s; marking it failed", job)
         job.status = JobStatus.FAILED
@@ -75,23 +81,24 @@ def run(job: Job, task: Task, namespace: str, vouches: Vouches = _vouched) -> Ou
         if telemetry.observed():
             with telemetry.processing(job) as span:
                 started = start(job, namespace)
-                error = _call(job, task)
-                outcome = finish(job, task, namespace, error, started, vouches)
+                error, value = _call(job, task)
+                outcome = finish(job, task, namespace, error, started, vouches, value)
                 telemetry.finished(span, job, outcome, error, time.monotonic() - started)
             return outcome
         started = start(job, namespace)  # the common path: no SDK listening, nothing to build
-        return finish(job, task, namespace, _call(job, task), started, vouches)
+        error, value = _call(job, task)
+        return finish(job, task, namespace, error, started, vouches, value)
     finally:
         current_task.reset(context)
 
 
-def _call(job: Job, task: Task) -> BaseException | None:
-    """Call the task function; return what it raised, if anything."""
+def _call(job: Job, task: Task) -> tuple[BaseException | None, Any]:
+    """Call the task function; return what it raised, if anything, and what it returned."""
     try:
-        task.func(*job.task_args, **job.task_kwargs)
+        value = task.func(*job.task_args, **job.task_kwargs)
     except BaseException as e:  # noqa: BLE001 - a task must never kill its thread
-        return e
-    return None
+        return e, None
+    return None, value
 
 
 def conclude(
@@ -101,6 +108,7 @@ def conclude(
     error: BaseException | None,
     duration: float = 0.0,
     vouches: Vouches = _vouched,
+    value: Any = None,
 ) -> Outcome:
     """Turn a run's result into an outcome; update `job` and send retry and failure signals.
 
@@ -110,9 +118,19 @@ def conclude(
     """
     job_id = job.job_id
     if error is None:
-        job.status = JobStatus.SUCCEEDED
-        logger.debug("Finished %s in %.3fs", job, duration)
-        return Outcome("s", job_id)
+        if job._result_ttl_ms:
+            try:
+                result = encode_result(job.task_name, value)
+            except UnstorableResultError as unstorable:
+                error = unstorable  # retrying cannot change what the task returns
+            else:
+                job.status = JobStatus.SUCCEEDED
+                logger.debug("Finished %s in %.3fs", job, duration)
+                return Outcome("S", job_id, job._result_ttl_ms, result=result)
+        else:
+            job.status = JobStatus.SUCCEEDED
+            logger.debug("Finished %s in %.3fs", job, duration)
+            return Outcome("s", job_id)
 
     if not vouches(job):
         logger.warning(
@@ -122,7 +140,7 @@ def conclude(
         )  # fmt: skip
         return failure(job_id, error) if not job.should_retry else _retry_outcome(job, task, error)
 
-    if isinstance(error, AbortException):
+    if isinstance(error, AbortException | UnstorableResultError):
         job.retries = job.max_retries  # type: ignore[assignment]
         job.status = JobStatus.FAILED
         logger.warning("%s aborted after %.3fs: %s", job, duration, error)

@@ -11,6 +11,7 @@ from typing import Any
 
 from spinach import admin, const, operations
 from spinach.aio.broker import AsyncRedisBroker
+from spinach.brokers.base import MAX_BLOCK_SECONDS
 from spinach.engine import (
     Args,
     Engine,
@@ -141,6 +142,17 @@ class AsyncEngine:
     async def get_job(self, job: JobRef) -> JobInfo | None:
         """The current state of a job (by id, or the Job `schedule` returned), or None."""
         return await self._broker.run(self._engine._on_job(admin.find_job_op, job))
+
+    async def result(self, job: JobRef, timeout: float | None = None) -> Any:
+        """Wait for what `job` returned, as `Engine.result` does, without blocking the loop."""
+        return await self._broker.run(
+            self._engine._on_job(
+                lambda scope, queues, job_id: admin.result_op(
+                    scope, queues, job_id, timeout, MAX_BLOCK_SECONDS
+                ),
+                job,
+            )
+        )
 
     async def cancel(self, job: JobRef) -> CancelResult:
         """Cancel a job that has not started: it is removed atomically and never runs."""

@@ -72,8 +72,8 @@ def _fetched(job_id: bytes, raw: bytes, lease: bytes) -> FetchedJob:
 
 def _outcome_args(outcomes: Iterable[tuple[Outcome, str]]) -> list[Any]:
     args: list[Any] = []
-    for (op, job_id, when, error, traceback), token in outcomes:
-        args += (op, job_id, token, when, error, traceback)
+    for (op, job_id, when, error, traceback, result), token in outcomes:
+        args += (op, job_id, token, when, result or error, traceback)
     return args
 
 
@@ -154,6 +154,7 @@ class Broker:
             "max_done": max_done,
             "keep_failed_ms": keep_failed,
             "max_failed": max_failed,
+            "max_results": self.retention.max_results,
         }
 
     # -- client side: the operations of spinach.operations, run on this broker's client ------

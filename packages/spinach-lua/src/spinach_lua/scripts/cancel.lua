@@ -4,7 +4,8 @@ Cancel a job that has not started: it is removed at once and never runs.
 A waiting job leaves the delayed set, a job of another priority than 0 the ranked set. A job
 queued in the ready list cannot leave it without a scan of the list, so its record is deleted:
 the fetch that meets its id drops it. A cancelled job leaves a
-finished record ('c') while records are kept. A cancelled job lets go of its unique key.
+finished record ('c') while records are kept. A cancelled job lets go of its unique key, and
+leaves the result 'c' if it stores one (see the result include).
 
 KEYS
   delayed     ZSET    ids of jobs waiting for their due time (score: due ms)
@@ -14,11 +15,14 @@ KEYS
   jobs        HASH    id -> record of the job (see the record include)
   unique      HASH    unique key -> id of the job holding it (see the unique include)
   unique_until  ZSET  unique key -> until when a finished job still holds it (ms)
+  results     ZSET    id -> when its stored result expires (ms); each result is the LIST
+                      "<results>:<id>" (see the result include)
 
 ARGV
   id          the job's id
   keep_done_ms  how long finished records are kept, in ms (0: none is written)
   max_done    most finished records kept
+  max_results  most stored results kept
 
 REPLY
   outcome     'cancelled'; 'running' (a worker holds it: nothing done); 'finished' (it
@@ -29,11 +33,12 @@ REPLY
 --- @include "record"
 --- @include "history"
 --- @include "unique"
+--- @include "result"
 
 local id = ARG.id
 local q = {
   jobs = KEY.jobs, done = KEY.done, done_index = KEY.done_index, unique = KEY.unique,
-  unique_until = KEY.unique_until,
+  unique_until = KEY.unique_until, results = KEY.results,
 }
 local raw = read_raw(q, {id})[1]
 local record = unpack_record(raw)
@@ -55,6 +60,9 @@ redis.call('ZREM', KEY.delayed, id)
 redis.call('ZREM', KEY.ranked, id)
 delete_records(q, {id})
 release_unique(q, id, record, 'c', now)
+if record.rt then
+  store_result(q, now, id, 'c', tonumber(record.rt), tonumber(ARG.max_results))
+end
 local keep_done = tonumber(ARG.keep_done_ms)
 if keep_done > 0 then
   add_done(q, now, {{id, make_done_record('c', state_of(raw))}}, tonumber(ARG.max_done))

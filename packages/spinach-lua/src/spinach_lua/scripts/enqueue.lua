@@ -24,13 +24,14 @@ ARGV
   token_ttl_ms  lifetime of the idempotency marker, in ms
   tasks*      the tasks of the jobs below
   batch*3     one group of three per job: id, meta, payload
-              meta is "t" or "t:at_ms:delay_ms:max_retries:priority:interval", then
+              meta is "t" or "t:at_ms:delay_ms:max_retries:priority:result_ttl:interval", then
               ":rule:unique key" if it has a unique key, then "\3rate key" if it has a rate
               key; t is the job's task number (1 for the first of `tasks`); the short form
               means due now, at most once, priority 0, no limit:
                 due = at_ms if at_ms > 0 else now + delay_ms; due <= now means ready now;
                 max_retries: 0 at most once, n > 0 retried up to n times, -1 no limit;
                 priority: -10 to 10, higher first (0 the default);
+                result_ttl: how long its result is kept, in ms (0: it stores none);
                 interval: ms between two starts under its task's rate limit (empty: none);
                 rule: how the unique key is held (see the unique include).
 
@@ -68,16 +69,17 @@ local metas = {}
 local function parse_meta(meta)
   local parsed = metas[meta]
   if parsed == nil then
-    local t, at, delay, budget, priority, interval, rest = string.match(
-      meta, '^(%d+):(%-?%d+):(%-?%d+):(%-?%d+):(%-?%d+):([^:\3]*)(.*)$')
+    local t, at, delay, budget, priority, result_ttl, interval, rest = string.match(
+      meta, '^(%d+):(%-?%d+):(%-?%d+):(%-?%d+):(%-?%d+):(%d+):([^:\3]*)(.*)$')
     if t then
       parsed = {names[tonumber(t)], tonumber(at), tonumber(delay), budget ~= '0' and budget or nil}
       local unique, rate_key = string.match(rest, '^([^\3]*)\3?(.*)$')
       local rule, key = string.match(unique, '^:([^:]+):(.+)$')
       parsed[5], parsed[6], parsed[7] = key, rule, tonumber(priority)
       parsed[8] = interval ~= '' and (interval .. '\3' .. rate_key) or nil
+      parsed[9] = result_ttl ~= '0' and result_ttl or nil
     else
-      parsed = {names[tonumber(meta)], 0, 0, nil, nil, nil, 0, nil}
+      parsed = {names[tonumber(meta)], 0, 0, nil, nil, nil, 0, nil, nil}
     end
     metas[meta] = parsed
   end
@@ -146,7 +148,7 @@ for n = 1, count do
   else
     local record = {
       t = meta[1], c = now_text(), b = meta[4], e = ARGV[i + 2], k = key, km = meta[6],
-      p = meta[7] ~= 0 and meta[7] or nil, rl = meta[8],
+      p = meta[7] ~= 0 and meta[7] or nil, rl = meta[8], rt = meta[9],
     }
     if count == 1 then
       fresh = create_record(q, id, record)

@@ -3,7 +3,8 @@ Queue failed jobs again, with their id and a fresh attempt budget.
 
 A job is queued at the tail of its priority as if sent now (its creation time is now; a job
 of a task at its limit is parked by the next fetch) and leaves the failed store. A job whose
-envelope cannot be decoded cannot run again and stays in the store.
+envelope cannot be decoded cannot run again and stays in the store. The result of its failure,
+if it stores one, is dropped: whoever waits for its result waits for the new run.
 
 KEYS
   failed_index  ZSET  id -> when it failed (ms), one per job of the failed store
@@ -12,6 +13,8 @@ KEYS
   ranked_seq  STRING  last sequence number of the ranked set
   wake        LIST    wake-up token for idle workers of this queue
   jobs        HASH    id -> record of the job (see the record include)
+  results     ZSET    id -> when its stored result expires (ms); each result is the LIST
+                      "<results>:<id>" (see the result include)
 
 ARGV
   mode        'ids': the ids follow; 'all': the oldest failed jobs, see below
@@ -29,6 +32,7 @@ REPLY
 --- @include "prelude"
 --- @include "record"
 --- @include "ready"
+--- @include "result"
 
 local ids = {}
 if ARG.mode == 'all' then
@@ -40,7 +44,10 @@ else
   end
 end
 
-local q = {jobs = KEY.jobs, ready = KEY.ready, ranked = KEY.ranked, ranked_seq = KEY.ranked_seq}
+local q = {
+  jobs = KEY.jobs, ready = KEY.ready, ranked = KEY.ranked, ranked_seq = KEY.ranked_seq,
+  results = KEY.results,
+}
 local records = read_records(q, ids)
 local now = now_ms()
 local retried, unknown, unretriable, skipped, fresh = {}, {}, {}, {}, {}
@@ -55,12 +62,19 @@ for n, id in ipairs(ids) do
     unretriable[#unretriable + 1] = id
   else
     retried[#retried + 1] = id
-    fresh[#fresh + 1] = {t = record.t, c = now_text(), b = record.b, e = record.e, p = record.p}
+    fresh[#fresh + 1] = {
+      t = record.t, c = now_text(), b = record.b, e = record.e, p = record.p, rt = record.rt,
+    }
     priorities[#retried] = tonumber(record.p) or 0
   end
 end
 if #retried > 0 then
   call_sliced('ZREM', KEY.failed_index, retried)
+  for _, id in ipairs(retried) do
+    if records[_].rt then
+      forget_result(q, id)
+    end
+  end
   write_records(q, retried, fresh)
   push_ready(q, retried, priorities, false)
   ensure_wake_token(KEY.wake)

@@ -33,6 +33,8 @@ KEYS
   unique      HASH    unique key -> id of the job holding it (see the unique include)
   unique_until  ZSET  unique key -> until when a finished job still holds it (ms)
   rates       ZSET    "<task>\0<rate key>" -> earliest start of its next job (see the rate include)
+  results     ZSET    id -> when its stored result expires (ms); each result is the LIST
+                      "<results>:<id>" (see the result include)
   parked*     LIST    one per task of `tasks`: its jobs held back by its limit
 
 ARGV
@@ -45,6 +47,7 @@ ARGV
   max_done    most finished records kept
   keep_failed_ms  how long failed jobs are kept, in ms
   max_failed  most failed jobs kept
+  max_results  most stored results kept
   tasks*      the tasks of this queue the caller knows (their parked lists: `parked`)
   outcomes*6  outcomes of jobs the caller ran (see the outcomes include)
 
@@ -76,6 +79,7 @@ REPLY
 --- @include "recovery"
 --- @include "unique"
 --- @include "rate"
+--- @include "result"
 --- @include "outcomes"
 
 local now = now_ms()
@@ -85,12 +89,13 @@ local q = {
   lease_seq = KEY.lease_seq, limited_running = KEY.limited_running, done = KEY.done,
   done_index = KEY.done_index, failed_index = KEY.failed_index, jobs = KEY.jobs,
   stats = KEY.stats, unique = KEY.unique, unique_until = KEY.unique_until, rates = KEY.rates,
-  capped = max_running ~= nil,
+  results = KEY.results, capped = max_running ~= nil,
 }
 local names = load_tasks(q, ARG.tasks, ARG.tasks_n, KEY.parked, KEY.limits)
 local applied, rejected = apply_outcomes(q, now, ARG.outcomes, ARG.outcomes_n, {
   keep_done = tonumber(ARG.keep_done_ms), max_done = tonumber(ARG.max_done),
   keep_failed = tonumber(ARG.keep_failed_ms), max_failed = tonumber(ARG.max_failed),
+  max_results = tonumber(ARG.max_results),
 })
 local wanted = tonumber(ARG.max_jobs)
 

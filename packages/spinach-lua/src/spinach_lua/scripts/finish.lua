@@ -17,12 +17,15 @@ KEYS
   unique      HASH    unique key -> id of the job holding it (see the unique include)
   unique_until  ZSET  unique key -> until when a finished job still holds it (ms)
   control     HASH    an operator's decisions (see fetch): max_running is read here
+  results     ZSET    id -> when its stored result expires (ms); each result is the LIST
+                      "<results>:<id>" (see the result include)
 
 ARGV
   keep_done_ms  how long finished records are kept, in ms (0: none are written)
   max_done    most finished records kept
   keep_failed_ms  how long failed jobs are kept, in ms
   max_failed  most failed jobs kept
+  max_results  most stored results kept
   outcomes*6  outcomes of jobs the caller ran (see the outcomes include)
 
 REPLY
@@ -36,17 +39,19 @@ REPLY
 --- @include "limits"
 --- @include "history"
 --- @include "unique"
+--- @include "result"
 --- @include "outcomes"
 
 local q = {
   delayed = KEY.delayed, running = KEY.running, wake = KEY.wake,
   limited_running = KEY.limited_running, done = KEY.done, done_index = KEY.done_index,
   failed_index = KEY.failed_index, jobs = KEY.jobs, stats = KEY.stats,
-  unique = KEY.unique, unique_until = KEY.unique_until,
+  unique = KEY.unique, unique_until = KEY.unique_until, results = KEY.results,
   capped = redis.call('HEXISTS', KEY.control, 'max_running') == 1,
 }
 local applied, rejected = apply_outcomes(q, now_ms(), ARG.outcomes, ARG.outcomes_n, {
   keep_done = tonumber(ARG.keep_done_ms), max_done = tonumber(ARG.max_done),
   keep_failed = tonumber(ARG.keep_failed_ms), max_failed = tonumber(ARG.max_failed),
+  max_results = tonumber(ARG.max_results),
 })
 return reply{applied = applied, rejected = rejected}

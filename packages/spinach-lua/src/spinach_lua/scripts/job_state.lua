@@ -9,6 +9,8 @@ KEYS
   running     ZSET    ids of fetched jobs (score: lease deadline ms)
   limits      HASH    task -> how many of its jobs may run at once
   limited_running  ZSET  "<task>\0<id>" of running jobs of limited tasks
+  results     ZSET    id -> when its stored result expires (ms); each result is the LIST
+                      "<results>:<id>" (see the result include)
 
 ARGV
   id          the job's id
@@ -23,6 +25,7 @@ REPLY
               paused), 'queue_limit' (its queue runs max_running jobs), 'task_limit' (its task
               runs as many jobs as its limit allows); for a waiting job given its start time by
               its task's rate limit, 'rate_limit'; else ''
+  result      its stored result (see the result include), or false
 ]]
 --- @include "prelude"
 --- @include "control"
@@ -30,6 +33,7 @@ REPLY
 --- @include "lease"
 --- @include "ready"
 --- @include "limits"
+--- @include "result"
 
 -- Why a ready job cannot start now ('' when it can).
 local function held_by(raw)
@@ -48,6 +52,7 @@ local function held_by(raw)
   return ''
 end
 
+local result = redis.call('LINDEX', result_key({results = KEY.results}, ARG.id), 0)
 local record = redis.call('HGET', KEY.jobs, ARG.id)
 if record then
   local due = tonumber(redis.call('ZSCORE', KEY.delayed, ARG.id)) or -1
@@ -58,10 +63,10 @@ if record then
   elseif due >= 0 and fields.rs then
     held = 'rate_limit'
   end
-  return reply{kind = 'job', record = record, due_ms = due, done_record = false, held = held}
+  return reply{kind = 'job', record = record, due_ms = due, done_record = false, held = held, result = result}
 end
 local done = redis.call('HGET', KEY.done, ARG.id)
 if done then
-  return reply{kind = 'done', record = false, due_ms = -1, done_record = done, held = ''}
+  return reply{kind = 'done', record = false, due_ms = -1, done_record = done, held = '', result = result}
 end
-return reply{kind = 'none', record = false, due_ms = -1, done_record = false, held = ''}
+return reply{kind = 'none', record = false, due_ms = -1, done_record = false, held = '', result = result}

@@ -1,10 +1,12 @@
 -- Apply the outcomes of jobs a worker ran. Needs the prelude and the record, lease, limits,
--- history and unique includes; q.jobs, q.running, q.delayed, q.wake, q.limited_running, the
--- history keys and the unique keys. A job that ends lets go of its unique key here.
+-- history, unique and result includes; q.jobs, q.running, q.delayed, q.wake,
+-- q.limited_running, q.results, the history keys and the unique keys. A job that ends lets go
+-- of its unique key here, and leaves its result if it stores one.
 --
 -- The outcomes are `count` values of ARGV from index `first`, six per job:
 --   op, id, lease, when, error, traceback
--- op 's': succeeded; 'f': failed for good; 'F': failed for good with an envelope that cannot
+-- op 's': succeeded; 'S': succeeded with a result to keep for `when` ms, its JSON in the
+-- error slot; 'f': failed for good; 'F': failed for good with an envelope that cannot
 -- be decoded (kept to be read, never run again); 'r': retry in `when` ms; 'R': retry at the
 -- absolute time `when` (ms). error ("Type: message") and traceback describe a failed run.
 --
@@ -24,6 +26,7 @@ local function apply_outcomes(q, now, first, count, retention)
   local rejected, applied, applied_raws = {}, {}, {}
   local done, done_entries, failed, failed_records, changed, changed_records = {}, {}, {}, {}, {}, {}
   local delayed = {}
+  local results = {}  -- {id, value, ttl ms} of the results to keep, stored after the deletions
   local ended, ended_records = {}, {}  -- jobs that ended and may hold a unique key
   local earliest = nil
   local keep_done = retention.keep_done > 0
@@ -35,9 +38,12 @@ local function apply_outcomes(q, now, first, count, retention)
       local op = ARGV[i]
       applied[#applied + 1] = id
       applied_raws[#applied_raws + 1] = raw
-      if op == 's' then
+      if op == 's' or op == 'S' then
         -- The hot path: the record is kept as it was (its lease and state), never unpacked.
         done[#done + 1] = id
+        if op == 'S' then
+          results[#results + 1] = {id, 's' .. ARGV[i + 4], tonumber(ARGV[i + 3])}
+        end
         if keep_done then
           done_entries[#done_entries + 1] = {id, make_done_record('s', state_of(raw))}
         end
@@ -57,6 +63,9 @@ local function apply_outcomes(q, now, first, count, retention)
           record.l, record.x = nil, nil
           if op == 'F' then
             record.u = '1'
+          end
+          if record.rt then
+            results[#results + 1] = {id, 'f' .. ARGV[i + 4] .. '\3' .. ARGV[i + 5], tonumber(record.rt)}
           end
           failed[#failed + 1] = id
           failed_records[#failed_records + 1] = record
@@ -94,6 +103,9 @@ local function apply_outcomes(q, now, first, count, retention)
     ensure_wake_token(q.wake)  -- a limited task or queue has a free slot: a job may start
   end
   delete_records(q, done)
+  for _, result in ipairs(results) do
+    store_result(q, now, result[1], result[2], result[3], retention.max_results)
+  end
   for n, id in ipairs(ended) do
     release_unique(q, id, ended_records[n], 'f', now)
   end

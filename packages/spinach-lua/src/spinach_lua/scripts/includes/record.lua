@@ -27,11 +27,13 @@
 --   p    its priority (see the ready include; empty: 0, the default)
 --   rl   its rate limit, "<interval ms>\3<rate key>" (see the rate include), and
 --   rs   the start time a fetch gave it under that limit
+--   rt   how long its result is kept, in ms, once it ends (see the result include; empty:
+--        it stores none)
 --   k    its unique key, if it has one, and
 --   km   the key's rule (see the unique include); the last field: the hot path looks at its
 --        last byte to tell whether a record may carry a key
 
-local RECORD_FIELDS = {'r', 'x', 't', 'c', 'b', 's', 'f', 'ran', 'u', 'err', 'tb', 'p', 'rl', 'rs', 'k', 'km'}
+local RECORD_FIELDS = {'r', 'x', 't', 'c', 'b', 's', 'f', 'ran', 'u', 'err', 'tb', 'p', 'rl', 'rs', 'rt', 'k', 'km'}
 
 -- The lease at the front of a record, or nil.
 local function lease_of(raw)
