@@ -127,3 +127,18 @@ def test_a_packed_record_with_trailing_fields_left_out_reads_back() -> None:
         b"{}",
     )
     assert unpack_record("L9:1:w\x023\x01")[0] == {"l": "L9:1:w", "r": "3"}
+
+
+def test_progress_reports_are_checked_and_kept_free_of_record_separators() -> None:
+    import pytest
+
+    from spinach.running import parse_progress, progress_value
+
+    value = progress_value(0.25, "step\x00one\x03" + "x" * 300)
+    fraction, message, _ = parse_progress(value + "\x031700000000000")
+    assert fraction == 0.25 and message.startswith("step one ") and len(message) == 200
+    for bad in (1.5, -0.1, float("nan")):
+        with pytest.raises(ValueError, match="from 0 to 1"):
+            progress_value(bad, "")
+    with pytest.raises(TypeError, match="from 0 to 1"):
+        progress_value("half", "")  # type: ignore[arg-type]

@@ -19,6 +19,7 @@ from spinach.results import (
     UnstorableResultError,
 )
 from spinach.retention import Retention
+from spinach.running import current_job
 from spinach.task import AbortException, Batch, RetryException, Tasks
 
 __version__ = "0.1.0"
@@ -44,6 +45,7 @@ __all__ = [
     "ThreadWorkers",
     "UnstorableResultError",
     "__version__",
+    "current_job",
 ]
 
 _FROM_WORKER = {

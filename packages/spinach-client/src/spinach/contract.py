@@ -137,6 +137,10 @@ class RenewReply(NamedTuple):
     recovered: int
 
 
+class ProgressReply(NamedTuple):
+    applied: int
+
+
 class CancelReply(NamedTuple):
     outcome: bytes
 
@@ -235,6 +239,7 @@ REPLIES: dict[str, type[tuple[Any, ...]]] = {
     "finish": FinishReply,
     "release": ReleaseReply,
     "renew": RenewReply,
+    "progress": ProgressReply,
     "cancel": CancelReply,
     "job_state": JobStateReply,
     "failed_page": FailedPageReply,

@@ -15,6 +15,7 @@ import msgspec
 
 from spinach.envelope import decode
 from spinach.job import JobStatus
+from spinach.running import parse_progress
 
 #: Longest error text kept with a failed job; a longer message is cut (its start is kept).
 MAX_ERROR_CHARS = 4096
@@ -138,6 +139,11 @@ class JobInfo:
     result_state: str | None = None
     #: What it returned (succeeded, result kept), as JSON data.
     result: Any = None
+    #: The progress its task reported last (0 to 1, see `Job.report_progress`), its message
+    #: and when it was reported; None when it reported none (this run).
+    progress: float | None = None
+    progress_message: str | None = None
+    progress_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,7 +337,16 @@ def done_info(job_id: str, queue: str, raw: bytes) -> JobInfo:
         unique_key=fields.get("k") or None,
         priority=int(fields.get("p", "0") or 0),
         stores_result=bool(fields.get("rt")),
+        **_progress(fields.get("pg", "")),
     )
+
+
+def _progress(field: str) -> dict[str, Any]:
+    """The progress fields of a JobInfo from a record's `pg` field (none when empty)."""
+    if not field:
+        return {}
+    fraction, message, at = parse_progress(field)
+    return {"progress": fraction, "progress_message": message or None, "progress_at": from_ms(at)}
 
 
 def _rate_key(field: str) -> str | None:
@@ -357,6 +372,7 @@ RECORD_FIELDS = (
     "rl",
     "rs",
     "rt",
+    "pg",
     "k",
     "km",
 )
@@ -437,4 +453,5 @@ def record_info(job_id: str, queue: str, raw: bytes | str, due_ms: int = -1) -> 
         priority=number("p"),
         rate_key=_rate_key(text("rl")),
         stores_result=bool(text("rt")),
+        **_progress(text("pg")),
     )

@@ -7,9 +7,16 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from spinach import running
 from spinach.exc import InvalidJobSignatureError
 from spinach.ids import new_job_id
+from spinach.running import ProgressSink
 from spinach.utils import now_utc, utc
+
+#: What a job carries for a worker or a sender only, not part of what the job is.
+_NOT_COMPARED = frozenset(
+    ("_uuid", "_lease_token", "_reporter", "_result_ttl_ms", "_trace_headers", "duplicate")
+)
 
 
 class JobStatus(enum.Enum):
@@ -35,6 +42,7 @@ class Job:
     __slots__ = [
         "_id",
         "_lease_token",
+        "_reporter",
         "_result_ttl_ms",
         "_trace_headers",
         "_uuid",
@@ -65,6 +73,8 @@ class Job:
         self._lease_token = ""
         #: How long a worker keeps what the job returns, in ms (0: nothing is kept).
         self._result_ttl_ms = 0
+        #: Where its progress reports go while a worker runs it (see spinach.running).
+        self._reporter: ProgressSink | None = None
         #: Trace context propagated from the producer (W3C trace context), if any.
         self._trace_headers: dict[str, str] = {}
         #: True when sending found a live job holding the same unique key: this object then
@@ -99,6 +109,7 @@ class Job:
         job._uuid = None
         job._lease_token = ""
         job._result_ttl_ms = 0
+        job._reporter = None
         job._trace_headers = {}
         job.duplicate = False
         job.status = status
@@ -128,6 +139,15 @@ class Job:
     def job_id(self) -> str:
         """The job's id as text, as stored in Redis; cheaper than ``str(job.id)``."""
         return self._id
+
+    def report_progress(self, fraction: float, message: str = "") -> None:
+        """Say how far this running job got (0 to 1) and what it does now.
+
+        Call it from the job's task (see `spinach.current_job`) as often as suits: the worker
+        sends the latest report of each job at most twice a second, off the task's thread, and
+        `get_job`, `spinach job show` and the dashboard show it.
+        """
+        running.report_progress(self, fraction, message)
 
     @property
     def should_retry(self) -> bool:
@@ -160,8 +180,7 @@ class Job:
         return all(
             getattr(self, slot) == getattr(other, slot)
             for slot in self.__slots__
-            if slot
-            not in ("_uuid", "_lease_token", "_result_ttl_ms", "_trace_headers", "duplicate")
+            if slot not in _NOT_COMPARED
         )
 
     __hash__ = None  # type: ignore[assignment]

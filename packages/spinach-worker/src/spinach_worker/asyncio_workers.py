@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Any
 
-from spinach import signals
+from spinach import running, signals
 from spinach.job import Job
 from spinach.protocol import Outcome
 from spinach.task import Task
@@ -76,12 +76,14 @@ class AsyncioWorkers(BaseWorkers):
                 self._skip(job)
                 continue
             self._current[name] = (job, time.time_ns() // 1_000_000)
+            job._reporter = self.progress
             outcome = await self._run(job, task)
             del self._current[name]
             self._done(job, outcome)
 
     async def _run(self, job: Job, task: Task) -> Outcome:
         execution.current_task.set(task)  # for hooks; the next job of this consumer replaces it
+        running.set_current(job)  # for the task's own code (spinach.current_job)
         try:
             with telemetry.processing(job) as span:
                 started = execution.start(job, self._namespace)

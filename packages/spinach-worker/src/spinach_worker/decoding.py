@@ -28,6 +28,7 @@ def build_job(fetched: FetchedJob, tasks: Tasks) -> tuple[Job, Task]:
         job._lease_token = fetched.token
         job._trace_headers = envelope.headers
         job._result_ttl_ms = envelope.result_ttl
+        job._reporter = None
         job.status = JobStatus.QUEUED
         job.task_name = envelope.task
         job.queue = envelope.queue

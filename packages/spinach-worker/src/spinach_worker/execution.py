@@ -11,7 +11,7 @@ from contextvars import ContextVar
 from datetime import timedelta
 from typing import Any
 
-from spinach import signals
+from spinach import running, signals
 from spinach.inspection import describe_error, describe_traceback
 from spinach.job import Job, JobStatus
 from spinach.protocol import Outcome
@@ -77,6 +77,7 @@ def finish(
 def run(job: Job, task: Task, namespace: str, vouches: Vouches = _vouched) -> Outcome:
     """Run `job` synchronously in this thread and return its outcome."""
     context = current_task.set(task)
+    job_context = running.set_current(job)
     try:
         if telemetry.observed():
             with telemetry.processing(job) as span:
@@ -89,6 +90,7 @@ def run(job: Job, task: Task, namespace: str, vouches: Vouches = _vouched) -> Ou
         error, value = _call(job, task)
         return finish(job, task, namespace, error, started, vouches, value)
     finally:
+        running.reset_current(job_context)
         current_task.reset(context)
 
 

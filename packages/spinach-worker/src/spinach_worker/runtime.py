@@ -38,6 +38,7 @@ from spinach_worker.heartbeat import Heartbeat
 from spinach_worker.housekeeping import Housekeeper
 from spinach_worker.leases import LeaseBook
 from spinach_worker.periodic import PeriodicScheduler
+from spinach_worker.progress import ProgressBoard
 from spinach_worker.queues import QueuePlan, QueueSpec, parse_queues
 from spinach_worker.reporter import Reporter
 from spinach_worker.watchdog import Watchdog
@@ -187,6 +188,10 @@ class WorkerRuntime:
         self._workers.prefetch = self._prefetch
         self._workers.vouches = self._vouches
         self._workers.on_not_started = self._not_started
+        self._progress = ProgressBoard(
+            {ctx.queue: ctx.broker for ctx in self.contexts}, name=f"{ns}-progress"
+        )
+        self._workers.progress = self._progress
         several = len(self.contexts) > 1
         slots: Slots | None = None
         outputs = {ctx.queue: ResultQueue() for ctx in self.contexts}
@@ -210,6 +215,7 @@ class WorkerRuntime:
             self._workers.stop(0)
             self._lanes = []
             raise
+        self._progress.start()
         for each in self._lanes:
             each.acker.start()
             each.reporter.start()
@@ -390,6 +396,7 @@ class WorkerRuntime:
                 lane.reporter.stop()
             if not self._workers.stop(self._shutdown_timeout):
                 self._abandon_running()
+            self._progress.stop()
             for lane in lanes:
                 lane.acker.give_up_retrying_after(30.0)
             for lane in lanes:

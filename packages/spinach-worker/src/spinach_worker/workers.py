@@ -13,6 +13,7 @@ from typing import Protocol
 from spinach import signals
 from spinach.job import Job
 from spinach.protocol import Outcome, RunningJob
+from spinach.running import ProgressSink
 from spinach.task import Task
 from spinach_worker import execution
 
@@ -132,6 +133,8 @@ class BaseWorkers:
         #: What each thread (or coroutine) runs now: name -> (job, started ms), for the
         #: worker registry. A dict write per job: cheaper than any lock.
         self._current: dict[str, tuple[Job, int]] = {}
+        #: Where the jobs run here send their progress reports (the runtime sets it).
+        self.progress: ProgressSink | None = None
 
     @property
     def num_workers(self) -> int:
@@ -297,6 +300,7 @@ class ThreadWorkers(BaseWorkers):
                     self._skip(job)
                     continue
                 current[name] = (job, time.time_ns() // 1_000_000)
+                job._reporter = self.progress
                 try:
                     outcome = execution.run(job, task, self._namespace, self.vouches)
                 except BaseException as e:

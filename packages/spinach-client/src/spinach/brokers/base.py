@@ -19,6 +19,7 @@ from spinach.contract import (
     FetchReply,
     FinishReply,
     PeriodicControlReply,
+    ProgressReply,
     RegisterPeriodicReply,
     RegisterWorkerReply,
     ReleaseReply,
@@ -416,6 +417,17 @@ class Broker:
             ),
         )
         return RenewResult(lost=[_text(job_id) for job_id in reply.lost], recovered=reply.recovered)
+
+    def report_progress(self, queue: str, updates: Sequence[tuple[str, str, str]]) -> int:
+        """Record (job id, lease token, progress) of running jobs of `queue`; say how many
+        applied (an update of a job whose lease is no longer the caller's is dropped)."""
+        flat: list[Any] = []
+        for update in updates:
+            flat += update
+        reply = self._scripts.run(
+            ProgressReply, call("progress", self._keys(queue), variadic={"updates": flat})
+        )
+        return reply.applied
 
     def register_periodic(
         self, queue: str, periods: Sequence[tuple[str, int]], alive_ms: int

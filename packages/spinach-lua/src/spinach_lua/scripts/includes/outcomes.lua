@@ -78,6 +78,7 @@ local function apply_outcomes(q, now, first, count, retention)
           end
           record.r = (tonumber(record.r) or 0) + 1
           record.err, record.tb, record.ran, record.l = ARGV[i + 4], ARGV[i + 5], lease, nil
+          record.pg = nil  -- the next run reports its own
           changed[#changed + 1] = id
           changed_records[#changed_records + 1] = record
           delayed[#delayed + 1] = due

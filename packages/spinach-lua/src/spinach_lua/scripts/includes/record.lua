@@ -29,11 +29,13 @@
 --   rs   the start time a fetch gave it under that limit
 --   rt   how long its result is kept, in ms, once it ends (see the result include; empty:
 --        it stores none)
+--   pg   the progress its task last reported, "<fraction>\3<message>\3<when, ms>" (see the
+--        progress script)
 --   k    its unique key, if it has one, and
 --   km   the key's rule (see the unique include); the last field: the hot path looks at its
 --        last byte to tell whether a record may carry a key
 
-local RECORD_FIELDS = {'r', 'x', 't', 'c', 'b', 's', 'f', 'ran', 'u', 'err', 'tb', 'p', 'rl', 'rs', 'rt', 'k', 'km'}
+local RECORD_FIELDS = {'r', 'x', 't', 'c', 'b', 's', 'f', 'ran', 'u', 'err', 'tb', 'p', 'rl', 'rs', 'rt', 'pg', 'k', 'km'}
 
 -- The lease at the front of a record, or nil.
 local function lease_of(raw)

@@ -23,6 +23,7 @@ local function recover_expired(q, now, limit)
         record.x = '1'
       end
       record.ran, record.l = record.l, nil
+      record.pg = nil
       back[#back + 1] = id
       back_records[#back_records + 1] = record
       back_tasks[#back_tasks + 1] = record.t
