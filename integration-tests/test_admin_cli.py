@@ -24,7 +24,7 @@ from redis_server import RedisServer, free_port
 
 import spinach
 import spinach_lua
-from spinach import Engine, RedisBroker, Tasks
+from spinach import Engine, RedisBroker, Tasks, current_job
 from spinach.brokers.base import Broker
 from spinach.cli import build_parser, main
 from spinach.job import JobStatus
@@ -51,6 +51,11 @@ class App:
         @task(name="ok")
         def ok(n: int) -> None:
             self.ledger.add(("ok", n))
+
+        @task(name="answer", store_result=True)
+        def answer(n: int) -> dict[str, int]:
+            current_job().report_progress(0.5, "halfway")
+            return {"answer": n}
 
         @task(name="doomed")
         def doomed(n: int, **kwargs: Any) -> None:
@@ -1059,3 +1064,22 @@ def test_job_show_and_jobs_ready_show_priorities(spin: Engine, app: App) -> None
     code, pages = cli_json(spin, "jobs", "ready", "--queue", DEFAULT)
     jobs = pages[DEFAULT]["jobs"]
     assert [(job["id"], job["priority"]) for job in jobs] == [(urgent, 9), (plain, 0)]
+
+
+def test_job_show_shows_a_result_and_the_last_progress(spin: Engine, app: App) -> None:
+    job = spin.schedule("answer", 42).job_id
+    drain(spin)
+    waiting = spin.schedule_with("answer", (1,), delay=3600).job_id
+    code, text = cli(spin, "job", "show", job)
+    fields = {row[0]: " ".join(row[1:]) for row in table(text)}
+    assert code == 0 and fields["result"] == '{"answer": 42}'
+    assert fields["progress"].startswith("50% (halfway), ")
+    assert {row[0]: " ".join(row[1:]) for row in table(cli(spin, "job", "show", waiting)[1])}[
+        "result"
+    ] == "kept once it ends"
+    code, shown = cli_json(spin, "job", "show", job)
+    assert (shown["result_state"], shown["result"], shown["progress"]) == (
+        "succeeded",
+        {"answer": 42},
+        0.5,
+    )

@@ -31,6 +31,14 @@ def _tasks(gate: threading.Event) -> Tasks:
             await asyncio.sleep(0)
         await asyncio.to_thread(gate.wait, 10)  # a thread of the task sees its job too
 
+    @tasks.task(name="quick")
+    def quick() -> None:
+        current_job().report_progress(1, "done")
+
+    @tasks.task(name="quick_async")
+    async def quick_async() -> None:
+        current_job().report_progress(1, "done")
+
     @tasks.task(name="retried", max_retries=1, retry_policy=FAST)
     def retried(runs: list[int] = []) -> None:  # noqa: B006 - the runs of this test
         runs.append(1)
@@ -87,3 +95,14 @@ def test_a_report_under_a_lease_that_is_not_the_callers_is_dropped(spin: Engine)
     assert spin.broker.report_progress(job.queue, stale) == 0
     assert _progress(spin, job) == (1.0, "image 1 of 1")
     gate.set()
+
+
+@pytest.mark.parametrize("task", ["quick", "quick_async"])
+def test_the_last_report_before_a_job_ends_is_kept_in_its_record(spin: Engine, task: str) -> None:
+    spin.attach_tasks(_tasks(threading.Event()))
+    job = spin.schedule(task)
+    workers = {"workers_class": AsyncioWorkers} if task.endswith("async") else {}
+    spin.start_workers(number=1, block=True, stop_when_queue_empty=True, **workers)
+    info = spin.get_job(job)
+    assert info is not None and info.status is JobStatus.SUCCEEDED
+    assert _progress(spin, job) == (1.0, "done")  # sent before the outcome closed the record

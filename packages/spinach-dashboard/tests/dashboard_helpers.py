@@ -8,7 +8,7 @@ from typing import Any
 
 from werkzeug.test import Client, TestResponse
 
-from spinach import Engine, RedisBroker, Tasks
+from spinach import Engine, RedisBroker, Tasks, current_job
 
 tasks = Tasks()
 
@@ -26,6 +26,12 @@ def other(n: int) -> None:
 @tasks.task(name="shop:later")
 def later(n: int) -> None:
     pass
+
+
+@tasks.task(name="shop:total", store_result=True)
+def total(n: int) -> dict[str, int]:
+    current_job().report_progress(1, "counted")
+    return {"total": n}
 
 
 @tasks.task(name="shop:limited", max_retries=1, max_concurrency=2)

@@ -240,3 +240,14 @@ def test_ready_jobs_are_listed_by_priority_and_a_job_shows_its_own(
     job_page = text(browser.get(f"/jobs/{urgent.job_id}"))
     assert '<dt>Priority</dt><dd id="job-priority">5</dd>' in job_page
     assert "job-priority" not in text(browser.get(f"/jobs/{plain.job_id}"))
+
+
+def test_a_job_page_shows_its_result_and_its_progress(spin: Engine, browser: Browser) -> None:
+    done = spin.schedule("shop:total", 7)
+    run_until_empty(spin)
+    waiting = spin.schedule_in("shop:total", timedelta(hours=1), 8)
+    page = text(browser.get(f"/jobs/{done.job_id}"))
+    assert re.search(r'<pre id="job-result">\{\s*&#34;total&#34;: 7\s*\}</pre>', page), page
+    assert '<progress max="1" value="1.0"></progress> 100% counted' in page
+    later = text(browser.get(f"/jobs/{waiting.job_id}"))
+    assert "Kept once the job ends." in later and "job-progress" not in later

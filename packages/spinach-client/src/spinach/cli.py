@@ -15,6 +15,7 @@ schema.
 """
 
 import argparse
+import json
 import os
 import platform
 import sys
@@ -38,6 +39,7 @@ from spinach.exc import (
     SchemaMismatchError,
 )
 from spinach.inspection import CancelResult, JobInfo, NamespaceStatus, as_json
+from spinach.job import JobStatus
 from spinach.keys import validate_queue
 
 OK, NOTHING_DONE, USAGE, UNREACHABLE = 0, 1, 2, 3
@@ -618,6 +620,18 @@ def _worker_name(engine: Engine, job: JobInfo) -> str:
     return job.worker
 
 
+def _result_text(job: JobInfo) -> str:
+    """What `job show` says of a stored result: the value, or why there is none to show."""
+    if job.result_state == "succeeded":
+        text = json.dumps(job.result)
+        return text if len(text) <= 200 else text[:197] + "..."
+    if job.result_state is not None:
+        return job.result_state  # failed or cancelled: the error lines say why
+    if job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED):
+        return "expired"
+    return "kept once it ends"
+
+
 def _job_text(job: JobInfo, worker: str) -> str:
     fields = [
         ("id", job.id),
@@ -638,6 +652,11 @@ def _job_text(job: JobInfo, worker: str) -> str:
         fields.append(("unique key", job.unique_key))
     if job.waiting_for:
         fields.append(("waiting for", job.waiting_for))
+    if job.progress is not None:
+        message = f" ({job.progress_message})" if job.progress_message else ""
+        fields.append(("progress", f"{job.progress:.0%}{message}, {_when(job.progress_at)}"))
+    if job.stores_result:
+        fields.append(("result", _result_text(job)))
     if job.error_type:
         fields.append(
             (

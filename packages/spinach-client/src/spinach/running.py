@@ -37,6 +37,10 @@ class ProgressSink(Protocol):
 
     def report(self, job: "Job", progress: str) -> None: ...
 
+    def unsettled(self, job: "Job") -> bool: ...
+
+    def settle(self, job: "Job") -> None: ...
+
 
 def report_progress(job: "Job", fraction: float, message: str = "") -> None:
     """Hand a progress report of running `job` to its worker (it never waits for Redis)."""

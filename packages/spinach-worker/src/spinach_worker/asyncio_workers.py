@@ -79,6 +79,8 @@ class AsyncioWorkers(BaseWorkers):
             job._reporter = self.progress
             outcome = await self._run(job, task)
             del self._current[name]
+            if self.progress is not None and self.progress.unsettled(job):
+                await asyncio.to_thread(self.progress.settle, job)  # its last report first
             self._done(job, outcome)
 
     async def _run(self, job: Job, task: Task) -> Outcome:

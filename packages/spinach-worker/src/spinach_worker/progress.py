@@ -3,7 +3,9 @@
 A task reports as often as it likes; the board keeps the latest report of each job and one
 thread sends what changed, one script call per queue, at most every INTERVAL seconds. A chatty
 task costs a dict write per report and Redis at most two updates a second per worker, and no
-task ever waits for Redis to report (an asyncio task does not block its loop).
+task ever waits for Redis to report (an asyncio task does not block its loop). When a job ends,
+its executor `settle`s it before handing its outcome on: a report not sent yet is sent then, so
+the last report reaches the job's record before the outcome closes it.
 """
 
 import logging
@@ -27,6 +29,8 @@ class ProgressBoard:
         self._brokers = brokers
         #: (queue, job id) -> (lease token, progress), the reports not sent yet.
         self._pending: dict[tuple[str, str], tuple[str, str]] = {}
+        #: Keys of the reports the board's thread is sending now.
+        self._sending: set[tuple[str, str]] = set()
         self._changed = threading.Condition()
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -39,6 +43,23 @@ class ProgressBoard:
         with self._changed:
             self._pending[job.queue, job.job_id] = (job._lease_token, progress)
             self._changed.notify()
+
+    def unsettled(self, job: Job) -> bool:
+        """Whether a report of `job` is not recorded yet (two lookups, no lock)."""
+        key = (job.queue, job.job_id)
+        return key in self._pending or key in self._sending
+
+    def settle(self, job: Job) -> None:
+        """Before `job`'s outcome is recorded: send its report not sent yet, or wait for the
+        send in flight that holds it (a dict lookup when it has none)."""
+        key = (job.queue, job.job_id)
+        if not self.unsettled(job):
+            return
+        with self._changed:
+            self._changed.wait_for(lambda: key not in self._sending, 5)
+            update = self._pending.pop(key, None)
+        if update is not None:
+            self._send({key: update})
 
     def stop(self) -> None:
         """Send what is pending and end the thread."""
@@ -53,8 +74,14 @@ class ProgressBoard:
             with self._changed:
                 self._changed.wait_for(lambda: self._pending or self._stopping)
                 pending, self._pending = self._pending, {}
+                self._sending = set(pending)
                 stopping = self._stopping
-            self._send(pending)
+            try:
+                self._send(pending)
+            finally:
+                with self._changed:
+                    self._sending = set()
+                    self._changed.notify_all()
             if not stopping:
                 with self._changed:  # rate limit: at most one send per INTERVAL
                     self._changed.wait_for(lambda: self._stopping, INTERVAL)

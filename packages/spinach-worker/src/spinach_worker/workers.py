@@ -307,6 +307,8 @@ class ThreadWorkers(BaseWorkers):
                     logger.exception("Unexpected error while running %s", job)
                     outcome = execution.failure(job.job_id, e)
                 del current[name]
+                if self.progress is not None:
+                    self.progress.settle(job)  # its last report before its outcome
                 self._done(job, outcome)
         finally:
             signals.worker_terminated.send(self._namespace, worker_name=name)
