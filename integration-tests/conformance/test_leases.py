@@ -111,7 +111,7 @@ def test_a_zombies_late_outcome_is_rejected_and_changes_nothing(
         (Outcome("r", str(job.id), 10), fetched.token),
         (Outcome("s", str(job.id)), fetched.token),
     ]
-    applied, rejected = spin.broker.finish("spinach", stale)
+    applied, rejected, _ = spin.broker.finish("spinach", stale)
     released = spin.broker.release("spinach", [Lease(str(job.id), fetched.token)])
 
     # Then nothing applies: the job is not queued again nor deleted twice

@@ -21,6 +21,7 @@ from spinach.results import (
 from spinach.retention import Retention
 from spinach.running import current_job
 from spinach.task import AbortException, Batch, RetryException, Tasks
+from spinach.workflow import Chain, Group, Step, Workflow
 
 __version__ = "0.1.0"
 
@@ -29,7 +30,9 @@ __all__ = [
     "AsyncioWorkers",
     "Batch",
     "CancelResult",
+    "Chain",
     "Engine",
+    "Group",
     "Job",
     "JobCancelledError",
     "JobFailedError",
@@ -41,9 +44,11 @@ __all__ = [
     "ResultTimeout",
     "Retention",
     "RetryException",
+    "Step",
     "Tasks",
     "ThreadWorkers",
     "UnstorableResultError",
+    "Workflow",
     "__version__",
     "current_job",
 ]

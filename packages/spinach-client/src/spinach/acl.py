@@ -8,7 +8,7 @@ SCRIPT_COMMANDS = (
     "hget", "hmget", "hkeys", "hset", "hsetnx", "hdel", "hincrby", "hexists",
     "lpop", "lpush", "rpush", "llen", "lrange", "ltrim", "lindex",
     "zadd", "zrem", "zcard", "zcount", "zscore", "zrange", "zrevrange", "zrangebyscore",
-    "zremrangebyscore", "zlexcount", "zpopmin", "pexpire",
+    "zremrangebyscore", "zlexcount", "zpopmin", "pexpire", "lrem",
     "sadd", "srem", "sismember", "time",
 )  # fmt: skip
 

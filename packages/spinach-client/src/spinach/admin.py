@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from spinach import operations
+from spinach import operations, workflow_ops
 from spinach.inspection import (
     CancelResult,
     JobInfo,
@@ -112,7 +112,7 @@ def cancel_op(scope: Scope, queues: Sequence[str], job_id: str) -> Op[CancelResu
     """Cancel `job_id` in the queue that holds it, if it has not started."""
     result = CancelResult.NOT_FOUND
     for queue in queues:
-        outcome = yield from operations.cancel(scope, queue, job_id)
+        outcome = yield from workflow_ops.cancel(scope, queue, job_id)
         if outcome is not CancelResult.NOT_FOUND:
             result = outcome
             if outcome in (CancelResult.CANCELLED, CancelResult.RUNNING):

@@ -112,6 +112,7 @@ class EnqueueReply(NamedTuple):
 class FetchReply(NamedTuple):
     applied: int
     rejected: list[bytes]
+    signals: int
     ids: list[bytes]
     records: list[bytes]
     leases: list[bytes]
@@ -126,6 +127,7 @@ class FetchReply(NamedTuple):
 class FinishReply(NamedTuple):
     applied: int
     rejected: list[bytes]
+    signals: int
 
 
 class ReleaseReply(NamedTuple):
@@ -143,6 +145,21 @@ class ProgressReply(NamedTuple):
 
 class CancelReply(NamedTuple):
     outcome: bytes
+    signals: int
+
+
+class WorkflowSignalReply(NamedTuple):
+    applied: int
+    pushed: int
+
+
+class OutboxDoneReply(NamedTuple):
+    removed: int
+
+
+class WorkflowSendReply(NamedTuple):
+    queued: int
+    held: int
 
 
 class JobStateReply(NamedTuple):
@@ -240,6 +257,9 @@ REPLIES: dict[str, type[tuple[Any, ...]]] = {
     "release": ReleaseReply,
     "renew": RenewReply,
     "progress": ProgressReply,
+    "workflow_signal": WorkflowSignalReply,
+    "workflow_send": WorkflowSendReply,
+    "outbox_done": OutboxDoneReply,
     "cancel": CancelReply,
     "job_state": JobStateReply,
     "failed_page": FailedPageReply,

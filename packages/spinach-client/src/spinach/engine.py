@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from spinach import admin, const, operations, telemetry
+from spinach import admin, const, operations, telemetry, workflow_ops
 from spinach.arguments import check_arguments
 from spinach.brokers.base import MAX_BLOCK_SECONDS, Broker
 from spinach.envelope import Envelope, encode
@@ -27,6 +27,7 @@ from spinach.sansio import Op
 from spinach.task import Batch, Task, Tasks
 from spinach.unique import derived_key
 from spinach.utils import now_utc, to_epoch_ms, utc, wall_ms
+from spinach.workflow import Node, Plan, Workflow, compile_workflow
 
 if TYPE_CHECKING:
     from spinach_worker.runtime import WorkerRuntime
@@ -341,6 +342,50 @@ class Engine:
             mark_duplicates(jobs, self._broker.enqueue(prepared))
         return jobs
 
+    def schedule_workflow(self, workflow: Node) -> Workflow:
+        """Send a workflow (a Step, Chain or Group, nested at will): one atomic script call
+        per queue it involves, in one round trip. Its first steps are queued now; each other
+        step starts when the steps before it end (see the workflows page)."""
+        plan, prepared, jobs = self._plan_workflow(workflow)
+        self._broker.run(workflow_ops.send(self._broker, plan, prepared, plan.jobs[0].queue))
+        return Workflow(plan.id, jobs)
+
+    def _plan_workflow(self, workflow: Node) -> tuple[Plan, dict[str, PreparedJob], list[Job]]:
+        """Compile and check a workflow: every step is checked before anything is sent."""
+        plan = compile_workflow(workflow, lambda step: self._tasks.get(step.task).queue)
+        prepared: dict[str, PreparedJob] = {}
+        jobs: list[Job] = []
+        queues = ",".join(sorted({planned.queue for planned in plan.jobs}))
+        with telemetry.sending(lambda: queues, len(plan.jobs)) as headers:
+            now, created = now_utc(), wall_ms()
+            for planned in plan.jobs:
+                step = planned.step
+                task = self._tasks.get(step.task)
+                if task.unique or task.periodicity is not None:
+                    raise ValueError(
+                        f"Task {task.name!r} cannot be a workflow step: a step cannot be "
+                        "unique or periodic"
+                    )
+                job, ready = self._prepare(
+                    task, None, step.args, step.kwargs, now, created, planned.id, headers,
+                    step.options, workflow=plan.id, prior=planned.held,
+                )  # fmt: skip
+                if planned.held:
+                    job.status = JobStatus.NOT_SET  # it waits for the steps before it
+                prepared[planned.id] = ready
+                jobs.append(job)
+        return plan, prepared, jobs
+
+    def get_workflow(self, workflow: "Workflow | str") -> list[JobInfo] | None:
+        """The state of each step of a workflow (by id, or as `schedule_workflow` returned
+        it), in the order of its steps; None when no queue knows it."""
+        workflow_id = workflow.id if isinstance(workflow, Workflow) else workflow
+        return self._broker.run(self._workflow_members(workflow_id))
+
+    def _workflow_members(self, workflow_id: str) -> Op[list[JobInfo] | None]:
+        queues = yield from self._queues_op()
+        return (yield from workflow_ops.members(self._broker, queues, workflow_id))
+
     @contextmanager
     def _sending_batch(self, batch: Batch) -> Iterator[tuple[list[Job], list[PreparedJob]]]:
         """Check and prepare every job of `batch` in one PRODUCER span; the caller sends them."""
@@ -373,9 +418,14 @@ class Engine:
         job_id: str,
         headers: dict[str, str] | None = None,
         options: JobOptions = NO_OPTIONS,
+        *,
+        workflow: str = "",
+        prior: bool = False,
     ) -> tuple[Job, PreparedJob]:
+        """Check one job and encode it. A workflow step (`workflow`) that follows another
+        (`prior`) gets that step's result as its first argument, checked as a placeholder."""
         task = self._tasks.get(task_ref)
-        task.checker.check(args, kwargs)
+        task.checker.check((None, *args) if prior else args, kwargs)
         check_arguments(task.name, args, kwargs)
         max_retries: int | float = task.max_retries
         wire_max_retries = task.wire_max_retries
@@ -427,6 +477,7 @@ class Engine:
             created=created_ms,
             headers=headers or {},
             result_ttl=result_ttl_ms,
+            workflow=workflow,
         )
         payload = encode(envelope)
         if len(payload) > self.max_payload_bytes:

@@ -29,6 +29,12 @@ class Envelope(msgspec.Struct, tag="1", tag_field="v", kw_only=True, omit_defaul
     headers: dict[str, str] = {}
     #: How long the worker keeps the job's return value, in ms; 0: it keeps none.
     result_ttl: int = 0
+    #: The id of the workflow the job is a step of ("": none): the worker then sends its
+    #: result on to the steps after it.
+    workflow: str = ""
+    #: The result of the step before it in its workflow, added by Redis when it starts the job
+    #: (the task gets it as its first argument); unset for a job that follows no step.
+    prior: Any = msgspec.UNSET
 
 
 _encoder = msgspec.json.Encoder()

@@ -139,6 +139,8 @@ class JobInfo:
     result_state: str | None = None
     #: What it returned (succeeded, result kept), as JSON data.
     result: Any = None
+    #: The workflow it is a step of (see `Engine.get_workflow`), or None.
+    workflow: str | None = None
     #: The progress its task reported last (0 to 1, see `Job.report_progress`), its message
     #: and when it was reported; None when it reported none (this run).
     progress: float | None = None
@@ -337,8 +339,22 @@ def done_info(job_id: str, queue: str, raw: bytes) -> JobInfo:
         unique_key=fields.get("k") or None,
         priority=int(fields.get("p", "0") or 0),
         stores_result=bool(fields.get("rt")),
+        workflow=fields.get("wf") or None,
+        **_workflow_error(fields.get("err", "")),
         **_progress(fields.get("pg", "")),
     )
+
+
+#: What a held workflow step waits for (`JobInfo.waiting_for`).
+HELD_IN_WORKFLOW = "the steps before it in its workflow"
+
+
+def _workflow_error(field: str) -> dict[str, Any]:
+    """The error of a finished record: a workflow step stopped before it ran says why."""
+    if not field:
+        return {}
+    error_type, message = _split_error(field)
+    return {"error_type": error_type, "error_message": message}
 
 
 def _progress(field: str) -> dict[str, Any]:
@@ -373,6 +389,9 @@ RECORD_FIELDS = (
     "rs",
     "rt",
     "pg",
+    "h",
+    "wf",
+    "wo",
     "k",
     "km",
 )
@@ -424,7 +443,7 @@ def record_info(job_id: str, queue: str, raw: bytes | str, due_ms: int = -1) -> 
     elif lease:
         status = JobStatus.RUNNING
         attempts = retries + 1
-    elif due_ms >= 0:
+    elif text("h") or due_ms >= 0:  # a workflow step that waits for the steps before it
         status = JobStatus.WAITING
     else:
         status = JobStatus.QUEUED
@@ -453,5 +472,7 @@ def record_info(job_id: str, queue: str, raw: bytes | str, due_ms: int = -1) -> 
         priority=number("p"),
         rate_key=_rate_key(text("rl")),
         stores_result=bool(text("rt")),
+        workflow=text("wf") or None,
+        waiting_for=HELD_IN_WORKFLOW if text("h") else None,
         **_progress(text("pg")),
     )

@@ -15,7 +15,15 @@ from spinach.utils import now_utc, utc
 
 #: What a job carries for a worker or a sender only, not part of what the job is.
 _NOT_COMPARED = frozenset(
-    ("_uuid", "_lease_token", "_reporter", "_result_ttl_ms", "_trace_headers", "duplicate")
+    (
+        "_uuid",
+        "_lease_token",
+        "_reporter",
+        "_result_ttl_ms",
+        "_trace_headers",
+        "_workflow",
+        "duplicate",
+    )
 )
 
 
@@ -46,6 +54,7 @@ class Job:
         "_result_ttl_ms",
         "_trace_headers",
         "_uuid",
+        "_workflow",
         "at",
         "duplicate",
         "max_retries",
@@ -75,6 +84,8 @@ class Job:
         self._result_ttl_ms = 0
         #: Where its progress reports go while a worker runs it (see spinach.running).
         self._reporter: ProgressSink | None = None
+        #: The workflow it is a step of ("": none): its worker sends its result on.
+        self._workflow = ""
         #: Trace context propagated from the producer (W3C trace context), if any.
         self._trace_headers: dict[str, str] = {}
         #: True when sending found a live job holding the same unique key: this object then
@@ -110,6 +121,7 @@ class Job:
         job._lease_token = ""
         job._result_ttl_ms = 0
         job._reporter = None
+        job._workflow = ""
         job._trace_headers = {}
         job.duplicate = False
         job.status = status

@@ -76,6 +76,8 @@ class QueueKeys:
     unique_until: str
     rates: str
     results: str
+    outbox: str
+    workflows: str
     _base: str
 
     def enqueue_token(self, token: str) -> str:
@@ -135,6 +137,8 @@ def queue_keys(namespace: str, queue: str) -> QueueKeys:
         unique_until=f"{base}:unique:until",
         rates=f"{base}:rates",
         results=f"{base}:results",
+        outbox=f"{base}:outbox",
+        workflows=f"{base}:workflows",
         _base=base,
     )
 

@@ -288,8 +288,9 @@ def job_info(scope: Scope, queue: str, job_id: str) -> Op[JobInfo | None]:
     return info
 
 
-def cancel(scope: Scope, queue: str, job_id: str) -> Op[CancelResult]:
-    """Remove job `job_id` from `queue` if it has not started."""
+def cancel(scope: Scope, queue: str, job_id: str) -> Op[tuple[CancelResult, int]]:
+    """Remove job `job_id` from `queue` if it has not started; return the result and how many
+    workflow signals the cancel pushed (see `spinach.workflow_ops.cancel`, which relays them)."""
     keep_done_ms, max_done, _, _ = scope.retention.script_args()
     limits = {
         "id": job_id,
@@ -299,7 +300,10 @@ def cancel(scope: Scope, queue: str, job_id: str) -> Op[CancelResult]:
     }
     reply = yield from _on_queue(scope, queue, CancelReply, "cancel", limits)
     outcome = text(reply.outcome)
-    return CancelResult.NOT_FOUND if outcome == "unknown" else CancelResult(outcome)
+    return (
+        CancelResult.NOT_FOUND if outcome == "unknown" else CancelResult(outcome),
+        reply.signals,
+    )
 
 
 def run_now(scope: Scope, queue: str, job_id: str) -> Op[bool]:

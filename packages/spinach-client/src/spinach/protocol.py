@@ -95,6 +95,8 @@ class FetchResult:
     #: While the queue is paused or at its running limit, the jobs ready to start once it is
     #: resumed or a slot frees (else 0).
     held_ready: int = 0
+    #: Workflow signals the outcomes pushed on the queue's outbox (the worker relays them).
+    signals: int = 0
 
     @property
     def next_wake_ms(self) -> int | None:
@@ -120,6 +122,15 @@ class QueueStats:
     paused: bool = False
     #: Most jobs of the queue that may run at once across every worker (None: no limit).
     max_running: int | None = None
+
+
+class FinishResult(NamedTuple):
+    """What recording outcomes did: how many applied, which were rejected (fencing), and
+    how many workflow signals they pushed on the queue's outbox."""
+
+    applied: int
+    rejected: list[str]
+    signals: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,13 +198,13 @@ class QueueBackend(Protocol):
         recover: bool = True,
     ) -> FetchResult: ...
 
-    def finish(
-        self, queue: str, outcomes: Sequence[tuple[Outcome, str]]
-    ) -> tuple[int, list[str]]: ...
+    def finish(self, queue: str, outcomes: Sequence[tuple[Outcome, str]]) -> FinishResult: ...
 
     def release(self, queue: str, leases: Sequence[Lease]) -> int: ...
 
     def report_progress(self, queue: str, updates: Sequence[tuple[str, str, str]]) -> int: ...
+
+    def relay(self, queue: str) -> int: ...
 
     def renew(
         self, queue: str, leases: Sequence[Lease], lease_ms: int, task_names: Sequence[str] = ()

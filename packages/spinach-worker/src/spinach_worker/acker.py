@@ -12,7 +12,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from redis.exceptions import DataError
 
@@ -58,6 +58,8 @@ class Acker:
         self._give_up_after: float | None = None
         #: time.monotonic() of the last recorded batch (None before the first).
         self.last_ack: float | None = None
+        #: Poked when recorded outcomes pushed workflow signals (the runtime sets it).
+        self.on_signals: Callable[[], None] | None = None
         self._thread = threading.Thread(target=self._run, name=name)
 
     def start(self) -> None:
@@ -98,8 +100,12 @@ class Acker:
         self._book.settling(_leases(batch))
         return batch
 
-    def settle(self, batch: Batch, rejected: Sequence[str]) -> None:
-        """Forget the leases of a batch Redis has recorded; report the rejected outcomes."""
+    def settle(self, batch: Batch, rejected: Sequence[str], signals: int = 0) -> None:
+        """Forget the leases of a batch Redis has recorded; report the rejected outcomes;
+        have the workflow signals it pushed relayed (before the batch counts as recorded, so
+        that a draining worker waits for them)."""
+        if signals and self.on_signals is not None:
+            self.on_signals()
         for outcome, token in batch:
             self._book.pop(Lease(outcome.id, token))
         self._count(len(batch))
@@ -171,7 +177,9 @@ class Acker:
 
     def _record(self, batch: Batch) -> None:
         self._book.settling(_leases(batch))
-        rejected = self._send(batch)
+        rejected, signals = self._send(batch)
+        if signals and self.on_signals is not None:
+            self.on_signals()
         for outcome, token in batch:
             self._book.pop(Lease(outcome.id, token))
         self._count(len(batch))
@@ -185,22 +193,27 @@ class Acker:
                 job_id,
             )
 
-    def _send_plainly(self, batch: Batch) -> list[str] | None:
+    def _send_plainly(self, batch: Batch) -> tuple[list[str] | None, int]:
         """Send outcomes one by one, without their error text: none blocks the others."""
         rejected: list[str] = []
+        signals = 0
         for outcome, token in batch:
             plain = outcome._replace(
                 error=outcome.error.encode("ascii", "replace").decode(),
                 traceback=outcome.traceback.encode("ascii", "replace").decode(),
             )
             try:
-                rejected += self._broker.finish(self._queue, [(plain, token)])[1]
+                result = self._broker.finish(self._queue, [(plain, token)])
             except (DataError, UnicodeError):
                 logger.exception("Could not record the outcome of job %s", outcome.id)
-        return rejected
+            else:
+                rejected += result.rejected
+                signals += result.signals
+        return rejected, signals
 
-    def _send(self, batch: Batch) -> list[str] | None:
-        """Send `batch` until Redis takes it; return the rejected ids, None if given up.
+    def _send(self, batch: Batch) -> tuple[list[str] | None, int]:
+        """Send `batch` until Redis takes it; return the rejected ids (None if given up) and
+        the workflow signals it pushed.
 
         Until an outcome is recorded its lease stays in the book, so the heartbeat keeps
         renewing it and no other worker takes the job over.
@@ -208,10 +221,11 @@ class Acker:
         backoff = Backoff()
         while True:
             try:
-                return self._broker.finish(self._queue, batch)[1]
+                result = self._broker.finish(self._queue, batch)
+                return result.rejected, result.signals
             except SchemaMismatchError:
                 logger.exception("Could not record %d job outcomes", len(batch))
-                return None  # recovery takes the jobs over once their leases expire
+                return None, 0  # recovery takes the jobs over once their leases expire
             except (DataError, UnicodeError):  # never taken as is: keep it from the others
                 logger.exception("Could not send %d job outcomes as they are", len(batch))
                 return self._send_plainly(batch)
@@ -221,7 +235,7 @@ class Acker:
                         "Could not record %d job outcomes while stopping (%s); their leases "
                         "will expire and recovery will take the jobs over", len(batch), e,
                     )  # fmt: skip
-                    return None
+                    return None, 0
                 delay = backoff.next_delay()
                 level = logging.ERROR if isinstance(e, REFUSALS) else logging.WARNING
                 logger.log(

@@ -29,13 +29,18 @@ def build_job(fetched: FetchedJob, tasks: Tasks) -> tuple[Job, Task]:
         job._trace_headers = envelope.headers
         job._result_ttl_ms = envelope.result_ttl
         job._reporter = None
+        job._workflow = envelope.workflow
         job.status = JobStatus.QUEUED
         job.task_name = envelope.task
         job.queue = envelope.queue
         job.at = from_epoch_ms(envelope.at or envelope.created)
         job.max_retries = math.inf if envelope.max_retries is None else envelope.max_retries
         job.retries = fetched.retries
-        job.task_args = tuple(envelope.args)
+        job.task_args = (
+            tuple(envelope.args)
+            if envelope.prior is msgspec.UNSET
+            else (envelope.prior, *envelope.args)  # the result of the step before it
+        )
         job.task_kwargs = envelope.kwargs
         job.task_func = None
     except (msgspec.DecodeError, msgspec.ValidationError) as e:

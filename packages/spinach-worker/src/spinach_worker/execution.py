@@ -120,7 +120,7 @@ def conclude(
     """
     job_id = job.job_id
     if error is None:
-        if job._result_ttl_ms:
+        if job._result_ttl_ms or job._workflow:
             try:
                 result = encode_result(job.task_name, value)
             except UnstorableResultError as unstorable:

@@ -45,7 +45,7 @@ class Fetcher:
         stop_when_queue_empty: bool,
         settled: Callable[[], bool],
         wait_settled: Callable[[], None],
-        on_drained: Callable[[], None],
+        on_drained: Callable[[], bool],
         on_fatal: Callable[[BaseException], None],
         name: str,
         slots: Slots | None = None,
@@ -93,6 +93,10 @@ class Fetcher:
         with contextlib.suppress(*TRANSIENT_ERRORS):  # the private list expires by itself
             self._ctx.broker.clear_worker_wake(self._ctx.queue, self._ctx.worker_id)
         return True
+
+    def wake(self) -> None:
+        """End the fetcher's wait for work: it fetches again now."""
+        self._wake()
 
     def _wake(self) -> None:
         try:
@@ -158,7 +162,7 @@ class Fetcher:
                 raise
             self.last_fetch = self.last_turn = time.monotonic()
             if outcomes:
-                self._acker.settle(outcomes, result.rejected)
+                self._acker.settle(outcomes, result.rejected, result.signals)
             if backoff.failures:
                 logger.info("Fetching from Redis again after %d failures", backoff.failures)
             backoff.reset()
@@ -182,9 +186,10 @@ class Fetcher:
                 self._stop_when_queue_empty
                 and result.ready_left == result.delayed_left == result.held_ready == 0
             ):
-                if settled and not result.jobs and result.running_left == 0:
+                # Nothing anywhere, nothing here when we looked: stop once every queue of the
+                # worker is found so (else look again when woken).
+                if settled and not result.jobs and result.running_left == 0 and self._on_drained():
                     self.drained = True
-                    self._on_drained()  # nothing anywhere, nothing here when we looked
                     return
                 if not settled or result.jobs:
                     # A local job, or an outcome, was pending when this fetch began, or this

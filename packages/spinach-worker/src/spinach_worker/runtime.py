@@ -40,6 +40,7 @@ from spinach_worker.leases import LeaseBook
 from spinach_worker.periodic import PeriodicScheduler
 from spinach_worker.progress import ProgressBoard
 from spinach_worker.queues import QueuePlan, QueueSpec, parse_queues
+from spinach_worker.relay import Relay
 from spinach_worker.reporter import Reporter
 from spinach_worker.watchdog import Watchdog
 from spinach_worker.workers import (
@@ -75,6 +76,7 @@ class Lane:
     housekeeper: Housekeeper
     watchdog: Watchdog
     scheduler: PeriodicScheduler
+    relay: Relay
 
 
 class WorkerRuntime:
@@ -141,7 +143,9 @@ class WorkerRuntime:
         self._join_lock = threading.Lock()
         self._blocking = False
         self._fatal: BaseException | None = None
-        self._drained: set[str] = set()
+        #: Queues found empty (stop_when_queue_empty), with the relays' move count then.
+        self._drained: dict[str, int] = {}
+        self._moves = 0
         self._drained_lock = threading.Lock()
         self._lanes: list[Lane] = []
 
@@ -218,6 +222,7 @@ class WorkerRuntime:
         self._progress.start()
         for each in self._lanes:
             each.acker.start()
+            each.relay.start()
             each.reporter.start()
             each.heartbeat.start()
             each.housekeeper.start()
@@ -239,15 +244,17 @@ class WorkerRuntime:
     ) -> Lane:
         """The parts that serve the context's queue, threads not started."""
         beat = ctx.lease_ms / 3000
+        relay = Relay(ctx, name=f"{prefix}-relay", on_moved=self._on_moved)
         settled, wait_settled = self._settled, self._wait_settled
         of_queue: str | None = None  # one queue: every job here is of it
         if slots is not None:
             of_queue = ctx.queue
             # The executor is shared: this queue is settled once its own jobs are, however
             # busy the other queues keep the threads.
-            settled = _no_lease_held(ctx)
+            settled = _no_lease_held(ctx, relay)
             wait_settled = self._wait_a_moment
         acker = Acker(ctx.broker, ctx.book, source, ctx.queue, name=f"{prefix}-acker")
+        acker.on_signals = relay.poke
         reporter = Reporter(
             ctx.tasks, ctx.namespace, ctx.queue, ctx.book, source, name=f"{prefix}-reporter"
         )
@@ -288,6 +295,7 @@ class WorkerRuntime:
                 name=f"{prefix}-watchdog",
             ),
             scheduler=PeriodicScheduler(ctx, self._engine, refresh=beat, name=f"{prefix}-periodic"),
+            relay=relay,
         )
 
     @property
@@ -402,6 +410,8 @@ class WorkerRuntime:
             for lane in lanes:
                 lane.acker.join()
             for lane in lanes:
+                lane.relay.stop()  # after the last outcomes: their signals go out first
+            for lane in lanes:
                 lane.heartbeat.stop()
                 lane.housekeeper.stop()
             if self._health is not None:
@@ -456,23 +466,40 @@ class WorkerRuntime:
             self._workers.idle
             and all(lane.reporter.idle for lane in self._lanes)
             and all(lane.acker.idle for lane in self._lanes)
+            and all(lane.relay.idle for lane in self._lanes)
         )
 
     def _wait_a_moment(self) -> None:
         """Wait a moment for a queue's local jobs to finish, in a worker of several queues."""
         self._stop_requested.wait(0.01)
 
-    def _on_drained(self, queue: str) -> Callable[[], None]:
-        """What the fetcher of `queue` calls once it found it empty: stop once all are."""
+    def _on_drained(self, queue: str) -> Callable[[], bool]:
+        """What the fetcher of `queue` calls once it found it empty: stop once all are.
 
-        def drained() -> None:
+        Workflow signals relayed here may start jobs in a queue found empty before: the
+        queues must all be found empty since the last move of a relay, or they look again.
+        Returns whether the worker stops.
+        """
+
+        def drained() -> bool:
             with self._drained_lock:
-                self._drained.add(queue)
-                done = len(self._drained) == len(self.contexts)
+                self._drained[queue] = self._moves
+                done = len(self._drained) == len(self.contexts) and all(
+                    seen == self._moves for seen in self._drained.values()
+                )
             if done:
                 self._request_stop()
+            return done
 
         return drained
+
+    def _on_moved(self) -> None:
+        """A relay started or stopped workflow steps: the queues found empty look again."""
+        with self._drained_lock:
+            self._moves += 1
+            again = [lane for lane in self._lanes if lane.ctx.queue in self._drained]
+        for lane in again:
+            lane.fetcher.wake()
 
     def _on_fatal(self, error: BaseException) -> None:
         self._fatal = error
@@ -526,11 +553,12 @@ def _latest(times: Iterable[float | None]) -> float | None:
     return max(known) if known else None
 
 
-def _no_lease_held(ctx: WorkerContext) -> Callable[[], bool]:
-    """Whether every job of the context's queue fetched here has its outcome recorded.
+def _no_lease_held(ctx: WorkerContext, relay: Relay) -> Callable[[], bool]:
+    """Whether every job of the context's queue fetched here has its outcome recorded (and
+    the workflow signals of those outcomes relayed).
 
     A lease leaves the book once Redis recorded the job's outcome (or the job went back, or
     the lease was lost): an empty book is a settled queue, whatever the other queues run.
     """
     book = ctx.book
-    return lambda: len(book) == 0
+    return lambda: len(book) == 0 and relay.idle

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import redis
 from redis.cluster import RedisCluster
 
-from spinach import const, operations
+from spinach import const, operations, workflow_ops
 from spinach.contract import (
     ExpireRecordsReply,
     FetchReply,
@@ -35,6 +35,7 @@ from spinach.operations import text as _text
 from spinach.protocol import (
     FetchedJob,
     FetchResult,
+    FinishResult,
     Lease,
     Outcome,
     PreparedJob,
@@ -238,7 +239,7 @@ class Broker:
 
     def cancel(self, queue: str, job_id: str) -> CancelResult:
         """Remove job `job_id` from `queue` if it has not started."""
-        return self.run(operations.cancel(self, queue, job_id))
+        return self.run(workflow_ops.cancel(self, queue, job_id))
 
     def run_now(self, queue: str, job_id: str) -> bool:
         """Make a waiting job of `queue` ready now, ahead of the others; False if not waiting."""
@@ -366,10 +367,12 @@ class Broker:
             applied=reply.applied,
             rejected=tuple(_text(job_id) for job_id in reply.rejected),
             held_ready=reply.held_ready,
+            signals=reply.signals,
         )
 
-    def finish(self, queue: str, outcomes: Sequence[tuple[Outcome, str]]) -> tuple[int, list[str]]:
-        """Record outcomes (each with its lease token); return (applied, rejected ids).
+    def finish(self, queue: str, outcomes: Sequence[tuple[Outcome, str]]) -> FinishResult:
+        """Record outcomes (each with its lease token); return (applied, rejected ids,
+        workflow signals pushed).
 
         An outcome is rejected when the lease is no longer the caller's (fencing). Succeeded
         jobs leave a record, failed ones go to the failed-job store (see `retention`).
@@ -383,7 +386,9 @@ class Broker:
                 variadic={"outcomes": _outcome_args(outcomes)},
             ),
         )
-        return reply.applied, [_text(job_id) for job_id in reply.rejected]
+        return FinishResult(
+            reply.applied, [_text(job_id) for job_id in reply.rejected], reply.signals
+        )
 
     def release(self, queue: str, leases: Sequence[Lease]) -> int:
         """Put fetched jobs that never started back at the head of `queue`, in order."""
@@ -428,6 +433,11 @@ class Broker:
             ProgressReply, call("progress", self._keys(queue), variadic={"updates": flat})
         )
         return reply.applied
+
+    def relay(self, queue: str) -> int:
+        """Apply the workflow signals waiting in the outbox of `queue` (and those they set
+        off); return how many were applied (see spinach.workflow_ops.relay)."""
+        return self.run(workflow_ops.relay(self, queue))
 
     def register_periodic(
         self, queue: str, periods: Sequence[tuple[str, int]], alive_ms: int

@@ -5,7 +5,8 @@ A waiting job leaves the delayed set, a job of another priority than 0 the ranke
 queued in the ready list cannot leave it without a scan of the list, so its record is deleted:
 the fetch that meets its id drops it. A cancelled job leaves a
 finished record ('c') while records are kept. A cancelled job lets go of its unique key, and
-leaves the result 'c' if it stores one (see the result include).
+leaves the result 'c' if it stores one (see the result include). A workflow step signals its
+end (its chain stops, its group counts it: see the workflow include).
 
 KEYS
   delayed     ZSET    ids of jobs waiting for their due time (score: due ms)
@@ -17,6 +18,7 @@ KEYS
   unique_until  ZSET  unique key -> until when a finished job still holds it (ms)
   results     ZSET    id -> when its stored result expires (ms); each result is the LIST
                       "<results>:<id>" (see the result include)
+  outbox      LIST    signals of ended workflow steps, to relay (see the workflow include)
 
 ARGV
   id          the job's id
@@ -28,31 +30,33 @@ REPLY
   outcome     'cancelled'; 'running' (a worker holds it: nothing done); 'finished' (it
               already succeeded, failed or was cancelled, or its worker died running it and it
               waits to be reported failed); or 'unknown'
+  signals     workflow signals pushed on the outbox (the caller relays them)
 ]]
 --- @include "prelude"
 --- @include "record"
 --- @include "history"
 --- @include "unique"
 --- @include "result"
+--- @include "workflow"
 
 local id = ARG.id
 local q = {
   jobs = KEY.jobs, done = KEY.done, done_index = KEY.done_index, unique = KEY.unique,
-  unique_until = KEY.unique_until, results = KEY.results,
+  unique_until = KEY.unique_until, results = KEY.results, outbox = KEY.outbox,
 }
 local raw = read_raw(q, {id})[1]
 local record = unpack_record(raw)
 if record and record.l then
-  return reply{outcome = 'running'}
+  return reply{outcome = 'running', signals = 0}
 end
 if record and (record.x or record.s) then
-  return reply{outcome = 'finished'}  -- failed, or its worker died: it is being reported failed
+  return reply{outcome = 'finished', signals = 0}  -- failed, or its worker died: it is being reported failed
 end
 if not record then
   if redis.call('HEXISTS', KEY.done, id) == 1 then
-    return reply{outcome = 'finished'}
+    return reply{outcome = 'finished', signals = 0}
   end
-  return reply{outcome = 'unknown'}
+  return reply{outcome = 'unknown', signals = 0}
 end
 
 local now = now_ms()
@@ -67,4 +71,5 @@ local keep_done = tonumber(ARG.keep_done_ms)
 if keep_done > 0 then
   add_done(q, now, {{id, make_done_record('c', state_of(raw))}}, tonumber(ARG.max_done))
 end
-return reply{outcome = 'cancelled'}
+local signals = signal_exits(q, record.wo, 'c', 'job ' .. id .. ' was cancelled')
+return reply{outcome = 'cancelled', signals = signals}

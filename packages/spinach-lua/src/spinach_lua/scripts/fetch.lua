@@ -35,6 +35,7 @@ KEYS
   rates       ZSET    "<task>\0<rate key>" -> earliest start of its next job (see the rate include)
   results     ZSET    id -> when its stored result expires (ms); each result is the LIST
                       "<results>:<id>" (see the result include)
+  outbox      LIST    signals of ended workflow steps, to relay (see the workflow include)
   parked*     LIST    one per task of `tasks`: its jobs held back by its limit
 
 ARGV
@@ -54,6 +55,7 @@ ARGV
 REPLY
   applied     how many outcomes were applied
   rejected    ids whose outcome was rejected: the caller's lease is gone (fencing)
+  signals     workflow signals the outcomes pushed on the outbox (the caller relays them)
   ids         ids of the jobs leased to the caller
   records     the record of each job as stored before it was leased (see the record include:
               its envelope, its retries so far, and whether its worker died mid-run and it
@@ -80,6 +82,7 @@ REPLY
 --- @include "unique"
 --- @include "rate"
 --- @include "result"
+--- @include "workflow"
 --- @include "outcomes"
 
 local now = now_ms()
@@ -89,10 +92,10 @@ local q = {
   lease_seq = KEY.lease_seq, limited_running = KEY.limited_running, done = KEY.done,
   done_index = KEY.done_index, failed_index = KEY.failed_index, jobs = KEY.jobs,
   stats = KEY.stats, unique = KEY.unique, unique_until = KEY.unique_until, rates = KEY.rates,
-  results = KEY.results, capped = max_running ~= nil,
+  results = KEY.results, outbox = KEY.outbox, capped = max_running ~= nil,
 }
 local names = load_tasks(q, ARG.tasks, ARG.tasks_n, KEY.parked, KEY.limits)
-local applied, rejected = apply_outcomes(q, now, ARG.outcomes, ARG.outcomes_n, {
+local applied, rejected, signals = apply_outcomes(q, now, ARG.outcomes, ARG.outcomes_n, {
   keep_done = tonumber(ARG.keep_done_ms), max_done = tonumber(ARG.max_done),
   keep_failed = tonumber(ARG.keep_failed_ms), max_failed = tonumber(ARG.max_failed),
   max_results = tonumber(ARG.max_results),
@@ -277,7 +280,8 @@ elseif next(spare) then
   end
 end
 local result = {
-  applied = applied, rejected = rejected, ids = ids, records = raws, leases = leases,
+  applied = applied, rejected = rejected, signals = signals, ids = ids, records = raws,
+  leases = leases,
   ready_left = ready_left, held_ready = 0,
 }
 if ready_left > 0 then

@@ -19,6 +19,7 @@ KEYS
   control     HASH    an operator's decisions (see fetch): max_running is read here
   results     ZSET    id -> when its stored result expires (ms); each result is the LIST
                       "<results>:<id>" (see the result include)
+  outbox      LIST    signals of ended workflow steps, to relay (see the workflow include)
 
 ARGV
   keep_done_ms  how long finished records are kept, in ms (0: none are written)
@@ -31,6 +32,7 @@ ARGV
 REPLY
   applied     how many outcomes were applied
   rejected    ids whose outcome was rejected: the caller's lease is gone (fencing)
+  signals     workflow signals the outcomes pushed on the outbox (the caller relays them)
 ]]
 --- @include "prelude"
 --- @include "record"
@@ -40,6 +42,7 @@ REPLY
 --- @include "history"
 --- @include "unique"
 --- @include "result"
+--- @include "workflow"
 --- @include "outcomes"
 
 local q = {
@@ -47,11 +50,11 @@ local q = {
   limited_running = KEY.limited_running, done = KEY.done, done_index = KEY.done_index,
   failed_index = KEY.failed_index, jobs = KEY.jobs, stats = KEY.stats,
   unique = KEY.unique, unique_until = KEY.unique_until, results = KEY.results,
-  capped = redis.call('HEXISTS', KEY.control, 'max_running') == 1,
+  outbox = KEY.outbox, capped = redis.call('HEXISTS', KEY.control, 'max_running') == 1,
 }
-local applied, rejected = apply_outcomes(q, now_ms(), ARG.outcomes, ARG.outcomes_n, {
+local applied, rejected, signals = apply_outcomes(q, now_ms(), ARG.outcomes, ARG.outcomes_n, {
   keep_done = tonumber(ARG.keep_done_ms), max_done = tonumber(ARG.max_done),
   keep_failed = tonumber(ARG.keep_failed_ms), max_failed = tonumber(ARG.max_failed),
   max_results = tonumber(ARG.max_results),
 })
-return reply{applied = applied, rejected = rejected}
+return reply{applied = applied, rejected = rejected, signals = signals}

@@ -58,7 +58,7 @@ if record then
   local due = tonumber(redis.call('ZSCORE', KEY.delayed, ARG.id)) or -1
   local held = ''
   local fields = unpack_record(record)
-  if due < 0 and not fields.l and not fields.s and not fields.x then
+  if due < 0 and not fields.l and not fields.s and not fields.x and not fields.h then
     held = held_by(record)
   elseif due >= 0 and fields.rs then
     held = 'rate_limit'

@@ -1,21 +1,23 @@
 -- Apply the outcomes of jobs a worker ran. Needs the prelude and the record, lease, limits,
--- history, unique and result includes; q.jobs, q.running, q.delayed, q.wake,
--- q.limited_running, q.results, the history keys and the unique keys. A job that ends lets go
--- of its unique key here, and leaves its result if it stores one.
+-- history, unique, result and workflow includes; q.jobs, q.running, q.delayed, q.wake,
+-- q.limited_running, q.results, q.outbox, the history keys and the unique keys. A job that
+-- ends lets go of its unique key here, leaves its result if it stores one, and signals what
+-- its end moves on if it is a workflow step.
 --
 -- The outcomes are `count` values of ARGV from index `first`, six per job:
 --   op, id, lease, when, error, traceback
--- op 's': succeeded; 'S': succeeded with a result to keep for `when` ms, its JSON in the
--- error slot; 'f': failed for good; 'F': failed for good with an envelope that cannot
+-- op 's': succeeded; 'S': succeeded with a result, its JSON in the error slot, to keep for
+-- `when` ms (0: only to pass on, for a workflow step); 'f': failed for good; 'F': failed for good with an envelope that cannot
 -- be decoded (kept to be read, never run again); 'r': retry in `when` ms; 'R': retry at the
 -- absolute time `when` (ms). error ("Type: message") and traceback describe a failed run.
 --
 -- Fencing: an outcome applies only while the job's lease is still the one the caller was given.
 -- A worker whose lease expired and was taken over (a zombie back from a pause or a partition),
--- or a batch re-sent after a lost reply, changes nothing. Returns (applied, rejected ids).
+-- or a batch re-sent after a lost reply, changes nothing. Returns (applied, rejected ids,
+-- workflow signals pushed).
 local function apply_outcomes(q, now, first, count, retention)
   if count == 0 then
-    return 0, {}
+    return 0, {}, 0
   end
   local ids = {}
   for i = first, first + count - 1, 6 do
@@ -27,6 +29,7 @@ local function apply_outcomes(q, now, first, count, retention)
   local done, done_entries, failed, failed_records, changed, changed_records = {}, {}, {}, {}, {}, {}
   local delayed = {}
   local results = {}  -- {id, value, ttl ms} of the results to keep, stored after the deletions
+  local signals = {}  -- {exits, letter, data} of workflow steps that ended
   local ended, ended_records = {}, {}  -- jobs that ended and may hold a unique key
   local earliest = nil
   local keep_done = retention.keep_done > 0
@@ -42,7 +45,14 @@ local function apply_outcomes(q, now, first, count, retention)
         -- The hot path: the record is kept as it was (its lease and state), never unpacked.
         done[#done + 1] = id
         if op == 'S' then
-          results[#results + 1] = {id, 's' .. ARGV[i + 4], tonumber(ARGV[i + 3])}
+          local ttl = tonumber(ARGV[i + 3])
+          if ttl > 0 then
+            results[#results + 1] = {id, 's' .. ARGV[i + 4], ttl}
+          end
+          local exits = unpack_record(raw).wo
+          if exits then
+            signals[#signals + 1] = {exits, 's', ARGV[i + 4]}
+          end
         end
         if keep_done then
           done_entries[#done_entries + 1] = {id, make_done_record('s', state_of(raw))}
@@ -66,6 +76,9 @@ local function apply_outcomes(q, now, first, count, retention)
           end
           if record.rt then
             results[#results + 1] = {id, 'f' .. ARGV[i + 4] .. '\3' .. ARGV[i + 5], tonumber(record.rt)}
+          end
+          if record.wo then
+            signals[#signals + 1] = {record.wo, 'f', 'job ' .. id .. ' failed: ' .. ARGV[i + 4]}
           end
           failed[#failed + 1] = id
           failed_records[#failed_records + 1] = record
@@ -93,7 +106,7 @@ local function apply_outcomes(q, now, first, count, retention)
     end
   end
   if #applied == 0 then
-    return 0, rejected
+    return 0, rejected, 0
   end
 
   -- Deletions first: Redis at maxmemory refuses a script whose first write may grow memory, so
@@ -121,8 +134,12 @@ local function apply_outcomes(q, now, first, count, retention)
     trim_failed(q, now - retention.keep_failed, retention.max_failed, #failed + 100)
   end
   count_outcomes(q, now, #done, #failed, #changed)
+  local pushed = 0
+  for _, signal in ipairs(signals) do
+    pushed = pushed + signal_exits(q, signal[1], signal[2], signal[3])
+  end
   if earliest and (earliest_before == nil or earliest < earliest_before) then
     ensure_wake_token(q.wake)
   end
-  return #applied, rejected
+  return #applied, rejected, pushed
 end

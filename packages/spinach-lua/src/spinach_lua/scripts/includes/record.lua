@@ -31,11 +31,14 @@
 --        it stores none)
 --   pg   the progress its task last reported, "<fraction>\3<message>\3<when, ms>" (see the
 --        progress script)
+--   h    "1" while it is a workflow step held until the steps before it end, and
+--   wf   the id of its workflow, and
+--   wo   what its end moves on in the workflow (see the workflow include)
 --   k    its unique key, if it has one, and
 --   km   the key's rule (see the unique include); the last field: the hot path looks at its
 --        last byte to tell whether a record may carry a key
 
-local RECORD_FIELDS = {'r', 'x', 't', 'c', 'b', 's', 'f', 'ran', 'u', 'err', 'tb', 'p', 'rl', 'rs', 'rt', 'pg', 'k', 'km'}
+local RECORD_FIELDS = {'r', 'x', 't', 'c', 'b', 's', 'f', 'ran', 'u', 'err', 'tb', 'p', 'rl', 'rs', 'rt', 'pg', 'h', 'wf', 'wo', 'k', 'km'}
 
 -- The lease at the front of a record, or nil.
 local function lease_of(raw)
