@@ -1,5 +1,6 @@
 """Workflows: chains pass results on, groups run in parallel and call back once they all end."""
 
+import threading
 from datetime import timedelta
 from typing import Any
 
@@ -177,3 +178,31 @@ def test_a_step_that_cannot_take_the_prior_result_is_refused_at_send_time(
     with pytest.raises(Exception, match="number"):
         spin.schedule_workflow(Chain(Step("number", 1), Step("number", 2)))
     assert spin.status().queues == [] or all(q.ready == 0 for q in spin.status().queues)
+
+
+def test_signals_applied_by_several_relays_at_once_count_once(spin: Engine, ledger: Ledger) -> None:
+    """Relays race for the same signals (each applies what it read, then removes it): a
+    group still counts each member once and calls back once, with every result."""
+    spin.attach_tasks(_tasks(ledger))
+    for g in range(10):
+        spin.schedule_workflow(
+            Group(*(Step("number", g * 10 + n) for n in range(4)), on_success=Step("total"))
+        )
+    stop = threading.Event()
+
+    def race() -> None:
+        while not stop.is_set():
+            for queue in ("spinach", OTHER):
+                spin.broker.relay(queue)
+
+    racers = [threading.Thread(target=race) for _ in range(3)]
+    for racer in racers:
+        racer.start()
+    try:
+        _run(spin)
+    finally:
+        stop.set()
+        for racer in racers:
+            racer.join()
+    totals = sorted(entry[1] for entry in ledger.entries if entry[0] == "total")
+    assert totals == [[g * 10 + n for n in range(4)] for g in range(10)]

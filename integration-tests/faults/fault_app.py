@@ -107,6 +107,27 @@ if os.environ.get("PERIODIC_MS"):
         ledger.sadd("beats", f"{seconds + micros / 1e6}:{os.getpid()}")
 
 
+@tasks.task(name="member", max_retries=1000, retry_policy=fast)
+def member(key: str, ms: int = 0) -> str:
+    """A workflow step, at least once: records its start and end, returns its key."""
+    record("start", "member", key)
+    time.sleep(ms / 1000)
+    record("end", "member", key)
+    return key
+
+
+@tasks.task(name="joined")
+def joined(results: list[str], key: str) -> None:
+    """A group's on_success callback, at most once: records that it started, and what it got."""
+    record("start", "joined", f"{key}={'+'.join(sorted(results))}")
+
+
+@tasks.task(name="completed")
+def completed(summary: dict[str, int], key: str) -> None:
+    """A group's on_complete callback, at most once."""
+    record("start", "completed", f"{key}={summary['succeeded']}")
+
+
 @signals.job_failed.connect_via(NAMESPACE)
 def on_failed(namespace: str, job, err) -> None:  # type: ignore[no-untyped-def]
     key = job.task_args[0] if job.task_args else "?"
