@@ -24,7 +24,7 @@ from redis_server import RedisServer, free_port
 
 import spinach
 import spinach_lua
-from spinach import Engine, RedisBroker, Tasks, current_job
+from spinach import Chain, Engine, RedisBroker, Step, Tasks, current_job
 from spinach.brokers.base import Broker
 from spinach.cli import build_parser, main
 from spinach.job import JobStatus
@@ -1083,3 +1083,17 @@ def test_job_show_shows_a_result_and_the_last_progress(spin: Engine, app: App) -
         {"answer": 42},
         0.5,
     )
+
+
+def test_job_show_of_a_workflow_step_lists_the_steps(spin: Engine, app: App) -> None:
+    flow = spin.schedule_workflow(Chain(Step("ok", 1), Step("ok")))  # the second gets None
+    code, text = cli(spin, "job", "show", flow.jobs[1].job_id)
+    assert code == 0
+    head, _, steps = text.partition(f"\n\nworkflow {flow.id}:\n")
+    assert {row[0]: row[1] for row in table(head)}["workflow"] == flow.id
+    rows = table(steps)
+    assert rows[0] == ["STEP", "TASK", "STATUS", "WAITING FOR"]
+    assert [row[:3] for row in rows[1:]] == [
+        [flow.jobs[0].job_id, "ok", "queued"],
+        [flow.jobs[1].job_id, "ok", "waiting"],
+    ]

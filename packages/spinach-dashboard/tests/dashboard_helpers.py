@@ -28,6 +28,11 @@ def later(n: int) -> None:
     pass
 
 
+@tasks.task(name="shop:double")
+def double(n: int) -> int:
+    return 2 * n
+
+
 @tasks.task(name="shop:total", store_result=True)
 def total(n: int) -> dict[str, int]:
     current_job().report_progress(1, "counted")

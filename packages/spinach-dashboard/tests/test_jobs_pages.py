@@ -6,7 +6,7 @@ from typing import Any
 
 from dashboard_helpers import RELEASE, Browser, run_until_empty, standalone, wait_for
 
-from spinach import Engine, Tasks
+from spinach import Chain, Engine, Step, Tasks
 from spinach_dashboard import create_app
 
 
@@ -251,3 +251,15 @@ def test_a_job_page_shows_its_result_and_its_progress(spin: Engine, browser: Bro
     assert '<progress max="1" value="1.0"></progress> 100% counted' in page
     later = text(browser.get(f"/jobs/{waiting.job_id}"))
     assert "Kept once the job ends." in later and "job-progress" not in later
+
+
+def test_a_job_page_lists_the_steps_of_its_workflow(spin: Engine, browser: Browser) -> None:
+    flow = spin.schedule_workflow(Chain(Step("shop:double", 3), Step("shop:total")))
+    first, second = flow.jobs
+    page = text(browser.get(f"/jobs/{second.job_id}"))
+    steps = re.findall(r'<tr data-step="([^"]+)"', page)
+    assert steps == [first.job_id, second.job_id]
+    assert "the steps before it in its workflow" in page
+    run_until_empty(spin)
+    page = text(browser.get(f"/jobs/{first.job_id}"))
+    assert page.count('<span class="badge status-succeeded">succeeded</span>') == 2

@@ -379,6 +379,8 @@ def _job(engine: Engine, args: argparse.Namespace, out: TextIO) -> int:
             print(as_json(info), file=out)
         else:
             print(_job_text(info, _worker_name(engine, info)), file=out)
+            if info.workflow is not None:
+                print("\n" + _workflow_text(engine, info.workflow), file=out)
         return OK
     if args.action == "retry":
         retried = engine.retry_failed(job_id)
@@ -620,6 +622,16 @@ def _worker_name(engine: Engine, job: JobInfo) -> str:
     return job.worker
 
 
+def _workflow_text(engine: Engine, workflow: str) -> str:
+    """The steps of a job's workflow, in their order, with their states."""
+    members = engine.get_workflow(workflow) or []
+    rows = [
+        [m.id, m.task or "-", m.status.name.lower() if m.task else "gone", m.waiting_for or ""]
+        for m in members
+    ]
+    return f"workflow {workflow}:\n" + _table(["STEP", "TASK", "STATUS", "WAITING FOR"], rows)
+
+
 def _result_text(job: JobInfo) -> str:
     """What `job show` says of a stored result: the value, or why there is none to show."""
     if job.result_state == "succeeded":
@@ -657,6 +669,8 @@ def _job_text(job: JobInfo, worker: str) -> str:
         fields.append(("progress", f"{job.progress:.0%}{message}, {_when(job.progress_at)}"))
     if job.stores_result:
         fields.append(("result", _result_text(job)))
+    if job.workflow:
+        fields.append(("workflow", job.workflow))
     if job.error_type:
         fields.append(
             (

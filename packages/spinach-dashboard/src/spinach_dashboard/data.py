@@ -197,6 +197,12 @@ class DashboardData:
             )
         return info
 
+    def workflow(self, workflow_id: str | None) -> list[JobInfo]:
+        """The steps of a workflow, in their order (none when it is not known)."""
+        if workflow_id is None:
+            return []
+        return self.engine.get_workflow(workflow_id) or []
+
     def workers_by_id(self, queue: str | None = None) -> dict[str, WorkerStatus]:
         return {worker.id: worker for worker in self.status(queue).workers}
 

@@ -54,7 +54,8 @@ def jobs(ctx: Context) -> Response:
 def job(ctx: Context, job_id: str) -> Response:
     info = ctx.data.job(job_id)
     worker = ctx.data.workers_by_id(info.queue).get(info.worker or "")
-    return ctx.render("job.html", page="jobs", job=info, worker=worker)
+    steps = ctx.data.workflow(info.workflow)
+    return ctx.render("job.html", page="jobs", job=info, worker=worker, steps=steps)
 
 
 def lookup(ctx: Context) -> Response:
