@@ -261,6 +261,11 @@ class Bench:
     unique = False
     #: Send every job with this priority (this repo only; not 0: what priorities cost).
     priority = 0
+    #: Every job keeps its result (this repo only): what storing results costs.
+    results = False
+    #: The processing phases' jobs are sent as workflow groups of this many members (this repo
+    #: only; 0: plain jobs): what group membership costs.
+    group = 0
 
     def options(self, n: int) -> dict[str, Any]:
         """The schedule_with options of job number `n`, {} when it has none of its own."""
@@ -271,11 +276,13 @@ class Bench:
             options["priority"] = self.priority
         if self.rate_keys:
             options["rate_key"] = f"r{n}"
+        if self.results:
+            options["store_result"] = True
         return options
 
     def batch(self, jobs: int, task: str = "noop") -> Any:
         batch = self.flavor.spinach.Batch()
-        if self.unique or self.priority or self.rate_keys:
+        if self.unique or self.priority or self.rate_keys or self.results:
             for n in range(jobs):
                 batch.schedule_with(task, (n % 100, 7), **self.options(n))
             return batch
@@ -289,7 +296,7 @@ def enqueue_single(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
     for n in range(args.warmup):
         bench.engine.schedule("noop", n, 7)
     before = bench.probe.snapshot()
-    if bench.unique or bench.priority or bench.rate_keys:
+    if bench.unique or bench.priority or bench.rate_keys or bench.results:
         for n in range(args.jobs):
             bench.engine.schedule_with("noop", (n % 100, 7), **bench.options(n))
     else:
@@ -370,7 +377,16 @@ def aio_enqueue_batch(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
 def prefill(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
     """Enqueue the jobs of the processing phase, in another process than the worker's."""
     started = time.perf_counter()
-    bench.engine.schedule_batch(bench.batch(args.jobs, args.task))
+    if bench.group:
+        sp = bench.flavor.spinach
+        for first in range(0, args.jobs, bench.group):
+            members = range(first, min(args.jobs, first + bench.group))
+            steps = [
+                sp.Step(args.task, n % 100, 7).with_options(**bench.options(n)) for n in members
+            ]
+            bench.engine.schedule_workflow(sp.Group(*steps))
+    else:
+        bench.engine.schedule_batch(bench.batch(args.jobs, args.task))
     return {"jobs": args.jobs, "seconds": time.perf_counter() - started}
 
 
@@ -530,6 +546,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--unique", action="store_true", help="this repo only: unique keys")
     parser.add_argument("--priority", type=int, default=0, help="this repo only: job priority")
     parser.add_argument("--rate-keys", action="store_true", help="this repo only: rate limits")
+    parser.add_argument("--results", action="store_true", help="this repo only: store results")
+    parser.add_argument("--group", type=int, default=0, help="this repo only: groups of N")
     parser.add_argument("--warmup", type=int, default=20, help="jobs sent before measuring")
     parser.add_argument("--interval-ms", type=float, default=10.0)
     parser.add_argument("--settle", type=float, default=0.5, help="idle seconds before sending")
@@ -554,6 +572,8 @@ def main(flavor: Flavor, argv: Sequence[str]) -> int:
     bench = Bench(flavor, args.redis_url, args.namespace, args.rate_keys)
     bench.unique = args.unique
     bench.priority = args.priority
+    bench.results = args.results
+    bench.group = args.group
     try:
         result = _RUNNERS[args.phase](bench, args)
     finally:

@@ -318,5 +318,13 @@ def _options(args: argparse.Namespace) -> str:
             getattr(args, "rate_keys", False),
             "this repo's tasks rate-limited (1000/s), each job with a rate key of its own",
         ),
+        (
+            getattr(args, "results", False),
+            "every job of this repo keeps its result (store_result=True)",
+        ),
+        (
+            getattr(args, "group", 0),
+            f"this repo's processing jobs sent as workflow groups of {getattr(args, 'group', 0)}",
+        ),
     ]
     return "".join(f"; {text}" for wanted, text in clauses if wanted)

@@ -101,6 +101,19 @@ def parse_args() -> argparse.Namespace:
         "the limit costs per job, none of them held back; 0.0.25 has none)",
     )
     add(
+        "--results",
+        action="store_true",
+        help="this repo's jobs all keep their result (store_result=True: what storing results "
+        "costs per job; 0.0.25 has none)",
+    )
+    add(
+        "--group",
+        type=int,
+        default=0,
+        help="this repo's processing jobs are sent as workflow groups of that many members (what "
+        "group membership costs per job; 0.0.25 has none)",
+    )
+    add(
         "--repeat",
         type=int,
         default=3,
@@ -273,6 +286,10 @@ def run_phase(
         command += ["--priority", str(args.priority)]
     if side.key == "current" and args.rate_keys:
         command += ["--rate-keys"]
+    if side.key == "current" and args.results:
+        command += ["--results"]
+    if side.key == "current" and args.group:
+        command += ["--group", str(args.group)]
     with log_path.open("w") as log:
         try:
             # Taken last before the spawn: the process phases count their rate from it.
