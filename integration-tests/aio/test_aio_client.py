@@ -11,7 +11,7 @@ import pytest
 from anyio import to_thread
 from helpers import Ledger
 
-from spinach import Batch, CancelResult, Engine, JobStatus, Tasks
+from spinach import Batch, CancelResult, Chain, Engine, Group, JobStatus, NoResultError, Step, Tasks
 from spinach.aio import AsyncEngine
 
 pytestmark = pytest.mark.anyio
@@ -161,3 +161,28 @@ async def test_status_pages_and_throughput_read_what_the_sync_engine_reads(
     minutes = await aspin.throughput("spinach", minutes=5)
     assert minutes == spin.throughput("spinach", minutes=5)
     assert sum(m.processed for m in minutes) == 8 and sum(m.failed for m in minutes) == 3
+
+
+async def test_a_workflow_sent_awaited_runs_and_its_result_is_awaited(
+    spin: Engine, aspin: AsyncEngine, ledger: Ledger
+) -> None:
+    tasks = Tasks()
+
+    @tasks.task(name="twice")
+    def twice(n: int) -> int:
+        return 2 * n
+
+    @tasks.task(name="summed", store_result=True)
+    def summed(values: list[int]) -> int:
+        return sum(values)
+
+    spin.attach_tasks(tasks)
+    flow = await aspin.schedule_workflow(
+        Chain(Group(Step("twice", 1), Step("twice", 2)), Step("summed"))
+    )
+    await _drain(spin)
+    assert await aspin.result(flow.jobs[-1], timeout=5) == 6
+    steps = await aspin.get_workflow(flow.id)
+    assert steps is not None and [s.status for s in steps] == [JobStatus.SUCCEEDED] * 3
+    with pytest.raises(NoResultError, match="keeps no result"):
+        await aspin.result(flow.jobs[0], timeout=1)

@@ -9,7 +9,7 @@ to Redis go through redis.asyncio instead of redis-py.
 from datetime import datetime, timedelta
 from typing import Any
 
-from spinach import admin, const, operations
+from spinach import admin, const, operations, workflow_ops
 from spinach.aio.broker import AsyncRedisBroker
 from spinach.brokers.base import MAX_BLOCK_SECONDS
 from spinach.engine import (
@@ -30,6 +30,7 @@ from spinach.keys import validate_queue
 from spinach.options import NO_OPTIONS, JobOptions, checked_request
 from spinach.protocol import PreparedJob
 from spinach.task import Batch
+from spinach.workflow import Node, Workflow
 
 
 class AsyncEngine:
@@ -116,6 +117,19 @@ class AsyncEngine:
         with self._engine._sending_batch(batch) as (jobs, prepared):
             mark_duplicates(jobs, await self._enqueue(prepared))
         return jobs
+
+    async def schedule_workflow(self, workflow: Node) -> Workflow:
+        """Send a workflow, as `Engine.schedule_workflow` does."""
+        plan, prepared, jobs = self._engine._plan_workflow(workflow)
+        await self._broker.run(
+            workflow_ops.send(self._engine.broker, plan, prepared, plan.jobs[0].queue)
+        )
+        return Workflow(plan.id, jobs)
+
+    async def get_workflow(self, workflow: "Workflow | str") -> list[JobInfo] | None:
+        """The state of each step of a workflow, as `Engine.get_workflow` gives it."""
+        workflow_id = workflow.id if isinstance(workflow, Workflow) else workflow
+        return await self._broker.run(self._engine._workflow_members(workflow_id))
 
     async def _send_one(
         self,
