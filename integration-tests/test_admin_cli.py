@@ -323,7 +323,8 @@ def test_jobs_failed_lists_failed_jobs_of_every_queue_newest_first_one_page_at_a
         "finished_at": None, "worker": jobs[0]["worker"], "error_type": "ValueError",
         "error_message": "doomed 3", "traceback": None, "args": [3], "kwargs": {},
         "retriable": True, "unique_key": None, "waiting_for": None, "priority": 0,
-        "rate_key": None,
+        "rate_key": None, "stores_result": False, "result_state": None, "result": None,
+        "workflow": None, "progress": None, "progress_message": None, "progress_at": None,
     }  # fmt: skip
     assert jobs[0]["worker"]
     assert jobs[0]["traceback"].rstrip().endswith("ValueError: doomed 3")

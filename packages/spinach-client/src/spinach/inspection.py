@@ -350,8 +350,9 @@ HELD_IN_WORKFLOW = "the steps before it in its workflow"
 
 
 def _workflow_error(field: str) -> dict[str, Any]:
-    """The error of a finished record: a workflow step stopped before it ran says why."""
-    if not field:
+    """The error of a finished record: a workflow step stopped before it ran says why (the
+    error of an earlier run of a job is not shown once the job finished)."""
+    if not field.startswith("spinach.WorkflowStopped"):
         return {}
     error_type, message = _split_error(field)
     return {"error_type": error_type, "error_message": message}

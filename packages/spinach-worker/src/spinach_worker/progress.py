@@ -45,7 +45,10 @@ class ProgressBoard:
             self._changed.notify()
 
     def unsettled(self, job: Job) -> bool:
-        """Whether a report of `job` is not recorded yet (two lookups, no lock)."""
+        """Whether a report of `job` is not recorded yet (no lock; nothing built while no
+        job reports progress)."""
+        if not self._pending and not self._sending:
+            return False
         key = (job.queue, job.job_id)
         return key in self._pending or key in self._sending
 

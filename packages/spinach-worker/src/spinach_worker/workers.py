@@ -307,7 +307,7 @@ class ThreadWorkers(BaseWorkers):
                     logger.exception("Unexpected error while running %s", job)
                     outcome = execution.failure(job.job_id, e)
                 del current[name]
-                if self.progress is not None:
+                if self.progress is not None and self.progress.unsettled(job):
                     self.progress.settle(job)  # its last report before its outcome
                 self._done(job, outcome)
         finally:
