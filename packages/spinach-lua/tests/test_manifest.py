@@ -2,6 +2,7 @@
 are a contract the bodies keep: names, never positions."""
 
 import re
+from importlib.resources import files
 
 import pytest
 
@@ -154,3 +155,18 @@ def test_a_header_that_cannot_be_a_contract_is_refused(header: str, problem: str
         return
     with pytest.raises(ContractError, match=problem):
         build_script("bad", header, {})
+
+
+def test_fields_read_by_number_are_the_fields_their_readers_name() -> None:
+    # The hot path reads some record fields by their number (field_of): the numbers must
+    # follow RECORD_FIELDS when a field is added.
+    include = (files("spinach_lua") / "scripts" / "includes" / "record.lua").read_text()
+    declared = re.search(r"local RECORD_FIELDS = \{([^}]*)\}", include)
+    assert declared is not None
+    fields = re.findall(r"'(\w+)'", declared.group(1))
+    readers = {"task_of": "t", "priority_of": "p", "exits_of": "wo"}
+    for reader, field in readers.items():
+        body = re.search(rf"local function {reader}\(raw\)\n(.*?)\nend", include, re.S)
+        assert body is not None, reader
+        (number,) = re.findall(r"field_of\(raw, (\d+)\)", body.group(1))
+        assert fields[int(number) - 1] == field, (reader, number)

@@ -14,6 +14,7 @@ from typing import Any
 from spinach.const import PRIORITY_MAX, PRIORITY_MIN
 from spinach.results import checked_ttl
 from spinach.unique import UniqueRule, checked_key
+from spinach.utils import checked_duration
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,13 +117,7 @@ def checked_when(
         return at
     if delay is None:
         return None
-    if isinstance(delay, int | float) and not isinstance(delay, bool):
-        if not math.isfinite(delay):
-            raise ValueError(f"delay= must be finite, got {delay!r}")
-        delay = timedelta(seconds=delay)
-    if not isinstance(delay, timedelta):
-        raise TypeError(f"delay= takes a timedelta or seconds, got {delay!r}")
-    return delay
+    return checked_duration("delay=", delay)
 
 
 def checked_arguments(args: Any, kwargs: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:

@@ -6,7 +6,6 @@ whoever waits for the result learns how it ended. The value lives in Redis under
 queue (see spinach_lua's result include), bounded per queue by `Retention.max_results`.
 """
 
-import math
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -15,6 +14,7 @@ import msgspec
 
 from spinach.arguments import json_problem
 from spinach.exc import SpinachError
+from spinach.utils import checked_duration
 
 #: How long a result is kept when its task or job does not say.
 DEFAULT_RESULT_TTL = timedelta(days=1)
@@ -72,13 +72,7 @@ def checked_ttl(where: str, store_result: object, result_ttl: object) -> int:
         return _ms(DEFAULT_RESULT_TTL) if store_result else 0
     if store_result is False:
         raise ValueError(f"{where}: result_ttl is given but store_result=False: drop one")
-    if isinstance(result_ttl, int | float) and not isinstance(result_ttl, bool):
-        if not math.isfinite(result_ttl):
-            raise ValueError(f"{where}: result_ttl must be finite, got {result_ttl!r}")
-        result_ttl = timedelta(seconds=result_ttl)
-    if not isinstance(result_ttl, timedelta):
-        raise TypeError(f"{where}: result_ttl takes a timedelta or seconds, got {result_ttl!r}")
-    ms = _ms(result_ttl)
+    ms = _ms(checked_duration(f"{where}: result_ttl", result_ttl))
     if ms < 1:
         raise ValueError(f"{where}: result_ttl must be at least one millisecond")
     return ms

@@ -1,5 +1,6 @@
 """Small helpers kept public for compatibility with Spinach 0.0.25."""
 
+import math
 import random
 import time
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,18 @@ def exponential_backoff(attempt: int, cap: int = 1200) -> timedelta:
     """
     base = min(3 * 2 ** max(attempt, 0), cap) // 2
     return timedelta(seconds=base + random.randint(0, base))
+
+
+def checked_duration(what: str, value: object) -> timedelta:
+    """`value` as a timedelta: a timedelta, or a finite number of seconds (`what` names it in
+    the error otherwise)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            raise ValueError(f"{what} must be finite, got {value!r}")
+        return timedelta(seconds=value)
+    if not isinstance(value, timedelta):
+        raise TypeError(f"{what} takes a timedelta or seconds, got {value!r}")
+    return value
 
 
 def utc(at: datetime) -> datetime:

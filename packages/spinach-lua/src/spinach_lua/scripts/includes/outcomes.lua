@@ -49,7 +49,7 @@ local function apply_outcomes(q, now, first, count, retention)
           if ttl > 0 then
             results[#results + 1] = {id, 's' .. ARGV[i + 4], ttl}
           end
-          local exits = unpack_record(raw).wo
+          local exits = exits_of(raw)
           if exits then
             signals[#signals + 1] = {exits, 's', ARGV[i + 4]}
           end

@@ -84,6 +84,11 @@ local function task_of(raw)
   return field_of(raw, 3)
 end
 
+-- What the end of a workflow step moves on (`wo`, see the workflow include), or nil.
+local function exits_of(raw)
+  return field_of(raw, 19)
+end
+
 -- The priority of a record (a number: 0 when it has none).
 local function priority_of(raw)
   return tonumber(field_of(raw, 12)) or 0
