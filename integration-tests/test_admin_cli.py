@@ -325,6 +325,7 @@ def test_jobs_failed_lists_failed_jobs_of_every_queue_newest_first_one_page_at_a
         "retriable": True, "unique_key": None, "waiting_for": None, "priority": 0,
         "rate_key": None, "stores_result": False, "result_state": None, "result": None,
         "workflow": None, "progress": None, "progress_message": None, "progress_at": None,
+        "cancel_requested_at": None,
     }  # fmt: skip
     assert jobs[0]["worker"]
     assert jobs[0]["traceback"].rstrip().endswith("ValueError: doomed 3")
@@ -548,19 +549,22 @@ def test_job_cancel_of_a_waiting_or_queued_job_means_it_never_runs(spin: Engine,
     }  # fmt: skip
 
 
-def test_job_cancel_of_a_running_job_exits_1_and_the_job_finishes(spin: Engine, app: App) -> None:
+def test_job_cancel_of_a_running_job_asks_its_worker_to_stop_it(spin: Engine, app: App) -> None:
     job_id = spin.schedule("hold", 1).job_id
     spin.start_workers(number=1, block=False)
     wait_for(lambda: status_of(spin, job_id) is JobStatus.RUNNING, message="the job to start")
 
-    not_cancelled = f"Job {job_id} is running: it was not cancelled.\n"
-    assert cli(spin, "job", "cancel", job_id) == (1, not_cancelled)
-    assert cli_json(spin, "job", "cancel", job_id) == (1, {"id": job_id, "result": "running"})
-
+    asked = f"Job {job_id} is running: its worker is asked to stop it.\n"
+    assert cli(spin, "job", "cancel", job_id) == (0, asked)
+    # Asked again: still being stopped, or stopped already.
+    assert cli_json(spin, "job", "cancel", job_id) in (
+        (0, {"id": job_id, "result": "requested"}),
+        (1, {"id": job_id, "result": "finished"}),
+    )
+    wait_for(lambda: status_of(spin, job_id) is JobStatus.CANCELLED, message="the job to stop")
     app.release.set()
-    wait_for(lambda: status_of(spin, job_id) is JobStatus.SUCCEEDED, message="the job to finish")
     spin.stop_workers()
-    assert app.ran("hold") == [(1,)]
+    assert app.ran("hold started") == [(1,)] and app.ran("hold") == []  # stopped mid-run
 
 
 def test_job_cancel_of_an_unknown_id_exits_1(spin: Engine, app: App) -> None:

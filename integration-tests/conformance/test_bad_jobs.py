@@ -12,6 +12,7 @@ from spinach.brokers.base import Broker
 from spinach.contract import call
 from spinach.exc import SchemaMismatchError
 from spinach.keys import queue_keys
+from spinach_lua import SCHEMA_VERSION
 
 
 def test_a_job_for_a_task_this_worker_does_not_know_fails_and_others_still_run(
@@ -88,7 +89,7 @@ def test_data_of_another_schema_is_refused_with_a_clear_error(
     # A client or a worker that starts now refuses it before touching anything.
     other = Engine(make_broker(), namespace=spin.namespace)
     other.attach_tasks(tasks)
-    with pytest.raises(SchemaMismatchError, match=r"schema 999.*schema 3"):
+    with pytest.raises(SchemaMismatchError, match=rf"schema 999.*schema {SCHEMA_VERSION}"):
         other.schedule("job")
     from spinach_worker.runtime import WorkerStopped
 

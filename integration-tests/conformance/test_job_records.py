@@ -334,7 +334,9 @@ def test_a_cancelled_job_held_back_by_a_limit_never_starts(spin: Engine, ledger:
     assert ledger.entries == [1, 3]
 
 
-def test_a_running_job_is_not_cancelled(spin: Engine, ledger: Ledger) -> None:
+def test_a_running_job_is_stopped_not_removed(spin: Engine, ledger: Ledger) -> None:
+    # 0.0.25 left a running job alone; now its worker is asked to stop it (see
+    # test_time_limits_and_cancel.py). The result is false all the same: it had started.
     gate = threading.Event()
     tasks = Tasks()
     tasks.add(lambda: (ledger.add("ran"), gate.wait(10)), name="slow")
@@ -343,9 +345,10 @@ def test_a_running_job_is_not_cancelled(spin: Engine, ledger: Ledger) -> None:
     spin.start_workers(number=1, block=False)
     ledger.wait_for_count(1)
     result = spin.cancel(job)
-    assert result is CancelResult.RUNNING and not result
+    assert result is CancelResult.REQUESTED and not result
+    wait_for(lambda: spin.get_job(job).status is JobStatus.CANCELLED, message="the stop")  # type: ignore[union-attr]
     gate.set()
-    wait_for(lambda: spin.get_job(job).status is JobStatus.SUCCEEDED, message="the end")  # type: ignore[union-attr]
+    assert ledger.entries == ["ran"]
 
 
 def test_records_expire_by_count_and_by_age(make_broker, namespace: str, ledger: Ledger) -> None:

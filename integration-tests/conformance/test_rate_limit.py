@@ -67,12 +67,23 @@ def test_the_starts_are_spaced_by_the_limit(app: Engine, ledger: Ledger) -> None
     batch = Batch()
     for n in range(5):
         batch.schedule("api", n)
-    app.schedule_batch(batch)
+    jobs = app.schedule_batch(batch)
     app.start_workers(number=4, block=False)
-    starts = [at for _, at in sorted(ledger.wait_for_count(5))]
-    gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
-    assert min(gaps) >= 0.045, gaps  # 50 ms apart, whatever the four threads could do
-    assert starts[-1] - starts[0] < 2.0  # and each as soon as its turn comes: no long poll
+    ledger.wait_for_count(5)
+
+    def ended() -> bool:
+        return all(app.get_job(job).status is JobStatus.SUCCEEDED for job in jobs)  # type: ignore[union-attr]
+
+    wait_for(ended, message="the five jobs to end")
+    # The starts as Redis gave them (each lease's start, Redis time): what the limit spaces.
+    # Thread start-up on a loaded host adds its own jitter afterwards, which no queue controls.
+    starts = sorted(app.get_job(job).started_at for job in jobs)  # type: ignore[union-attr,type-var]
+    first = starts[0]
+    # The first starts at once, at its turn's time; each next one no earlier than its turn,
+    # 50 ms after the one before, whatever the four threads could do.
+    for n, start in enumerate(starts):
+        assert start - first >= timedelta(milliseconds=50 * n), starts
+    assert starts[-1] - first < timedelta(seconds=2)  # each as soon as its turn comes
 
 
 def test_other_tasks_jobs_start_at_once(app: Engine) -> None:

@@ -42,6 +42,7 @@ def client_engine(server: RedisServer) -> Engine:
     tasks.add(lambda key, ms=0: None, name="once")
     tasks.add(lambda key, ms=0: None, name="paced", rate_limit="2/s", max_retries=1000)
     tasks.add(lambda key, due: None, name="stamp")
+    tasks.add(lambda key, ms=0: None, name="bounded")
     tasks.add(lambda key, ms=0: None, name="member", max_retries=1000)
     tasks.add(lambda results, key: None, name="joined")
     tasks.add(lambda summary, key: None, name="completed")

@@ -82,6 +82,14 @@ def once(key: str, ms: int = 0) -> None:
     record("end", "once", key)
 
 
+@tasks.task(name="bounded", time_limit=0.5)
+def bounded(key: str, ms: int = 0) -> None:
+    """At most once, with a time limit: a run past half a second is stopped and fails."""
+    record("start", "bounded", key)
+    time.sleep(ms / 1000)  # blocked in C: the worker takes the outcome over and goes on
+    record("end", "bounded", key)
+
+
 @tasks.task(name="stamp")
 def stamp(key: str, due: float) -> None:
     """Record the Redis time at which a delayed job started, and when it was due."""

@@ -4,6 +4,8 @@ import io
 import logging
 import os
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -12,11 +14,13 @@ from helpers import Ledger
 from redis_server import RedisServer
 from redis_topologies import SentinelSet, make_certificates
 
-from spinach import Engine, RedisBroker, Tasks
+from spinach import CancelResult, Engine, JobCancelled, RedisBroker, Tasks
 from spinach.acl import acl_rules
 from spinach.brokers.redis import _redact
 from spinach.cli import main
 from spinach.exc import BrokerAuthError, BrokerConnectionError
+from spinach.job import JobStatus
+from spinach.keys import cancel_channel
 
 pytestmark = [pytest.mark.redis, pytest.mark.topology]
 
@@ -59,6 +63,46 @@ def test_acl_users_confined_to_a_namespace_run_it_and_cannot_touch_another(
         intruder.schedule("job", 99)
     with pytest.raises(redis.exceptions.NoPermissionError):
         redis.Redis.from_url(f"redis://shop-web:shop-web-pass@{base}").get("cache:anything")
+
+
+def test_acl_users_cancel_running_jobs_on_their_namespace_s_channel_only(
+    acl_server: RedisServer,
+) -> None:
+    base = f"127.0.0.1:{acl_server.port}/0"
+    started, seen = threading.Event(), []
+    tasks = Tasks()
+
+    @tasks.task(name="long")
+    def long() -> None:
+        started.set()
+        try:
+            while True:
+                time.sleep(0.005)
+        except JobCancelled:
+            seen.append("stopped")
+            raise
+
+    web = Engine(RedisBroker.from_url(f"redis://shop-web:shop-web-pass@{base}"), namespace="shop")
+    web.attach_tasks(tasks)
+    worker = Engine(
+        RedisBroker.from_url(f"redis://shop-worker:shop-worker-pass@{base}"), namespace="shop"
+    )
+    worker.attach_tasks(tasks)
+    job = web.schedule("long")
+    worker.start_workers(number=1, block=False)
+    try:
+        assert started.wait(10)
+        assert web.cancel(job) is CancelResult.REQUESTED  # PUBLISH allowed on its channel
+        deadline = time.monotonic() + 10
+        while web.get_job(job).status is not JobStatus.CANCELLED:  # type: ignore[union-attr]
+            assert time.monotonic() < deadline, "the worker never stopped the job"
+            time.sleep(0.01)
+        assert seen == ["stopped"]
+    finally:
+        worker.stop_workers()
+    confined = redis.Redis.from_url(f"redis://shop-web:shop-web-pass@{base}")
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        confined.publish(cancel_channel("billing"), "someone-else-s-job")
 
 
 def test_a_wrong_password_fails_fast_without_revealing_it(

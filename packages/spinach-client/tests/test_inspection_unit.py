@@ -104,7 +104,7 @@ def test_a_traceback_is_kept_bounded_with_its_end() -> None:
 
 
 def test_only_a_cancelled_result_is_true() -> None:
-    assert [bool(result) for result in CancelResult] == [True, False, False, False]
+    assert [bool(result) for result in CancelResult] == [True, False, False, False, False]
 
 
 def test_python_reads_the_record_fields_in_the_order_the_record_include_writes_them() -> None:

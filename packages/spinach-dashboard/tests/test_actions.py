@@ -170,3 +170,20 @@ def test_acting_on_a_task_by_name_needs_its_queue_unless_it_is_attached(
     assert browser.post("/periodic/pause", {}).status_code == 400
     long_name = browser.post("/limits/set", {"task": "x" * 201, "queue": "spinach", "limit": "1"})
     assert long_name.status_code == 400
+
+
+def test_stopping_a_running_job_asks_its_worker_and_says_so(spin: Engine, browser: Browser) -> None:
+    job = spin.schedule("shop:later", 1)
+    spin.broker.fetch(job.queue, 1, 30_000, worker_id="a-worker")  # a worker holds it now
+    page = browser.get(f"/jobs/{job.job_id}").get_data(as_text=True)
+    assert f'action="/jobs/{job.job_id}/cancel"' in page and ">Stop<" in page
+    response = browser.post(f"/jobs/{job.job_id}/cancel")
+    assert response.headers["Location"] == (
+        f"/jobs/{job.job_id}?notice=cancel-requested&notice_job={job.job_id}"
+    )
+    page = browser.get(response.headers["Location"]).get_data(as_text=True)
+    assert "its worker is asked to stop it" in page
+    assert ">Stop<" not in page  # asked once: the page says so instead of offering it again
+    assert 'id="job-cancel">asked for' in page and "its worker is stopping it" in page
+    info = spin.get_job(job.job_id)
+    assert info is not None and info.cancel_requested_at is not None

@@ -21,6 +21,7 @@ from spinach.results import (
 from spinach.retention import Retention
 from spinach.running import current_job
 from spinach.task import AbortException, Batch, RetryException, Tasks
+from spinach.time_limits import JobCancelled, JobInterrupted, TimeLimitExceeded
 from spinach.workflow import Chain, Group, Step, Workflow
 
 __version__ = "0.1.0"
@@ -34,9 +35,11 @@ __all__ = [
     "Engine",
     "Group",
     "Job",
+    "JobCancelled",
     "JobCancelledError",
     "JobFailedError",
     "JobInfo",
+    "JobInterrupted",
     "JobStatus",
     "MemoryBroker",
     "NoResultError",
@@ -47,6 +50,7 @@ __all__ = [
     "Step",
     "Tasks",
     "ThreadWorkers",
+    "TimeLimitExceeded",
     "UnstorableResultError",
     "Workflow",
     "__version__",

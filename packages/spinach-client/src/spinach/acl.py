@@ -1,6 +1,6 @@
 """Redis ACL rules that confine a web app or a worker to one Spinach namespace."""
 
-from spinach.keys import PREFIX, validate_namespace
+from spinach.keys import PREFIX, cancel_channel, validate_namespace
 
 #: What the scripts run inside Redis (ACLs apply to commands called by scripts too).
 SCRIPT_COMMANDS = (
@@ -16,7 +16,8 @@ SCRIPT_COMMANDS = (
 CLIENT_COMMANDS = (
     "evalsha", "script|load", "ping", "hello", "blpop", "rpush", "pexpire", "del", "set",
     "get", "hget", "hmget", "hgetall", "zlexcount", "llen", "zrange", "zrangebyscore", "scan",
-    "sadd", "sscan", "smembers", "hscan", "time", "blmove", "lindex",
+    "sadd", "sscan", "smembers", "hscan", "time", "blmove", "lindex", "publish", "subscribe",
+    "unsubscribe",
 )  # fmt: skip
 
 
@@ -30,4 +31,7 @@ def acl_rules(namespace: str) -> str:
     validate_namespace(namespace)
     commands = sorted(set(SCRIPT_COMMANDS) | set(CLIENT_COMMANDS))
     keys = f"~{PREFIX}:{{{namespace}/* ~{PREFIX}:{{{namespace}}}*"
-    return " ".join(["resetkeys", keys, "resetchannels", "-@all", *(f"+{c}" for c in commands)])
+    channels = f"&{cancel_channel(namespace)}"  # the cancels of running jobs
+    return " ".join(
+        ["resetkeys", keys, "resetchannels", channels, "-@all", *(f"+{c}" for c in commands)]
+    )

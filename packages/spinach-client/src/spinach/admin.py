@@ -109,13 +109,13 @@ def result_op(
 
 
 def cancel_op(scope: Scope, queues: Sequence[str], job_id: str) -> Op[CancelResult]:
-    """Cancel `job_id` in the queue that holds it, if it has not started."""
+    """Cancel `job_id` in the queue that holds it (a running one: ask its worker to stop it)."""
     result = CancelResult.NOT_FOUND
     for queue in queues:
         outcome = yield from workflow_ops.cancel(scope, queue, job_id)
         if outcome is not CancelResult.NOT_FOUND:
             result = outcome
-            if outcome in (CancelResult.CANCELLED, CancelResult.RUNNING):
+            if outcome in (CancelResult.CANCELLED, CancelResult.REQUESTED):
                 return outcome
     return result
 

@@ -395,11 +395,12 @@ def _job(engine: Engine, args: argparse.Namespace, out: TextIO) -> int:
     result = engine.cancel(job_id)
     texts = {
         CancelResult.CANCELLED: f"Job {job_id} is cancelled: it will not run.",
+        CancelResult.REQUESTED: f"Job {job_id} is running: its worker is asked to stop it.",
         CancelResult.RUNNING: f"Job {job_id} is running: it was not cancelled.",
         CancelResult.FINISHED: f"Job {job_id} has already finished.",
         CancelResult.NOT_FOUND: f"No job {job_id}.",
     }
-    code = OK if result else NOTHING_DONE
+    code = OK if result or result is CancelResult.REQUESTED else NOTHING_DONE
     return _say(out, args, {"id": job_id, "result": result.value}, texts[result], code)
 
 
@@ -664,6 +665,8 @@ def _job_text(job: JobInfo, worker: str) -> str:
         fields.append(("unique key", job.unique_key))
     if job.waiting_for:
         fields.append(("waiting for", job.waiting_for))
+    if job.cancel_requested_at is not None:
+        fields.append(("cancel asked", _when(job.cancel_requested_at)))
     if job.progress is not None:
         message = f" ({job.progress_message})" if job.progress_message else ""
         fields.append(("progress", f"{job.progress:.0%}{message}, {_when(job.progress_at)}"))

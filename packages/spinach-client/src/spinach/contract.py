@@ -137,6 +137,7 @@ class ReleaseReply(NamedTuple):
 class RenewReply(NamedTuple):
     lost: list[bytes]
     recovered: int
+    cancelled: list[bytes]
 
 
 class ProgressReply(NamedTuple):

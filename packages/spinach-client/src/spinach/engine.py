@@ -150,10 +150,13 @@ class Engine:
         )
 
     def cancel(self, job: JobRef) -> CancelResult:
-        """Cancel a job that has not started: it is removed atomically and never runs.
+        """Cancel a job: one that has not started is removed atomically and never runs.
 
-        The result is true only when the job was cancelled; a running job is not interrupted
-        (the result says RUNNING).
+        The result is true only then. A running job's worker is told within moments to stop
+        it (the result says REQUESTED): the task sees `JobCancelled` raised in it (asyncio: it
+        is cancelled; cooperative code may check `job.cancelled`), and the job ends as
+        cancelled, never retried, unless its run succeeded before the stop reached it. See
+        the time limits and cancel page of the docs.
         """
         return self._broker.run(self._on_job(admin.cancel_op, job))
 

@@ -81,7 +81,11 @@ class CancelResult(enum.Enum):
 
     #: The job was waiting or queued: it is removed and will never start.
     CANCELLED = "cancelled"
-    #: A worker is running it: nothing was done (running jobs are not interrupted).
+    #: A worker is running it and is asked to stop it: it ends as cancelled once the worker
+    #: stopped it (`Engine.result` or `get_job` tell when), never retried.
+    REQUESTED = "requested"
+    #: A worker is running it: nothing was done (kept for code written for 0.0.25; Spinach
+    #: now asks the worker to stop it and says REQUESTED).
     RUNNING = "running"
     #: It already succeeded, failed or was cancelled.
     FINISHED = "finished"
@@ -146,6 +150,8 @@ class JobInfo:
     progress: float | None = None
     progress_message: str | None = None
     progress_at: datetime | None = None
+    #: When `Engine.cancel` asked its worker to stop it (it was running); None otherwise.
+    cancel_requested_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,12 +331,16 @@ def done_info(job_id: str, queue: str, raw: bytes) -> JobInfo:
     retries = int(fields.get("r", "0") or 0)
     budget = int(fields.get("b", "0") or 0)
     status = _RECORD_STATES.get(letter.decode(), JobStatus.NOT_SET)
+    ran = bool(fields.get("l") or fields.get("cn"))
+    if not worker and fields.get("cn"):
+        started, worker = _lease_parts(fields.get("ran", ""))
     return JobInfo(
         id=job_id,
         queue=queue,
         task=fields.get("t", ""),
         status=status,
-        attempts=retries + 1 if status is JobStatus.SUCCEEDED else retries,
+        # A job cancelled while it ran (its lease, or the cancel's mark, kept) had a run.
+        attempts=retries + 1 if status is JobStatus.SUCCEEDED or ran else retries,
         max_retries=None if budget < 0 else budget,
         created_at=from_ms(int(fields.get("c", "0") or 0)),
         started_at=from_ms(started),
@@ -342,6 +352,7 @@ def done_info(job_id: str, queue: str, raw: bytes) -> JobInfo:
         workflow=fields.get("wf") or None,
         **_workflow_error(fields.get("err", "")),
         **_progress(fields.get("pg", "")),
+        cancel_requested_at=from_ms(int(fields.get("cn", "0") or 0)),
     )
 
 
@@ -393,6 +404,7 @@ RECORD_FIELDS = (
     "h",
     "wf",
     "wo",
+    "cn",
     "k",
     "km",
 )
@@ -437,6 +449,9 @@ def record_info(job_id: str, queue: str, raw: bytes | str, due_ms: int = -1) -> 
         finished = from_ms(number("f"))
         attempts = retries + 1
         retriable = envelope is not None and args is not None and not text("u")
+    elif text("x") and text("cn"):  # cancelled, then its worker died: reported so next
+        status = JobStatus.CANCELLED
+        attempts = retries + 1
     elif text("x"):  # its worker died running it; the next fetch reports it failed
         status = JobStatus.FAILED
         error = ABANDONED_ERROR
@@ -476,4 +491,5 @@ def record_info(job_id: str, queue: str, raw: bytes | str, due_ms: int = -1) -> 
         workflow=text("wf") or None,
         waiting_for=HELD_IN_WORKFLOW if text("h") else None,
         **_progress(text("pg")),
+        cancel_requested_at=from_ms(number("cn")) if text("cn") else None,
     )

@@ -17,6 +17,7 @@ from spinach.utils import now_utc, utc
 _NOT_COMPARED = frozenset(
     (
         "_uuid",
+        "_cancelled",
         "_lease_token",
         "_reporter",
         "_result_ttl_ms",
@@ -48,6 +49,7 @@ class Job:
     """
 
     __slots__ = [
+        "_cancelled",
         "_id",
         "_lease_token",
         "_reporter",
@@ -84,6 +86,8 @@ class Job:
         self._result_ttl_ms = 0
         #: Where its progress reports go while a worker runs it (see spinach.running).
         self._reporter: ProgressSink | None = None
+        #: Set by its worker when `Engine.cancel` asked for it while it ran.
+        self._cancelled = False
         #: The workflow it is a step of ("": none): its worker sends its result on.
         self._workflow = ""
         #: Trace context propagated from the producer (W3C trace context), if any.
@@ -121,6 +125,7 @@ class Job:
         job._lease_token = ""
         job._result_ttl_ms = 0
         job._reporter = None
+        job._cancelled = False
         job._workflow = ""
         job._trace_headers = {}
         job.duplicate = False
@@ -160,6 +165,12 @@ class Job:
         `get_job`, `spinach job show` and the dashboard show it.
         """
         running.report_progress(self, fraction, message)
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether `Engine.cancel` asked for this job while it runs: cooperative task code
+        checks it between steps (the worker also raises `JobCancelled` in the task)."""
+        return self._cancelled
 
     @property
     def should_retry(self) -> bool:

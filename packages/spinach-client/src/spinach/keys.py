@@ -151,6 +151,12 @@ def queues_key(namespace: str) -> str:
     return f"{PREFIX}:{{{namespace}}}:queues"
 
 
+def cancel_channel(namespace: str) -> str:
+    """The pub/sub channel on which a cancel of a running job of `namespace` is published (its
+    message: the job's id); every worker of the namespace listens to it."""
+    return f"{PREFIX}:{{{namespace}}}:cancel"
+
+
 def namespace_patterns(namespace: str) -> tuple[str, str]:
     """SCAN patterns matching every key of `namespace` (admin use only, never on a hot path)."""
     escaped = re.sub(r"([*?\[\]\\])", r"\\\1", namespace)

@@ -35,7 +35,7 @@ from spinach.contract import (
 from spinach.envelope import decode
 from spinach.exc import BrokerFullError, SchemaMismatchError
 from spinach.inspection import CancelResult, JobInfo, done_info, record_info
-from spinach.keys import QueueKeys, queue_keys, queues_key
+from spinach.keys import QueueKeys, cancel_channel, queue_keys, queues_key
 from spinach.protocol import PreparedJob, QueueStats, WorkerInfo, decode_worker_info
 from spinach.results import parse_stored
 from spinach.retention import Retention
@@ -289,7 +289,8 @@ def job_info(scope: Scope, queue: str, job_id: str) -> Op[JobInfo | None]:
 
 
 def cancel(scope: Scope, queue: str, job_id: str) -> Op[tuple[CancelResult, int]]:
-    """Remove job `job_id` from `queue` if it has not started; return the result and how many
+    """Remove job `job_id` from `queue` if it has not started, else ask its worker to stop it;
+    return the result and how many
     workflow signals the cancel pushed (see `spinach.workflow_ops.cancel`, which relays them)."""
     keep_done_ms, max_done, _, _ = scope.retention.script_args()
     limits = {
@@ -300,6 +301,10 @@ def cancel(scope: Scope, queue: str, job_id: str) -> Op[tuple[CancelResult, int]
     }
     reply = yield from _on_queue(scope, queue, CancelReply, "cancel", limits)
     outcome = text(reply.outcome)
+    if outcome == "requested":
+        # Its worker listens: it stops the job within moments. Were the message lost (the
+        # worker reconnecting), its next lease renewal sees the record's mark.
+        yield Command("publish", (cancel_channel(scope.namespace), job_id))
     return (
         CancelResult.NOT_FOUND if outcome == "unknown" else CancelResult(outcome),
         reply.signals,

@@ -4,9 +4,10 @@ The worker imports these and the `QueueBackend` protocol, never the brokers them
 that the broker is an implementation detail of the client package.
 """
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import msgspec
 
@@ -44,6 +45,8 @@ class FetchedJob(NamedTuple):
     token: str = ""
     #: Its worker died mid-run and it may not run again: report it failed, do not run it.
     abandoned: bool = False
+    #: Abandoned because its cancel was asked for while it ran: report it cancelled.
+    cancelled: bool = False
 
 
 class Outcome(NamedTuple):
@@ -141,6 +144,8 @@ class RenewResult:
     lost: list[str]
     #: Expired leases of dead workers taken back by the same call.
     recovered: int = 0
+    #: Jobs of the caller whose cancel was asked for: the caller stops them.
+    cancelled: list[str] = dataclasses.field(default_factory=list)
 
 
 class RunningJob(msgspec.Struct, frozen=True):
@@ -233,6 +238,8 @@ class QueueBackend(Protocol):
     def wake_worker(self, queue: str, worker_id: str) -> None: ...
 
     def clear_worker_wake(self, queue: str, worker_id: str) -> None: ...
+
+    def subscribe_cancels(self) -> Any: ...
 
     def ping(self) -> None: ...
 

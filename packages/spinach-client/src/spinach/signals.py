@@ -39,6 +39,13 @@ job_schedule_retry = SafeNamedSignal(
     "job_schedule_retry", doc="Sent by a worker when a failed job is scheduled to run again."
 )
 job_failed = SafeNamedSignal("job_failed", doc="Sent when a job failed for good.")
+job_soft_time_limit = SafeNamedSignal(
+    "job_soft_time_limit",
+    doc="Sent by a worker when a job runs past its task's soft time limit (it runs on).",
+)
+job_cancelled = SafeNamedSignal(
+    "job_cancelled", doc="Sent by a worker when it stopped a job whose cancel was asked for."
+)
 worker_started = SafeNamedSignal("worker_started", doc="Sent by a worker thread when it starts.")
 worker_terminated = SafeNamedSignal(
     "worker_terminated", doc="Sent by a worker thread just before it exits."

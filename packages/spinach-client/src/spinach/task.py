@@ -18,6 +18,7 @@ from spinach.options import NO_OPTIONS, JobOptions, checked_priority, checked_re
 from spinach.rate import RateLimit
 from spinach.results import checked_ttl
 from spinach.retry import DEFAULT_RETRY_POLICY, RetryPolicy
+from spinach.time_limits import checked_time_limits
 from spinach.unique import UniqueRule
 
 if TYPE_CHECKING:
@@ -42,6 +43,8 @@ class Task:
         "rate_limit",
         "result_ttl_ms",
         "retry_policy",
+        "soft_time_limit",
+        "time_limit",
         "unique",
         "unique_rule",
         "wire_max_retries",
@@ -65,6 +68,8 @@ class Task:
         rate_limit: str | None = None,
         store_result: bool = False,
         result_ttl: timedelta | float | None = None,
+        time_limit: timedelta | float | None = None,
+        soft_time_limit: timedelta | float | None = None,
     ) -> None:
         if not callable(func):
             raise TypeError(f"Task {name!r}: {func!r} is not callable")
@@ -103,6 +108,12 @@ class Task:
         self.rate_limit = RateLimit.parse(f"Task {name!r}", rate_limit)
         #: How long its jobs' results are kept, in ms (0: they keep none), unless a job says.
         self.result_ttl_ms = checked_ttl(f"Task {name!r}", store_result, result_ttl)
+        #: Longest run of one of its jobs, in seconds (None: no limit): the run is stopped
+        #: and fails (see the time limits page). The soft limit only warns (a signal and a log
+        #: line) and must come first.
+        self.time_limit, self.soft_time_limit = checked_time_limits(
+            f"Task {name!r}", time_limit, soft_time_limit
+        )
         self.checker = SignatureChecker(name, func)
         if periodicity is not None:
             try:
@@ -222,6 +233,8 @@ class Tasks:
         rate_limit: str | None = None,
         store_result: bool = False,
         result_ttl: timedelta | float | None = None,
+        time_limit: timedelta | float | None = None,
+        soft_time_limit: timedelta | float | None = None,
     ) -> F: ...
 
     @overload
@@ -243,6 +256,8 @@ class Tasks:
         rate_limit: str | None = None,
         store_result: bool = False,
         result_ttl: timedelta | float | None = None,
+        time_limit: timedelta | float | None = None,
+        soft_time_limit: timedelta | float | None = None,
     ) -> Callable[[F], F]: ...
 
     def task(
@@ -263,6 +278,8 @@ class Tasks:
         rate_limit: str | None = None,
         store_result: bool = False,
         result_ttl: timedelta | float | None = None,
+        time_limit: timedelta | float | None = None,
+        soft_time_limit: timedelta | float | None = None,
     ) -> F | Callable[[F], F]:
         """Decorator registering a function as a task; the function stays directly callable.
 
@@ -273,7 +290,9 @@ class Tasks:
         default 0) orders its jobs in their queue, higher first. `rate_limit` ("100/s",
         "5/m", "1/10s") spaces the starts of its jobs, per rate key given at send time.
         `store_result=True` keeps what its jobs return for `result_ttl` (a timedelta or
-        seconds; a day by default), for `Engine.result` and `get_job`.
+        seconds; a day by default), for `Engine.result` and `get_job`. `time_limit` (a
+        timedelta or seconds) stops a run that lasts longer and fails it (retried if it may
+        be); `soft_time_limit`, shorter, only warns.
         """
         if isinstance(func, str):  # @tasks.task("name"): the name taken for the function
             raise TypeError(
@@ -296,6 +315,8 @@ class Tasks:
                 rate_limit=rate_limit,
                 store_result=store_result,
                 result_ttl=result_ttl,
+                time_limit=time_limit,
+                soft_time_limit=soft_time_limit,
             )
         self.add(
             func,
@@ -313,6 +334,8 @@ class Tasks:
             rate_limit=rate_limit,
             store_result=store_result,
             result_ttl=result_ttl,
+            time_limit=time_limit,
+            soft_time_limit=soft_time_limit,
         )
         func.task_name = name  # type: ignore[attr-defined]
         return func
@@ -335,6 +358,8 @@ class Tasks:
         rate_limit: str | None = None,
         store_result: bool = False,
         result_ttl: timedelta | float | None = None,
+        time_limit: timedelta | float | None = None,
+        soft_time_limit: timedelta | float | None = None,
     ) -> None:
         """Register `func` as the task `name`."""
         if not name:
@@ -364,6 +389,8 @@ class Tasks:
             rate_limit=rate_limit,
             store_result=store_result,
             result_ttl=result_ttl,
+            time_limit=time_limit,
+            soft_time_limit=soft_time_limit,
         )
 
     def _require_engine(self) -> "Engine":

@@ -18,6 +18,7 @@ from spinach_dashboard.pages import MAX_TASK_FILTER, whole_number
 
 _CANCEL_NOTICES = {
     CancelResult.CANCELLED: "cancelled",
+    CancelResult.REQUESTED: "cancel-requested",
     CancelResult.RUNNING: "cancel-running",
     CancelResult.FINISHED: "cancel-finished",
     CancelResult.NOT_FOUND: "cancel-not-found",

@@ -14,8 +14,9 @@ NOTICES = {
     "not-retried": "Job {job} could not be retried: it is not in the failed-job store any more, "
     "or its payload was lost.",
     "cancelled": "Job {job} is cancelled: it will not run.",
-    "cancel-running": "Job {job} is running: it was not cancelled (running jobs are not "
-    "interrupted).",
+    "cancel-running": "Job {job} is running: it was not cancelled.",
+    "cancel-requested": "Job {job} is running: its worker is asked to stop it, and it ends as "
+    "cancelled.",
     "cancel-finished": "Job {job} had already finished: nothing was cancelled.",
     "cancel-not-found": "No job {job}: nothing was cancelled.",
     "ran-now": "Job {job} is ready: it runs next in its queue.",

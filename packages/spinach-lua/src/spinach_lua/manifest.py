@@ -38,7 +38,9 @@ from types import MappingProxyType
 #: hashes; the failed store keeps the job's own record. Schema 3 keys carry the version in their
 #: names (see spinach.keys), so scripts never meet data of another schema: the client checks
 #: the queue's schema key once, before its first call on the queue.
-SCHEMA_VERSION = "3"
+#: 4: the record gained fields within this release line (results, progress, workflows, the
+#: cancel of a running job): a schema 3 record would be misread, so the version moved on.
+SCHEMA_VERSION = "4"
 
 _FILE_NAME = re.compile(r"^(?P<name>[a-z_]+)\.lua$")
 _INCLUDE = re.compile(r'^--- @include "(?P<name>[a-z_]+)"$', re.MULTILINE)

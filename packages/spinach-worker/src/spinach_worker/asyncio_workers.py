@@ -18,7 +18,8 @@ from spinach.job import Job
 from spinach.protocol import Outcome
 from spinach.task import Task
 from spinach_worker import execution, telemetry
-from spinach_worker.workers import BaseWorkers
+from spinach_worker.interrupts import Run
+from spinach_worker.workers import NOT_STARTED, BaseWorkers
 
 logger = logging.getLogger("spinach.worker")
 
@@ -75,31 +76,49 @@ class AsyncioWorkers(BaseWorkers):
             if not self.vouches(job):
                 self._skip(job)
                 continue
+            stop = self._begin(job, task)
+            if stop is None:
+                self._done(job, execution.cancelled(job, self._namespace, NOT_STARTED))
+                continue
             self._current[name] = (job, time.time_ns() // 1_000_000)
             job._reporter = self.progress
-            outcome = await self._run(job, task)
+            outcome = await self._run(job, task, stop)
+            stop.end()
+            self._runs.pop(job.job_id, None)
             del self._current[name]
             if self.progress is not None and self.progress.unsettled(job):
                 await asyncio.to_thread(self.progress.settle, job)  # its last report first
             self._done(job, outcome)
 
-    async def _run(self, job: Job, task: Task) -> Outcome:
+    async def _run(self, job: Job, task: Task, stop: Run) -> Outcome:
         execution.current_task.set(task)  # for hooks; the next job of this consumer replaces it
         running.set_current(job)  # for the task's own code (spinach.current_job)
+        consumer = asyncio.current_task()
+        assert consumer is not None
+        stop.on_loop(self._loop, consumer)
         try:
             with telemetry.processing(job) as span:
                 started = execution.start(job, self._namespace)
                 error: BaseException | None = None
                 value: Any = None
                 try:
-                    if inspect.iscoroutinefunction(task.func):
-                        value = await task.func(*job.task_args, **job.task_kwargs)
-                    else:
-                        value = await asyncio.to_thread(
-                            task.func, *job.task_args, **job.task_kwargs
-                        )
+                    try:
+                        stop.enter()
+                        if inspect.iscoroutinefunction(task.func):
+                            value = await task.func(*job.task_args, **job.task_kwargs)
+                        else:
+                            value = await asyncio.to_thread(
+                                task.func, *job.task_args, **job.task_kwargs
+                            )
+                    finally:
+                        stop.leave()
+                except asyncio.CancelledError as e:
+                    if stop.reason is None:
+                        raise  # the loop itself is being torn down
+                    consumer.uncancel()  # our own cancel, done with: this consumer goes on
+                    error = stop.error(e)
                 except BaseException as e:  # noqa: BLE001 - a task must never kill the loop
-                    error = e
+                    error = execution.stopped_error(stop, e)
                 outcome = execution.finish(
                     job, task, self._namespace, error, started, self.vouches, value
                 )
@@ -125,5 +144,6 @@ class AsyncioWorkers(BaseWorkers):
         self._stopping = True
         self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(timeout)
+        self._deadlines.stop()
         self.out_queue.put(None)
         return not self._thread.is_alive()

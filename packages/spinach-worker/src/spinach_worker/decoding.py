@@ -29,6 +29,7 @@ def build_job(fetched: FetchedJob, tasks: Tasks) -> tuple[Job, Task]:
         job._trace_headers = envelope.headers
         job._result_ttl_ms = envelope.result_ttl
         job._reporter = None
+        job._cancelled = False
         job._workflow = envelope.workflow
         job.status = JobStatus.QUEUED
         job.task_name = envelope.task

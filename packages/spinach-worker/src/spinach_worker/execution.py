@@ -18,8 +18,10 @@ from spinach.protocol import Outcome
 from spinach.results import UnstorableResultError, encode_result
 from spinach.retry import DEFAULT_RETRY_POLICY
 from spinach.task import AbortException, RetryException, Task
+from spinach.time_limits import JobInterrupted
 from spinach.utils import now_utc, to_epoch_ms, utc
 from spinach_worker import telemetry
+from spinach_worker.interrupts import Run
 
 logger = logging.getLogger("spinach.worker")
 
@@ -74,33 +76,53 @@ def finish(
     return outcome
 
 
-def run(job: Job, task: Task, namespace: str, vouches: Vouches = _vouched) -> Outcome:
-    """Run `job` synchronously in this thread and return its outcome."""
+def run(job: Job, task: Task, namespace: str, vouches: Vouches, stop: Run) -> Outcome:
+    """Run `job` synchronously in this thread and return its outcome (`stop`: how the
+    deadline watcher and the cancel listener stop it)."""
     context = current_task.set(task)
     job_context = running.set_current(job)
     try:
         if telemetry.observed():
             with telemetry.processing(job) as span:
                 started = start(job, namespace)
-                error, value = _call(job, task)
+                error, value = _call(job, task, stop)
                 outcome = finish(job, task, namespace, error, started, vouches, value)
                 telemetry.finished(span, job, outcome, error, time.monotonic() - started)
             return outcome
         started = start(job, namespace)  # the common path: no SDK listening, nothing to build
-        error, value = _call(job, task)
+        error, value = _call(job, task, stop)
         return finish(job, task, namespace, error, started, vouches, value)
     finally:
         running.reset_current(job_context)
         current_task.reset(context)
 
 
-def _call(job: Job, task: Task) -> tuple[BaseException | None, Any]:
+def _call(job: Job, task: Task, stop: Run) -> tuple[BaseException | None, Any]:
     """Call the task function; return what it raised, if anything, and what it returned."""
     try:
-        value = task.func(*job.task_args, **job.task_kwargs)
+        try:
+            stop.enter()
+            value = task.func(*job.task_args, **job.task_kwargs)
+        finally:
+            stop.leave()
     except BaseException as e:  # noqa: BLE001 - a task must never kill its thread
-        return e, None
+        return stopped_error(stop, e), None
     return None, value
+
+
+def stopped_error(stop: Run, error: BaseException) -> BaseException:
+    """What a run that raised `error` ends with: the reason it was stopped, if it was."""
+    if stop.reason is not None and isinstance(error, JobInterrupted):
+        return stop.error(error)
+    return error
+
+
+def cancelled(job: Job, namespace: str, error: BaseException) -> Outcome:
+    """The outcome of a job stopped (or not started) because its cancel was asked for."""
+    job.status = JobStatus.CANCELLED
+    logger.info("%s was cancelled while it ran: %s", job, error)
+    signals.job_cancelled.send(namespace, job=job)
+    return Outcome("c", job.job_id, 0, describe_error(error), describe_traceback(error))
 
 
 def conclude(
@@ -133,6 +155,11 @@ def conclude(
             job.status = JobStatus.SUCCEEDED
             logger.debug("Finished %s in %.3fs", job, duration)
             return Outcome("s", job_id)
+
+    if job._cancelled:
+        # Asked for while it ran: it ends as cancelled (what it raised is kept with it),
+        # never retried; the record's mark makes Redis say so too should this worker die.
+        return cancelled(job, namespace, error)
 
     if not vouches(job):
         logger.warning(

@@ -9,6 +9,7 @@ is the watchdog's.
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from spinach.protocol import Lease
 from spinach.retrying import REFUSALS, TRANSIENT_ERRORS
@@ -21,8 +22,17 @@ logger = logging.getLogger("spinach.worker")
 class Heartbeat:
     """Every `interval` seconds, renew the leases in the book for the lease duration."""
 
-    def __init__(self, ctx: WorkerContext, interval: float, name: str) -> None:
+    def __init__(
+        self,
+        ctx: WorkerContext,
+        interval: float,
+        name: str,
+        on_cancelled: Callable[[list[str]], object] | None = None,
+    ) -> None:
         self._ctx = ctx
+        #: Told of the jobs held here whose cancel was asked for (the cancel message's
+        #: backstop: it may have been missed while the listener reconnected).
+        self._on_cancelled = on_cancelled
         self._interval = interval
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -62,6 +72,8 @@ class Heartbeat:
         ctx.book.renewed([lease for lease in held if lease.id not in lost], sent_at)
         self.last_renewal = time.monotonic()
         telemetry.leases_recovered(ctx.queue, result.recovered, namespace=ctx.namespace)
+        if result.cancelled and self._on_cancelled is not None:
+            self._on_cancelled(result.cancelled)
         if result.recovered:
             logger.info(
                 "Took back %d jobs of workers that stopped renewing their leases",

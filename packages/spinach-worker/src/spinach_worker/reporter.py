@@ -18,6 +18,7 @@ from spinach.inspection import describe_error
 from spinach.job import Job, JobStatus
 from spinach.protocol import FetchedJob, Lease, Outcome
 from spinach.task import Tasks
+from spinach.time_limits import JobCancelled
 from spinach_worker import execution
 from spinach_worker.decoding import CorruptJobError, UnknownJobTask, build_job
 from spinach_worker.leases import LeaseBook
@@ -99,14 +100,26 @@ class Reporter:
         return None
 
     def _abandoned(self, fetched: FetchedJob) -> Outcome:
-        """Log the job and send ``job_failed`` with a JobAbandonedError, instead of running it."""
+        """Log the job and send ``job_failed`` with a JobAbandonedError, instead of running it.
+
+        A job whose cancel was asked for while it ran ends as cancelled instead.
+        """
         try:
             job, _ = build_job(fetched, self._tasks)
         except UnknownJobTask as e:
             job = e.job
         except CorruptJobError as e:
             logger.error("Job %s was abandoned by its worker mid-run and is corrupt", fetched.id)
-            return Outcome("f", fetched.id, 0, describe_error(e))
+            return Outcome("c" if fetched.cancelled else "f", fetched.id, 0, describe_error(e))
+        if fetched.cancelled:
+            return execution.cancelled(
+                job,
+                self._namespace,
+                JobCancelled(
+                    f"{job} was cancelled while it ran, and its worker stopped renewing "
+                    "its lease (it died, hung or lost Redis): it is not run again"
+                ),
+            )
         job.status = JobStatus.FAILED
         error = JobAbandonedError(
             f"{job} was abandoned mid-run: its worker stopped renewing its lease (it died, hung "

@@ -31,6 +31,7 @@ from spinach.retrying import TRANSIENT_ERRORS, Backoff, retry
 from spinach_worker import __version__, telemetry
 from spinach_worker.acker import Acker
 from spinach_worker.arbiter import SlotArbiter, Slots
+from spinach_worker.cancel_listener import CancelListener
 from spinach_worker.context import WorkerContext
 from spinach_worker.fetcher import Fetcher
 from spinach_worker.health import HealthServer, since
@@ -139,6 +140,7 @@ class WorkerRuntime:
             else HealthServer(health_host, health_port, self.liveness, self.readiness)
         )
         self._stop_requested = threading.Event()
+        self._cancels: CancelListener | None = None
         self._stopped = threading.Event()
         self._join_lock = threading.Lock()
         self._blocking = False
@@ -220,6 +222,10 @@ class WorkerRuntime:
             self._lanes = []
             raise
         self._progress.start()
+        self._cancels = CancelListener(
+            self.ctx.broker, self._workers.cancel, name=f"{ns}-cancel-listener"
+        )
+        self._cancels.start()
         for each in self._lanes:
             each.acker.start()
             each.relay.start()
@@ -277,7 +283,9 @@ class WorkerRuntime:
             acker=acker,
             reporter=reporter,
             fetcher=fetcher,
-            heartbeat=Heartbeat(ctx, interval=beat, name=f"{prefix}-heartbeat"),
+            heartbeat=Heartbeat(
+                ctx, interval=beat, name=f"{prefix}-heartbeat", on_cancelled=self._cancel_all
+            ),
             housekeeper=Housekeeper(
                 ctx,
                 interval=beat,
@@ -346,6 +354,11 @@ class WorkerRuntime:
             lane.housekeeper.register()
             lane.heartbeat.beat()
 
+    def _cancel_all(self, job_ids: list[str]) -> None:
+        """Stop jobs whose cancel a lease renewal found (the message may have been missed)."""
+        for job_id in job_ids:
+            self._workers.cancel(job_id)
+
     def _lane_of(self, job: Job) -> Lane:
         for lane in self._lanes:
             if lane.ctx.queue == job.queue:
@@ -405,6 +418,8 @@ class WorkerRuntime:
             if not self._workers.stop(self._shutdown_timeout):
                 self._abandon_running()
             self._progress.stop()
+            if self._cancels is not None:
+                self._cancels.stop()
             for lane in lanes:
                 lane.acker.give_up_retrying_after(30.0)
             for lane in lanes:

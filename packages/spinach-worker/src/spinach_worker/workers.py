@@ -3,6 +3,7 @@
 The user's task code must be thread-safe (as with Spinach 0.0.25).
 """
 
+import collections
 import logging
 import queue
 import threading
@@ -15,7 +16,10 @@ from spinach.job import Job
 from spinach.protocol import Outcome, RunningJob
 from spinach.running import ProgressSink
 from spinach.task import Task
+from spinach.time_limits import JobCancelled
 from spinach_worker import execution
+from spinach_worker.deadlines import STOP_GRACE, DeadlineWatcher
+from spinach_worker.interrupts import CANCEL, Run
 
 logger = logging.getLogger("spinach.worker")
 
@@ -93,6 +97,13 @@ def checked_prefetch(jobs: int) -> int:
     return jobs
 
 
+#: Most ids of jobs cancelled before they started that an executor remembers.
+_MAX_EARLY_CANCELS = 1000
+
+#: Why a job fetched here ended without running.
+NOT_STARTED = JobCancelled("it was cancelled before its worker started it")
+
+
 def _always(job: Job) -> bool:
     return True
 
@@ -135,6 +146,11 @@ class BaseWorkers:
         self._current: dict[str, tuple[Job, int]] = {}
         #: Where the jobs run here send their progress reports (the runtime sets it).
         self.progress: ProgressSink | None = None
+        #: The runs in progress, by job id: what a cancel or a time limit stops.
+        self._runs: dict[str, Run] = {}
+        #: Ids of jobs whose cancel was asked for before a thread took them up (bounded).
+        self._cancel_early: collections.OrderedDict[str, None] = collections.OrderedDict()
+        self._deadlines = DeadlineWatcher(namespace, self._on_stuck, name=f"{namespace}-deadlines")
 
     @property
     def num_workers(self) -> int:
@@ -211,6 +227,42 @@ class BaseWorkers:
             if queue is None or job.queue == queue
         ]
 
+    def cancel(self, job_id: str) -> bool:
+        """Stop job `job_id` if it runs here (its cancel was asked for); True if it does.
+
+        A job fetched but not started yet is remembered: it is not started, and ends as
+        cancelled when a thread takes it up.
+        """
+        run = self._runs.get(job_id)
+        if run is None:
+            self._cancel_early[job_id] = None
+            while len(self._cancel_early) > _MAX_EARLY_CANCELS:
+                self._cancel_early.popitem(last=False)
+            return False
+        if run.interrupt(CANCEL):
+            logger.info("Stopping %s: its cancel was asked for", run.job)
+            self._deadlines.stopped(run)
+        return True
+
+    def _begin(self, job: Job, task: Task) -> Run | None:
+        """The run of `job` about to start here, watched; None if it was cancelled already."""
+        if self._cancel_early and self._cancel_early.pop(job.job_id, 0) is None:
+            job._cancelled = True
+            return None
+        stop = Run(job, task)
+        self._runs[job.job_id] = stop
+        if self._cancel_early and self._cancel_early.pop(job.job_id, 0) is None:
+            stop.interrupt(CANCEL)  # asked for while it was being registered: enter() raises
+        if task.time_limit is not None or task.soft_time_limit is not None:
+            self._deadlines.watch(stop)
+        return stop
+
+    def _on_stuck(self, run: Run) -> None:
+        """A stopped run did not unwind within its grace (a blocking call): see subclasses."""
+        logger.warning(
+            "%s has not stopped yet: it is blocked in a call Python cannot interrupt", run.job
+        )
+
     def _skip(self, job: Job) -> None:
         """Give up a job without running it: its lease may be another worker's by now."""
         logger.warning(
@@ -267,6 +319,9 @@ class ThreadWorkers(BaseWorkers):
         ]
         for thread in self._threads:
             thread.start()
+        self._replace_lock = threading.Lock()
+        #: Threads started in place of threads stuck in a stopped job.
+        self._replaced = 0
 
     def _push(self, job: Job, task: Task) -> None:
         self._in_queue.put((job, task))
@@ -299,13 +354,23 @@ class ThreadWorkers(BaseWorkers):
                 if not self.vouches(job):
                     self._skip(job)
                     continue
+                stop = self._begin(job, task)
+                if stop is None:
+                    self._done(job, execution.cancelled(job, self._namespace, NOT_STARTED))
+                    continue
                 current[name] = (job, time.time_ns() // 1_000_000)
                 job._reporter = self.progress
                 try:
-                    outcome = execution.run(job, task, self._namespace, self.vouches)
+                    outcome = execution.run(job, task, self._namespace, self.vouches, stop)
                 except BaseException as e:
                     logger.exception("Unexpected error while running %s", job)
                     outcome = execution.failure(job.job_id, e)
+                if not stop.end():
+                    # Taken over: its outcome was recorded and this thread replaced while
+                    # it was blocked. It leaves quietly: the pool has its size already.
+                    logger.info("%s ended at last, after its outcome was recorded", job)
+                    return
+                del self._runs[job.job_id]
                 del current[name]
                 if self.progress is not None and self.progress.unsettled(job):
                     self.progress.settle(job)  # its last report before its outcome
@@ -313,15 +378,50 @@ class ThreadWorkers(BaseWorkers):
         finally:
             signals.worker_terminated.send(self._namespace, worker_name=name)
 
+    def _on_stuck(self, run: Run) -> None:
+        """Record the outcome of a run stopped but blocked in a call, and replace its thread."""
+        if not run.take_over():
+            return  # it ended meanwhile
+        job = run.job
+        error = run.error()
+        logger.warning(
+            "%s did not stop within %g s (blocked in a call Python cannot interrupt): its "
+            "outcome is recorded now and its thread replaced; the call goes on in the "
+            "background until it returns", job, STOP_GRACE,
+        )  # fmt: skip
+        self._runs.pop(job.job_id, None)
+        for name, (running, _) in list(self._current.items()):
+            if running is job:
+                self._current.pop(name, None)
+        with self._replace_lock:
+            self._replaced += 1
+            name = f"{self._namespace}-worker-{self._num_workers + self._replaced}"
+            thread = threading.Thread(target=self._worker, args=(name,), name=name, daemon=True)
+            self._threads = [t for t in self._threads if t.ident != run.ident] + [thread]
+            thread.start()
+        if self.progress is not None and self.progress.unsettled(job):
+            self.progress.settle(job)
+        outcome = execution.finish(job, run.task, self._namespace, error, run.started, self.vouches)
+        self._done(job, outcome)
+
     def stop(self, timeout: float | None = None) -> bool:
         self._stopping = True
-        for _ in self._threads:
+        for _ in range(self._num_workers):
             self._in_queue.put(None)
         deadline = None if timeout is None else time.monotonic() + timeout
-        for thread in self._threads:
-            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        while True:  # a thread replaced meanwhile is joined in its replacement's place
+            with self._replace_lock:
+                waiting = [thread for thread in self._threads if thread.is_alive()]
+            if not waiting:
+                break
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                break
+            waiting[0].join(None if left is None else min(left, STOP_GRACE))
+        self._deadlines.stop()
         self.out_queue.put(None)
-        return not any(thread.is_alive() for thread in self._threads)
+        with self._replace_lock:
+            return not any(thread.is_alive() for thread in self._threads)
 
     def __repr__(self) -> str:
         return f"<ThreadWorkers {self._num_workers} threads, {self._in_flight} jobs in flight>"

@@ -169,7 +169,8 @@ class AsyncEngine:
         )
 
     async def cancel(self, job: JobRef) -> CancelResult:
-        """Cancel a job that has not started: it is removed atomically and never runs."""
+        """Cancel a job (see Engine.cancel): removed if it has not started, else its worker is
+        asked to stop it."""
         return await self._broker.run(self._engine._on_job(admin.cancel_op, job))
 
     async def run_now(self, job: JobRef) -> bool:

@@ -28,8 +28,14 @@ from spinach.contract import (
     TickReply,
     call,
 )
-from spinach.inspection import CancelResult, JobInfo
-from spinach.keys import QueueKeys, namespace_patterns, queue_keys, validate_namespace
+from spinach.inspection import RECORD_FIELDS, CancelResult, JobInfo
+from spinach.keys import (
+    QueueKeys,
+    cancel_channel,
+    namespace_patterns,
+    queue_keys,
+    validate_namespace,
+)
 from spinach.operations import ENQUEUE_CHUNK, PAGE_STATES, PeriodicInfo
 from spinach.operations import text as _text
 from spinach.protocol import (
@@ -69,7 +75,16 @@ def _fetched(job_id: bytes, raw: bytes, lease: bytes) -> FetchedJob:
     fields = state.split(b"\0", 2)  # the first two fields: r and x
     retries = int(fields[0]) if fields[0].isdigit() else 0
     abandoned = len(fields) > 1 and fields[1] == b"1"
-    return FetchedJob(job_id.decode(), envelope or None, retries, lease.decode(), abandoned)
+    cancelled = False
+    if abandoned:  # rare: was it a job cancelled while it ran? (recovery marks those so too)
+        every = state.split(b"\0")
+        cancelled = len(every) > _CANCEL_FIELD and every[_CANCEL_FIELD] != b""
+    return FetchedJob(
+        job_id.decode(), envelope or None, retries, lease.decode(), abandoned, cancelled
+    )
+
+
+_CANCEL_FIELD = RECORD_FIELDS.index("cn")
 
 
 def _outcome_args(outcomes: Iterable[tuple[Outcome, str]]) -> list[Any]:
@@ -421,7 +436,11 @@ class Broker:
                 variadic={"tasks": task_names, "leases": flat},
             ),
         )
-        return RenewResult(lost=[_text(job_id) for job_id in reply.lost], recovered=reply.recovered)
+        return RenewResult(
+            lost=[_text(job_id) for job_id in reply.lost],
+            recovered=reply.recovered,
+            cancelled=[_text(job_id) for job_id in reply.cancelled],
+        )
 
     def report_progress(self, queue: str, updates: Sequence[tuple[str, str, str]]) -> int:
         """Record (job id, lease token, progress) of running jobs of `queue`; say how many
@@ -568,6 +587,13 @@ class Broker:
     def clear_worker_wake(self, queue: str, worker_id: str) -> None:
         """Delete a stopped worker's private wake-up list."""
         self._r.delete(queue_keys(self.namespace, queue).worker_wake(worker_id))
+
+    def subscribe_cancels(self) -> Any:
+        """A redis-py PubSub subscribed to the cancels of running jobs of this namespace (each
+        message: a job id); the caller reads it with ``get_message(timeout=...)``."""
+        pubsub = self._r.pubsub(ignore_subscribe_messages=True)
+        pubsub.subscribe(cancel_channel(self.namespace))
+        return pubsub
 
     def ping(self) -> None:
         """Raise unless Redis answers."""

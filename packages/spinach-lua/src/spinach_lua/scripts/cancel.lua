@@ -1,5 +1,6 @@
 --[[
-Cancel a job that has not started: it is removed at once and never runs.
+Cancel a job: one that has not started is removed at once and never runs; one that runs is
+marked (record field `cn`) for its worker to stop it.
 
 A waiting job leaves the delayed set, a job of another priority than 0 the ranked set. A job
 queued in the ready list cannot leave it without a scan of the list, so its record is deleted:
@@ -7,6 +8,11 @@ the fetch that meets its id drops it. A cancelled job leaves a
 finished record ('c') while records are kept. A cancelled job lets go of its unique key, and
 leaves the result 'c' if it stores one (see the result include). A workflow step signals its
 end (its chain stops, its group counts it: see the workflow include).
+
+A running job is only marked: the caller tells the worker (it publishes the id on the
+namespace's cancel channel) and the worker's renewals see the mark too, should the message be
+lost. Whatever the run's outcome, it ends the job as cancelled (see the outcomes include), and
+lease recovery never runs it again (see the recovery include).
 
 KEYS
   delayed     ZSET    ids of jobs waiting for their due time (score: due ms)
@@ -27,7 +33,8 @@ ARGV
   max_results  most stored results kept
 
 REPLY
-  outcome     'cancelled'; 'running' (a worker holds it: nothing done); 'finished' (it
+  outcome     'cancelled'; 'requested' (a worker runs it: it is marked to be stopped, now or
+              by an earlier call); 'finished' (it
               already succeeded, failed or was cancelled, or its worker died running it and it
               waits to be reported failed); or 'unknown'
   signals     workflow signals pushed on the outbox (the caller relays them)
@@ -44,10 +51,15 @@ local q = {
   jobs = KEY.jobs, done = KEY.done, done_index = KEY.done_index, unique = KEY.unique,
   unique_until = KEY.unique_until, results = KEY.results, outbox = KEY.outbox,
 }
+local now = now_ms()
 local raw = read_raw(q, {id})[1]
 local record = unpack_record(raw)
 if record and record.l then
-  return reply{outcome = 'running', signals = 0}
+  if not record.cn then
+    record.cn = now_text()
+    write_records(q, {id}, {record})
+  end
+  return reply{outcome = 'requested', signals = 0}
 end
 if record and (record.x or record.s) then
   return reply{outcome = 'finished', signals = 0}  -- failed, or its worker died: it is being reported failed
@@ -59,7 +71,6 @@ if not record then
   return reply{outcome = 'unknown', signals = 0}
 end
 
-local now = now_ms()
 redis.call('ZREM', KEY.delayed, id)
 redis.call('ZREM', KEY.ranked, id)
 delete_records(q, {id})

@@ -24,6 +24,8 @@ ARGV
 REPLY
   lost        ids whose lease the caller no longer holds (their outcome will be rejected)
   recovered   how many expired leases of dead workers were taken back
+  cancelled   ids of renewed jobs whose cancel was asked for (the worker stops them: this is
+              the backstop of the message the cancel publishes)
 ]]
 --- @include "prelude"
 --- @include "record"
@@ -46,11 +48,14 @@ for i = ARG.leases, ARG.leases + ARG.leases_n - 1, 2 do
   ids[#ids + 1] = ARGV[i]
   tokens[#ids] = ARGV[i + 1]
 end
-local lost, renewed = {}, {}
+local lost, renewed, cancelled = {}, {}, {}
 for n, raw in ipairs(read_raw(q, ids)) do
   if raw and lease_of(raw) == tokens[n] then
     renewed[#renewed + 1] = deadline
     renewed[#renewed + 1] = ids[n]
+    if cancel_of(raw) then
+      cancelled[#cancelled + 1] = ids[n]
+    end
   else
     lost[#lost + 1] = ids[n]
   end
@@ -60,4 +65,4 @@ if #renewed > 0 then
     redis.call('ZADD', KEY.running, 'XX', unpack(renewed, first, math.min(first + SLICE - 1, #renewed)))
   end
 end
-return reply{lost = lost, recovered = recovered}
+return reply{lost = lost, recovered = recovered, cancelled = cancelled}

@@ -9,7 +9,12 @@
 -- op 's': succeeded; 'S': succeeded with a result, its JSON in the error slot, to keep for
 -- `when` ms (0: only to pass on, for a workflow step); 'f': failed for good; 'F': failed for good with an envelope that cannot
 -- be decoded (kept to be read, never run again); 'r': retry in `when` ms; 'R': retry at the
--- absolute time `when` (ms). error ("Type: message") and traceback describe a failed run.
+-- absolute time `when` (ms); 'c': stopped because its cancel was asked for (see the cancel
+-- script). error ("Type: message") and traceback describe a failed run.
+--
+-- A job whose cancel was asked for while it ran (`cn`) ends as cancelled whatever the run
+-- brought but a success: never retried, never failed, its result 'c', its workflow told so. A
+-- run that succeeded before the stop reached it keeps its success.
 --
 -- Fencing: an outcome applies only while the job's lease is still the one the caller was given.
 -- A worker whose lease expired and was taken over (a zombie back from a pause or a partition),
@@ -31,6 +36,7 @@ local function apply_outcomes(q, now, first, count, retention)
   local results = {}  -- {id, value, ttl ms} of the results to keep, stored after the deletions
   local signals = {}  -- {exits, letter, data} of workflow steps that ended
   local ended, ended_records = {}, {}  -- jobs that ended and may hold a unique key
+  local cancelled, cancelled_records = {}, {}  -- jobs stopped by a cancel
   local earliest = nil
   local keep_done = retention.keep_done > 0
   for n, id in ipairs(ids) do
@@ -63,7 +69,20 @@ local function apply_outcomes(q, now, first, count, retention)
         end
       else
         local record = unpack_record(raw)
-        if op == 'f' or op == 'F' then
+        if op == 'c' or (record.cn and op ~= 'F') then
+          done[#done + 1] = id
+          if keep_done then
+            done_entries[#done_entries + 1] = {id, make_done_record('c', state_of(raw))}
+          end
+          if record.rt then
+            results[#results + 1] = {id, 'c', tonumber(record.rt)}
+          end
+          if record.wo then
+            signals[#signals + 1] = {record.wo, 'c', 'job ' .. id .. ' was cancelled'}
+          end
+          cancelled[#cancelled + 1] = id
+          cancelled_records[#cancelled_records + 1] = record
+        elseif op == 'f' or op == 'F' then
           -- An abandoned job's failure is reported by another worker: the run that failed is
           -- the one of the worker that died, kept in `ran` when its lease was taken back.
           if not record.x then
@@ -123,6 +142,9 @@ local function apply_outcomes(q, now, first, count, retention)
   for n, id in ipairs(ended) do
     release_unique(q, id, ended_records[n], 'f', now)
   end
+  for n, id in ipairs(cancelled) do
+    release_unique(q, id, cancelled_records[n], 'c', now)
+  end
   local earliest_before = earliest and earliest_due(q.delayed)
   write_records(q, changed, changed_records)
   call_sliced('ZADD', q.delayed, delayed)
@@ -133,7 +155,7 @@ local function apply_outcomes(q, now, first, count, retention)
     add_failed(q, now, failed, failed_records)
     trim_failed(q, now - retention.keep_failed, retention.max_failed, #failed + 100)
   end
-  count_outcomes(q, now, #done, #failed, #changed)
+  count_outcomes(q, now, #done - #cancelled, #failed, #changed)
   local pushed = 0
   for _, signal in ipairs(signals) do
     pushed = pushed + signal_exits(q, signal[1], signal[2], signal[3])

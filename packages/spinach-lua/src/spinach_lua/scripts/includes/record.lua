@@ -34,11 +34,13 @@
 --   h    "1" while it is a workflow step held until the steps before it end, and
 --   wf   the id of its workflow, and
 --   wo   what its end moves on in the workflow (see the workflow include)
+--   cn   when its cancel was asked for while a worker ran it (ms): its worker stops it, and
+--        a run that ends, however it ends, ends it as cancelled; never retried or run again
 --   k    its unique key, if it has one, and
 --   km   the key's rule (see the unique include); the last field: the hot path looks at its
 --        last byte to tell whether a record may carry a key
 
-local RECORD_FIELDS = {'r', 'x', 't', 'c', 'b', 's', 'f', 'ran', 'u', 'err', 'tb', 'p', 'rl', 'rs', 'rt', 'pg', 'h', 'wf', 'wo', 'k', 'km'}
+local RECORD_FIELDS = {'r', 'x', 't', 'c', 'b', 's', 'f', 'ran', 'u', 'err', 'tb', 'p', 'rl', 'rs', 'rt', 'pg', 'h', 'wf', 'wo', 'cn', 'k', 'km'}
 
 -- The lease at the front of a record, or nil.
 local function lease_of(raw)
@@ -87,6 +89,11 @@ end
 -- What the end of a workflow step moves on (`wo`, see the workflow include), or nil.
 local function exits_of(raw)
   return field_of(raw, 19)
+end
+
+-- When the cancel of a running job was asked for (`cn`), or nil.
+local function cancel_of(raw)
+  return field_of(raw, 20)
 end
 
 -- The priority of a record (a number: 0 when it has none).

@@ -3,7 +3,9 @@
 --
 -- A job with retries left is queued again (at the tail of its priority), the lost run counted
 -- as an attempt. Any other job (at most once, or out of retries) is queued too, but marked
--- abandoned: the worker that fetches it reports it failed instead of running it. Going through a lease like any job, the
+-- abandoned: the worker that fetches it reports it failed instead of running it. A job whose
+-- cancel was asked for while it ran (`cn`) is marked so too, whatever its retries: the worker
+-- that fetches it reports it cancelled, and it never runs again. Going through a lease like any job, the
 -- report survives a lost reply or a dying worker. Limit slots are freed. Returns how many jobs
 -- were taken back.
 local function recover_expired(q, now, limit)
@@ -17,7 +19,9 @@ local function recover_expired(q, now, limit)
     local record = unpack_record(raws[n])
     if record and record.l then
       local budget, retries = tonumber(record.b) or 0, tonumber(record.r) or 0
-      if budget < 0 or retries < budget then
+      if record.cn then
+        record.x = '1'
+      elseif budget < 0 or retries < budget then
         record.r = retries + 1
       else
         record.x = '1'
