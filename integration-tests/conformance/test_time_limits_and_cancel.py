@@ -92,6 +92,28 @@ def _tasks(runs: Runs) -> Tasks:
         runs.started.append("blocked")
         time.sleep(20)
 
+    @tasks.task(name="async_inner_cancelled", max_retries=1, retry_policy=FAST)
+    async def async_inner_cancelled() -> None:
+        runs.started.append("async_inner_cancelled")
+        inner = asyncio.ensure_future(asyncio.sleep(10))
+        asyncio.get_running_loop().call_soon(inner.cancel)  # someone else's cancel
+        await inner
+
+    @tasks.task(name="async_swallow", max_retries=0)
+    async def async_swallow() -> str:
+        runs.started.append("async_swallow")
+        try:
+            await asyncio.sleep(20)
+        except asyncio.CancelledError:
+            return "carried on"  # swallows the stop
+        return "slept"
+
+    @tasks.task(name="async_cancelling", store_result=True)
+    async def async_cancelling() -> int:
+        task = asyncio.current_task()
+        assert task is not None
+        return task.cancelling()
+
     @tasks.task(name="quick")
     def quick() -> str:
         return "quick"
@@ -278,3 +300,37 @@ def test_a_failed_run_of_a_job_whose_cancel_was_asked_ends_cancelled(spin: Engin
     assert _status(spin, job) is JobStatus.CANCELLED
     with pytest.raises(JobCancelledError):
         spin.result(job, timeout=1)
+
+
+def test_a_cancelled_error_that_is_not_a_stop_is_an_error_like_another(spin: Engine) -> None:
+    runs = Runs()
+    _start(spin, runs, asyncio_workers=True)
+    job = spin.schedule("async_inner_cancelled")
+    info = _ends(spin, job, JobStatus.FAILED)
+    assert info.attempts == 2 and info.error_type == "asyncio.exceptions.CancelledError"
+
+
+def test_a_coroutine_that_swallows_its_stop_leaves_its_consumer_fit_for_the_next(
+    spin: Engine,
+) -> None:
+    runs = Runs()
+    job, _ = _cancel_running(spin, runs, "async_swallow", asyncio_workers=True)
+    _ends(spin, job, JobStatus.SUCCEEDED, timeout=5)  # its run succeeded: the success stands
+    after = spin.schedule("async_cancelling")
+    assert spin.result(after, timeout=5) == 0  # no cancel left owed on the consumer task
+
+
+def test_a_cancelled_job_handed_back_unstarted_is_reported_cancelled_not_run(
+    spin: Engine,
+) -> None:
+    runs = Runs()
+    spin.attach_tasks(_tasks(runs))
+    job = spin.schedule("worker_loop")
+    broker = spin.broker
+    broker.check_schema(job.queue)
+    [held] = broker.fetch(job.queue, 1, 30_000, worker_id="a-worker").jobs
+    assert spin.cancel(job) is CancelResult.REQUESTED
+    assert broker.release(job.queue, [Lease(held.id, held.token)]) == 1  # a graceful stop
+    spin.start_workers(number=1, block=False)
+    _ends(spin, job, JobStatus.CANCELLED)
+    assert runs.started == []

@@ -105,7 +105,7 @@ def test_a_cancel_before_the_call_raises_at_its_start() -> None:
     ran = []
     job, task = make(lambda: ran.append(1))
     stop = Run(job, task)
-    assert stop.interrupt(CANCEL)
+    assert not stop.interrupt(CANCEL)  # not sent into the function: enter() raises it
     outcome = execution.run(job, task, NS, lambda job: True, stop)
     assert ran == [] and outcome.op == "c" and job.status is JobStatus.CANCELLED
 
@@ -119,18 +119,64 @@ def test_a_cancelled_run_that_raised_anything_ends_cancelled_never_retried() -> 
     assert execution.conclude(job, task, NS, None).op == "s"  # a success stands
 
 
-def test_a_stuck_run_is_taken_over_once_and_its_thread_then_discards_its_outcome() -> None:
-    job, task = make()
+def test_a_stuck_run_is_taken_over_once_and_its_thread_then_records_nothing() -> None:
+    release, entered = threading.Event(), threading.Event()
+
+    def blocked() -> str:
+        entered.set()
+        assert release.wait(10)  # blocked in C: nothing lands before it returns
+        return "late"
+
+    job, task = make(blocked)
     stop = Run(job, task)
-    stop.enter()
-    assert stop.take_over()
-    stop.leave()
+    finished: list[Job] = []
+
+    def on_finished(namespace: str, job: Job) -> None:
+        finished.append(job)
+
+    signals.job_finished.connect(on_finished, sender=NS)
+    outcomes = []
+    thread = threading.Thread(
+        target=lambda: outcomes.append(execution.run(job, task, NS, lambda job: True, stop))
+    )
+    try:
+        thread.start()
+        assert entered.wait(5)
+        assert stop.take_over() and not stop.take_over()  # once
+        release.set()
+        thread.join(5)
+    finally:
+        signals.job_finished.disconnect(on_finished, sender=NS)
+    assert outcomes == [execution.TAKEN_OVER] and finished == []  # no outcome, no signal
     assert not stop.end()  # the thread learns its outcome was recorded for it
-    done = Run(job, task)
-    done.enter()
-    done.leave()
-    assert done.end()
-    assert not done.take_over()  # ended first: nothing to take over
+
+
+def test_only_a_run_inside_its_function_is_taken_over() -> None:
+    job, task = make()
+    before = Run(job, task)
+    assert not before.take_over()  # not in the function yet: it starts, or raises, soon
+    after = Run(job, task)
+    after.enter()
+    assert not after.leave()
+    assert not after.take_over()  # left it: its own outcome comes (slow signals or not)
+    assert after.end()
+
+
+def test_the_watcher_sweeps_out_ended_runs_before_their_deadlines() -> None:
+    watcher = DeadlineWatcher(NS, lambda run: None, name="unit-deadlines")
+    try:
+        job, task = make(time_limit=3600, soft_time_limit=1800)
+        runs = [Run(job, task) for _ in range(200)]
+        for run in runs:
+            watcher.watch(run)
+        for run in runs[:150]:
+            run.end()
+            watcher.forget(run)
+        live = [entry for entry in watcher._due if not entry[3].ended]
+        assert len(live) == 2 * 50  # the runs in progress keep their deadlines
+        assert len(watcher._due) <= 2 * len(live)  # and ended ones are swept out
+    finally:
+        watcher.stop()
 
 
 def test_the_watcher_warns_at_the_soft_limit_and_stops_at_the_hard_one(

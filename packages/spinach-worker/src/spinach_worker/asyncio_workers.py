@@ -83,8 +83,7 @@ class AsyncioWorkers(BaseWorkers):
             self._current[name] = (job, time.time_ns() // 1_000_000)
             job._reporter = self.progress
             outcome = await self._run(job, task, stop)
-            stop.end()
-            self._runs.pop(job.job_id, None)
+            self._end(stop)  # never taken over: a coroutine is stopped on the loop only
             del self._current[name]
             if self.progress is not None and self.progress.unsettled(job):
                 await asyncio.to_thread(self.progress.settle, job)  # its last report first
@@ -112,11 +111,14 @@ class AsyncioWorkers(BaseWorkers):
                             )
                     finally:
                         stop.leave()
+                        if stop.loop_cancelled:
+                            # Our own cancel, done with however the task took it (raised,
+                            # swallowed or turned into another error): the consumer goes on.
+                            consumer.uncancel()
                 except asyncio.CancelledError as e:
-                    if stop.reason is None:
-                        raise  # the loop itself is being torn down
-                    consumer.uncancel()  # our own cancel, done with: this consumer goes on
-                    error = stop.error(e)
+                    # Ours: the stop's reason. Not ours (an awaited future someone else
+                    # cancelled): an error like any other, retried by the task's policy.
+                    error = stop.error(e) if stop.loop_cancelled else e
                 except BaseException as e:  # noqa: BLE001 - a task must never kill the loop
                     error = execution.stopped_error(stop, e)
                 outcome = execution.finish(

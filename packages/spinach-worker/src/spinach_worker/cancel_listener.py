@@ -30,33 +30,26 @@ class CancelListener:
         self._on_cancel = on_cancel
         self._stopping = threading.Event()
         self._subscribed = threading.Event()
-        self._pubsub: Any = None
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
-        """End the thread at once: its connection is closed under the read it waits in."""
+        """End the thread: an empty message on the channel ends its wait at once (the read
+        is never cut from this thread: its connection is the listener's alone)."""
         self._stopping.set()
-        pubsub = self._pubsub
-        if pubsub is not None:
-            with contextlib.suppress(Exception):  # the read then fails, and the loop ends
-                pubsub.close()
+        if self._subscribed.is_set():
+            with contextlib.suppress(Exception):  # Redis away: the wait ends by itself
+                self._broker.wake_cancel_listeners()
         self._thread.join()
-
-    def wait_subscribed(self, timeout: float) -> bool:
-        """Whether the listener is subscribed (within `timeout` s): for tests and start-up."""
-        return self._subscribed.wait(timeout)
 
     def _run(self) -> None:
         backoff = Backoff(first=0.2, cap=5.0)
         while not self._stopping.is_set():
             pubsub: Any = None
             try:
-                pubsub = self._pubsub = self._broker.subscribe_cancels()
-                if self._stopping.is_set():
-                    break  # stopped while subscribing: stop() may have missed this one
+                pubsub = self._broker.subscribe_cancels()
                 pubsub.get_message(timeout=0)  # let the subscription be confirmed
                 self._subscribed.set()
                 if backoff.failures:
@@ -65,8 +58,6 @@ class CancelListener:
                 self._listen(pubsub)
             except Exception as e:  # noqa: BLE001 - whatever breaks, the listener goes on
                 self._subscribed.clear()
-                if self._stopping.is_set():
-                    break  # the read that stop() cut short
                 delay = backoff.next_delay()
                 log = logger.warning if backoff.failures == 1 else logger.debug
                 log(
@@ -87,6 +78,8 @@ class CancelListener:
                 continue
             data = message["data"]
             job_id = data.decode() if isinstance(data, bytes) else str(data)
+            if not job_id:
+                continue  # a listener's stop wakes them all: nothing to cancel
             try:
                 self._on_cancel(job_id)
             except Exception:

@@ -23,6 +23,9 @@ STOP_GRACE = 1.0
 
 _SOFT, _HARD, _GRACE = 0, 1, 2
 
+#: Fewest ended runs worth a sweep of the heap.
+_SWEEP_AT = 64
+
 
 class DeadlineWatcher:
     """Warn at soft limits, stop runs at hard ones, and hand over stuck ones after the grace."""
@@ -37,6 +40,8 @@ class DeadlineWatcher:
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
         self._stopping = False
+        #: Runs ended since the heap was last swept (their entries wait in it until due).
+        self._ended = 0
 
     def watch(self, run: Run) -> None:
         """Watch the limits of `run`'s task, from the run's start."""
@@ -45,6 +50,17 @@ class DeadlineWatcher:
             self._add(run.started + task.soft_time_limit, _SOFT, run)
         if task.time_limit is not None:
             self._add(run.started + task.time_limit, _HARD, run)
+
+    def forget(self, run: Run) -> None:
+        """Watched `run` ended: once ended runs fill half the heap, sweep them out, so that
+        long limits keep no more than the runs in progress (and as many ended ones)."""
+        task = run.task
+        with self._changed:
+            self._ended += (task.time_limit is not None) + (task.soft_time_limit is not None)
+            if self._ended > _SWEEP_AT and 2 * self._ended > len(self._due):
+                self._due = [entry for entry in self._due if not entry[3].ended]
+                heapq.heapify(self._due)
+                self._ended = 0
 
     def stopped(self, run: Run) -> None:
         """`run` was just asked to stop: give it its grace, then hand it over if still stuck."""

@@ -76,6 +76,11 @@ def finish(
     return outcome
 
 
+#: What a run returns when its executor took its outcome over (the run's thread was stuck):
+#: the thread discards it, having decided and announced nothing.
+TAKEN_OVER = Outcome("-", "")
+
+
 def run(job: Job, task: Task, namespace: str, vouches: Vouches, stop: Run) -> Outcome:
     """Run `job` synchronously in this thread and return its outcome (`stop`: how the
     deadline watcher and the cancel listener stop it)."""
@@ -86,11 +91,15 @@ def run(job: Job, task: Task, namespace: str, vouches: Vouches, stop: Run) -> Ou
             with telemetry.processing(job) as span:
                 started = start(job, namespace)
                 error, value = _call(job, task, stop)
+                if error is _TAKEN_OVER:
+                    return TAKEN_OVER
                 outcome = finish(job, task, namespace, error, started, vouches, value)
                 telemetry.finished(span, job, outcome, error, time.monotonic() - started)
             return outcome
         started = start(job, namespace)  # the common path: no SDK listening, nothing to build
         error, value = _call(job, task, stop)
+        if error is _TAKEN_OVER:
+            return TAKEN_OVER
         return finish(job, task, namespace, error, started, vouches, value)
     finally:
         running.reset_current(job_context)
@@ -98,16 +107,23 @@ def run(job: Job, task: Task, namespace: str, vouches: Vouches, stop: Run) -> Ou
 
 
 def _call(job: Job, task: Task, stop: Run) -> tuple[BaseException | None, Any]:
-    """Call the task function; return what it raised, if anything, and what it returned."""
+    """Call the task function; return what it raised, if anything, and what it returned
+    (`_TAKEN_OVER` as the error when the executor took the outcome over meanwhile)."""
     try:
         try:
             stop.enter()
             value = task.func(*job.task_args, **job.task_kwargs)
         finally:
-            stop.leave()
+            if stop.leave():
+                return _TAKEN_OVER, None  # noqa: B012 - what the task did is moot now
     except BaseException as e:  # noqa: BLE001 - a task must never kill its thread
+        if stop.taken_over:  # the stop landed in leave() itself, after the take-over
+            return _TAKEN_OVER, None
         return stopped_error(stop, e), None
     return None, value
+
+
+_TAKEN_OVER = JobInterrupted("taken over")
 
 
 def stopped_error(stop: Run, error: BaseException) -> BaseException:

@@ -53,6 +53,7 @@ class Run:
     __slots__ = (
         "_lock",
         "_loop",
+        "_loop_cancelled",
         "_sent",
         "_state",
         "_task_handle",
@@ -75,6 +76,8 @@ class Run:
         self._sent = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task_handle: asyncio.Task[object] | None = None
+        #: Whether the loop-side cancel was done (the consumer task owes an uncancel()).
+        self._loop_cancelled = False
 
     def on_loop(self, loop: asyncio.AbstractEventLoop, task: "asyncio.Task[object]") -> None:
         """This run is a coroutine awaited by `task` on `loop`: stopping it cancels `task`."""
@@ -86,19 +89,24 @@ class Run:
         """The task's function is about to be called; raises at once if it was stopped before
         (a cancel that came between the fetch and now)."""
         with self._lock:
+            if self._state != _BEFORE:
+                return  # only ever entered once
             self._state = _CALLING
             early = self.reason is not None and not self._sent
             self._sent = self._sent or early
         if early:
             raise _ERRORS[self.reason or CANCEL]()
 
-    def leave(self) -> None:
-        """The task's function returned or raised: no interrupt may land from now on."""
+    def leave(self) -> bool:
+        """The task's function returned or raised: no interrupt may land from now on. Returns
+        whether the executor took the run's outcome over meanwhile (its thread then records
+        nothing: not its outcome, nor its signals)."""
         with self._lock:
             if self._state == _CALLING:
                 self._state = _AFTER
             if self._sent and self._loop is None:
                 clear_in_thread(self.ident)  # sent, and not met yet: it must never be
+            return self._state == _TAKEN_OVER
 
     def end(self) -> bool:
         """The run is over; False if the executor took its outcome over meanwhile (the thread
@@ -112,8 +120,9 @@ class Run:
     # -- whoever stops it ------------------------------------------------------------------
 
     def interrupt(self, reason: str) -> bool:
-        """Stop the run for `reason`; False if it is not in the task's function any more (or
-        was stopped already)."""
+        """Stop the run for `reason`; True if the stop was sent into the task's function (it
+        then gets its grace), False if the run has not entered it yet (it raises as it does),
+        has left it, or was stopped already."""
         if reason == CANCEL:
             self.job._cancelled = True  # for cooperative code, whatever happens next
         with self._lock:
@@ -121,7 +130,7 @@ class Run:
                 return False
             self.reason = self.reason or reason
             if self._state == _BEFORE:
-                return True  # enter() raises it
+                return False  # enter() raises it
             self._sent = True
             if self._loop is None:
                 return raise_in_thread(self.ident, _ERRORS[reason])
@@ -132,16 +141,26 @@ class Run:
         # On the loop's thread: if the coroutine is still in the task's function, it is
         # suspended in it now, and the cancel lands there.
         if self._state == _CALLING and self._task_handle is not None:
+            self._loop_cancelled = True
             self._task_handle.cancel()
 
+    @property
+    def loop_cancelled(self) -> bool:
+        """Whether this run cancelled its consumer task (which then owes an uncancel())."""
+        return self._loop_cancelled
+
     def take_over(self) -> bool:
-        """Take the run's outcome from a thread that did not stop within its grace; False if
-        it ended meanwhile."""
+        """Take the run's outcome from a thread still in the task's function after its grace;
+        False once it left it (its own outcome then comes)."""
         with self._lock:
-            if self._state == _ENDED:
+            if self._state != _CALLING:
                 return False
             self._state = _TAKEN_OVER
             return True
+
+    @property
+    def taken_over(self) -> bool:
+        return self._state == _TAKEN_OVER
 
     @property
     def ended(self) -> bool:

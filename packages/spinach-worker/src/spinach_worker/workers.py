@@ -233,12 +233,15 @@ class BaseWorkers:
         A job fetched but not started yet is remembered: it is not started, and ends as
         cancelled when a thread takes it up.
         """
+        # Remembered first, then looked up, while `_begin` registers a run first, then looks
+        # for it here: whichever comes second sees the other, so no cancel slips between.
+        self._cancel_early[job_id] = None
+        while len(self._cancel_early) > _MAX_EARLY_CANCELS:
+            self._cancel_early.popitem(last=False)
         run = self._runs.get(job_id)
         if run is None:
-            self._cancel_early[job_id] = None
-            while len(self._cancel_early) > _MAX_EARLY_CANCELS:
-                self._cancel_early.popitem(last=False)
             return False
+        self._cancel_early.pop(job_id, None)
         if run.interrupt(CANCEL):
             logger.info("Stopping %s: its cancel was asked for", run.job)
             self._deadlines.stopped(run)
@@ -256,6 +259,15 @@ class BaseWorkers:
         if task.time_limit is not None or task.soft_time_limit is not None:
             self._deadlines.watch(stop)
         return stop
+
+    def _end(self, stop: Run) -> bool:
+        """The run is over: forget it; False if its outcome was taken over meanwhile."""
+        own = stop.end()
+        if self._runs.get(stop.job.job_id) is stop:
+            del self._runs[stop.job.job_id]
+        if stop.task.time_limit is not None or stop.task.soft_time_limit is not None:
+            self._deadlines.forget(stop)
+        return own
 
     def _on_stuck(self, run: Run) -> None:
         """A stopped run did not unwind within its grace (a blocking call): see subclasses."""
@@ -365,12 +377,11 @@ class ThreadWorkers(BaseWorkers):
                 except BaseException as e:
                     logger.exception("Unexpected error while running %s", job)
                     outcome = execution.failure(job.job_id, e)
-                if not stop.end():
+                if not self._end(stop):
                     # Taken over: its outcome was recorded and this thread replaced while
                     # it was blocked. It leaves quietly: the pool has its size already.
                     logger.info("%s ended at last, after its outcome was recorded", job)
                     return
-                del self._runs[job.job_id]
                 del current[name]
                 if self.progress is not None and self.progress.unsettled(job):
                     self.progress.settle(job)  # its last report before its outcome
@@ -383,26 +394,37 @@ class ThreadWorkers(BaseWorkers):
         if not run.take_over():
             return  # it ended meanwhile
         job = run.job
-        error = run.error()
         logger.warning(
             "%s did not stop within %g s (blocked in a call Python cannot interrupt): its "
             "outcome is recorded now and its thread replaced; the call goes on in the "
-            "background until it returns", job, STOP_GRACE,
+            "background until it returns, and what it brings is discarded", job, STOP_GRACE,
         )  # fmt: skip
-        self._runs.pop(job.job_id, None)
+        if self._runs.get(job.job_id) is run:
+            del self._runs[job.job_id]
         for name, (running, _) in list(self._current.items()):
             if running is job:
                 self._current.pop(name, None)
+        outcome: Outcome | None = None
+        try:
+            try:
+                self._replace(run.ident)
+            finally:  # whatever failed, the job's outcome goes out: its slot and lease too
+                if self.progress is not None and self.progress.unsettled(job):
+                    self.progress.settle(job)
+                outcome = execution.finish(
+                    job, run.task, self._namespace, run.error(), run.started, self.vouches
+                )
+        finally:
+            self._done(job, outcome or execution.failure(job.job_id, run.error()))
+
+    def _replace(self, ident: int | None) -> None:
+        """Start a thread in place of thread `ident`, stuck in a job taken over from it."""
         with self._replace_lock:
             self._replaced += 1
             name = f"{self._namespace}-worker-{self._num_workers + self._replaced}"
             thread = threading.Thread(target=self._worker, args=(name,), name=name, daemon=True)
-            self._threads = [t for t in self._threads if t.ident != run.ident] + [thread]
+            self._threads = [t for t in self._threads if t.ident != ident] + [thread]
             thread.start()
-        if self.progress is not None and self.progress.unsettled(job):
-            self.progress.settle(job)
-        outcome = execution.finish(job, run.task, self._namespace, error, run.started, self.vouches)
-        self._done(job, outcome)
 
     def stop(self, timeout: float | None = None) -> bool:
         self._stopping = True
@@ -417,7 +439,8 @@ class ThreadWorkers(BaseWorkers):
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
                 break
-            waiting[0].join(None if left is None else min(left, STOP_GRACE))
+            # In slices: a thread taken over while joined is then let go of.
+            waiting[0].join(STOP_GRACE if left is None else min(left, STOP_GRACE))
         self._deadlines.stop()
         self.out_queue.put(None)
         with self._replace_lock:

@@ -595,6 +595,11 @@ class Broker:
         pubsub.subscribe(cancel_channel(self.namespace))
         return pubsub
 
+    def wake_cancel_listeners(self) -> None:
+        """Publish an empty message on the cancel channel: a stopping listener's wait ends at
+        once (every listener of the namespace wakes and ignores it)."""
+        self._r.publish(cancel_channel(self.namespace), "")
+
     def ping(self) -> None:
         """Raise unless Redis answers."""
         self._r.ping()

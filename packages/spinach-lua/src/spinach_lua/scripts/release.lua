@@ -6,6 +6,8 @@ Only jobs whose lease is still the caller's are handed back, so a re-sent call o
 worker changes nothing. No attempt is counted: the job never started. Back in the ready list, a
 job of a task at its limit is parked again by the next fetch. A job that let go of its unique
 key when it was fetched (unique_until "started") takes it back, unless another job holds it.
+A job whose cancel was asked for meanwhile (`cn`) goes back marked as abandoned, as lease
+recovery marks it: the worker that fetches it reports it cancelled and never runs it.
 
 KEYS
   running     ZSET    ids of fetched jobs (score: lease deadline ms)
@@ -47,7 +49,13 @@ for n = #ids, 1, -1 do
   if raw and lease_of(raw) == tokens[n] then
     released[#released + 1] = ids[n]
     held[#held + 1] = raw
-    kept[#kept + 1] = without_lease(raw)
+    local stripped = without_lease(raw)
+    if cancel_of(raw) then
+      local record = unpack_record(stripped)
+      record.x = '1'
+      stripped = pack_record(record)
+    end
+    kept[#kept + 1] = stripped
     priorities[#priorities + 1] = priority_of(raw)
   end
 end
