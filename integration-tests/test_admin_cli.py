@@ -1102,3 +1102,15 @@ def test_job_show_of_a_workflow_step_lists_the_steps(spin: Engine, app: App) -> 
         [flow.jobs[0].job_id, "ok", "queued"],
         [flow.jobs[1].job_id, "ok", "waiting"],
     ]
+
+
+def test_job_show_tells_when_the_cancel_of_a_running_job_was_asked(spin: Engine, app: App) -> None:
+    job = spin.schedule("answer", 7)
+    spin.broker.check_schema(job.queue)
+    spin.broker.fetch(job.queue, 1, 30_000, worker_id="a-worker")  # a worker holds it now
+    assert cli(spin, "job", "cancel", job.job_id)[0] == 0
+    code, text = cli(spin, "job", "show", job.job_id)
+    fields = {row[0]: " ".join(row[1:]) for row in table(text)}
+    assert code == 0 and fields["status"] == "running" and fields["cancel asked"]
+    code, shown = cli_json(spin, "job", "show", job.job_id)
+    assert shown["cancel_requested_at"] is not None
