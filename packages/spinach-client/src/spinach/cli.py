@@ -135,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     for action, text in (
         ("show", "where the job is, its attempts, times and error"),
         ("retry", "queue a failed job again (same id, fresh attempt budget)"),
-        ("cancel", "cancel a job that has not started"),
+        ("cancel", "cancel a job (a running one: its worker is asked to stop it)"),
     ):
         add_command(job, action, text).add_argument("job_id", metavar="ID")
 

@@ -23,6 +23,9 @@ STOP_GRACE = 1.0
 
 _SOFT, _HARD, _GRACE = 0, 1, 2
 
+#: Longest single wait of the watcher (it then looks at its heap again).
+_LONGEST_WAIT = 3600.0
+
 #: Fewest ended runs worth a sweep of the heap.
 _SWEEP_AT = 64
 
@@ -87,7 +90,9 @@ class DeadlineWatcher:
         while True:
             with self._changed:
                 while not self._stopping and (not self._due or self._due[0][0] > time.monotonic()):
-                    self._changed.wait(self._due[0][0] - time.monotonic() if self._due else None)
+                    # Capped: Condition.wait refuses waits past threading.TIMEOUT_MAX.
+                    wait = self._due[0][0] - time.monotonic() if self._due else _LONGEST_WAIT
+                    self._changed.wait(min(wait, _LONGEST_WAIT))
                 if self._stopping:
                     return
                 _, _, what, run = heapq.heappop(self._due)

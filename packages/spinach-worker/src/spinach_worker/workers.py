@@ -395,7 +395,8 @@ class ThreadWorkers(BaseWorkers):
             return  # it ended meanwhile
         job = run.job
         logger.warning(
-            "%s did not stop within %g s (blocked in a call Python cannot interrupt): its "
+            "%s did not stop within %g s (blocked in a call Python cannot interrupt, or "
+            "carrying on after catching the stop): its "
             "outcome is recorded now and its thread replaced; the call goes on in the "
             "background until it returns, and what it brings is discarded", job, STOP_GRACE,
         )  # fmt: skip
