@@ -23,7 +23,7 @@ from spinach import (
     signals,
 )
 from spinach.job import Job, JobStatus
-from spinach.protocol import Lease
+from spinach.protocol import FetchedJob, Lease, Outcome
 from spinach.retry import ExponentialBackoff
 
 FAST = ExponentialBackoff(base=timedelta(milliseconds=10), cap=timedelta(milliseconds=20))
@@ -257,14 +257,19 @@ def test_a_second_cancel_of_a_running_job_says_requested_again(spin: Engine) -> 
     _ends(spin, job, JobStatus.CANCELLED, timeout=5)
 
 
+def _held(spin: Engine, runs: Runs, task: str) -> tuple[Job, FetchedJob]:
+    """A job of `task` leased to a worker that is only a name: its fate is the test's."""
+    spin.attach_tasks(_tasks(runs))
+    job = spin.schedule(task)
+    spin.broker.check_schema(job.queue)
+    [held] = spin.broker.fetch(job.queue, 1, 30_000, worker_id="a-worker").jobs
+    return job, held
+
+
 def test_lease_renewal_reports_the_cancelled_jobs_the_worker_holds(spin: Engine) -> None:
     # The backstop of the cancel message: a worker that missed it learns at its next renewal.
-    spin.attach_tasks(_tasks(Runs()))
-    job = spin.schedule("quick")
+    job, held = _held(spin, Runs(), "quick")
     broker = spin.broker
-    broker.check_schema(job.queue)
-    fetched = broker.fetch(job.queue, 1, 30_000, worker_id="a-worker").jobs
-    [held] = fetched
     before = broker.renew(job.queue, [Lease(held.id, held.token)], 30_000)
     assert before.cancelled == []
     assert spin.cancel(job) is CancelResult.REQUESTED
@@ -273,30 +278,18 @@ def test_lease_renewal_reports_the_cancelled_jobs_the_worker_holds(spin: Engine)
 
 
 def test_a_run_that_succeeds_before_the_stop_reaches_it_keeps_its_success(spin: Engine) -> None:
-    spin.attach_tasks(_tasks(Runs()))
-    job = spin.schedule("quick")
-    broker = spin.broker
-    broker.check_schema(job.queue)
-    [held] = broker.fetch(job.queue, 1, 30_000, worker_id="a-worker").jobs
+    job, held = _held(spin, Runs(), "quick")
     assert spin.cancel(job) is CancelResult.REQUESTED
-    from spinach.protocol import Outcome
-
-    assert broker.finish(job.queue, [(Outcome("s", held.id), held.token)]).applied == 1
+    assert spin.broker.finish(job.queue, [(Outcome("s", held.id), held.token)]).applied == 1
     assert _status(spin, job) is JobStatus.SUCCEEDED
 
 
 def test_a_failed_run_of_a_job_whose_cancel_was_asked_ends_cancelled(spin: Engine) -> None:
     # The record's mark decides, whatever the worker brings: a retry is not scheduled.
-    spin.attach_tasks(_tasks(Runs()))
-    job = spin.schedule("worker_loop")
-    broker = spin.broker
-    broker.check_schema(job.queue)
-    [held] = broker.fetch(job.queue, 1, 30_000, worker_id="a-worker").jobs
+    job, held = _held(spin, Runs(), "worker_loop")
     assert spin.cancel(job) is CancelResult.REQUESTED
-    from spinach.protocol import Outcome
-
     retry = Outcome("r", held.id, 10, "ValueError: late", "")
-    assert broker.finish(job.queue, [(retry, held.token)]).applied == 1
+    assert spin.broker.finish(job.queue, [(retry, held.token)]).applied == 1
     assert _status(spin, job) is JobStatus.CANCELLED
     with pytest.raises(JobCancelledError):
         spin.result(job, timeout=1)
@@ -324,13 +317,9 @@ def test_a_cancelled_job_handed_back_unstarted_is_reported_cancelled_not_run(
     spin: Engine,
 ) -> None:
     runs = Runs()
-    spin.attach_tasks(_tasks(runs))
-    job = spin.schedule("worker_loop")
-    broker = spin.broker
-    broker.check_schema(job.queue)
-    [held] = broker.fetch(job.queue, 1, 30_000, worker_id="a-worker").jobs
+    job, held = _held(spin, runs, "worker_loop")
     assert spin.cancel(job) is CancelResult.REQUESTED
-    assert broker.release(job.queue, [Lease(held.id, held.token)]) == 1  # a graceful stop
+    assert spin.broker.release(job.queue, [Lease(held.id, held.token)]) == 1  # a graceful stop
     spin.start_workers(number=1, block=False)
     _ends(spin, job, JobStatus.CANCELLED)
     assert runs.started == []

@@ -115,10 +115,6 @@ class AsyncioWorkers(BaseWorkers):
                             # Our own cancel, done with however the task took it (raised,
                             # swallowed or turned into another error): the consumer goes on.
                             consumer.uncancel()
-                except asyncio.CancelledError as e:
-                    # Ours: the stop's reason. Not ours (an awaited future someone else
-                    # cancelled): an error like any other, retried by the task's policy.
-                    error = stop.error(e) if stop.loop_cancelled else e
                 except BaseException as e:  # noqa: BLE001 - a task must never kill the loop
                     error = execution.stopped_error(stop, e)
                 outcome = execution.finish(

@@ -47,7 +47,7 @@ class DeadlineWatcher:
         self._ended = 0
 
     def watch(self, run: Run) -> None:
-        """Watch the limits of `run`'s task, from the run's start."""
+        """Watch the limits of `run`'s task, from the run's start (none: nothing to do)."""
         task = run.task
         if task.soft_time_limit is not None:
             self._add(run.started + task.soft_time_limit, _SOFT, run)
@@ -58,8 +58,11 @@ class DeadlineWatcher:
         """Watched `run` ended: once ended runs fill half the heap, sweep them out, so that
         long limits keep no more than the runs in progress (and as many ended ones)."""
         task = run.task
+        entries = (task.time_limit is not None) + (task.soft_time_limit is not None)
+        if not entries:
+            return  # never watched
         with self._changed:
-            self._ended += (task.time_limit is not None) + (task.soft_time_limit is not None)
+            self._ended += entries
             if self._ended > _SWEEP_AT and 2 * self._ended > len(self._due):
                 self._due = [entry for entry in self._due if not entry[3].ended]
                 heapq.heapify(self._due)

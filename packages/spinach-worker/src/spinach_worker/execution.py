@@ -4,6 +4,7 @@ Shared by every executor. Nothing a task raises, BaseException included, escapes
 a worker thread never dies because of a job.
 """
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -127,8 +128,13 @@ _TAKEN_OVER = JobInterrupted("taken over")
 
 
 def stopped_error(stop: Run, error: BaseException) -> BaseException:
-    """What a run that raised `error` ends with: the reason it was stopped, if it was."""
-    if stop.reason is not None and isinstance(error, JobInterrupted):
+    """What a run that raised `error` ends with: the reason it was stopped, if it was (the
+    exception raised in its thread, or the cancel of its coroutine). A CancelledError that
+    is not a stop (an awaited future someone else cancelled) is an error like any other."""
+    if stop.reason is not None and (
+        isinstance(error, JobInterrupted)
+        or (stop.loop_cancelled and isinstance(error, asyncio.CancelledError))
+    ):
         return stop.error(error)
     return error
 

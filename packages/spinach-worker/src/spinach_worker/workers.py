@@ -248,16 +248,15 @@ class BaseWorkers:
         return True
 
     def _begin(self, job: Job, task: Task) -> Run | None:
-        """The run of `job` about to start here, watched; None if it was cancelled already."""
-        if self._cancel_early and self._cancel_early.pop(job.job_id, 0) is None:
-            job._cancelled = True
-            return None
+        """The run of `job` about to start here, watched; None if it was cancelled already
+        (it is then not started). A cancel from now on finds the run and stops it."""
         stop = Run(job, task)
         self._runs[job.job_id] = stop
         if self._cancel_early and self._cancel_early.pop(job.job_id, 0) is None:
-            stop.interrupt(CANCEL)  # asked for while it was being registered: enter() raises
-        if task.time_limit is not None or task.soft_time_limit is not None:
-            self._deadlines.watch(stop)
+            del self._runs[job.job_id]
+            job._cancelled = True
+            return None
+        self._deadlines.watch(stop)
         return stop
 
     def _end(self, stop: Run) -> bool:
@@ -265,8 +264,7 @@ class BaseWorkers:
         own = stop.end()
         if self._runs.get(stop.job.job_id) is stop:
             del self._runs[stop.job.job_id]
-        if stop.task.time_limit is not None or stop.task.soft_time_limit is not None:
-            self._deadlines.forget(stop)
+        self._deadlines.forget(stop)
         return own
 
     def _on_stuck(self, run: Run) -> None:
@@ -405,18 +403,16 @@ class ThreadWorkers(BaseWorkers):
         for name, (running, _) in list(self._current.items()):
             if running is job:
                 self._current.pop(name, None)
-        outcome: Outcome | None = None
         try:
-            try:
-                self._replace(run.ident)
-            finally:  # whatever failed, the job's outcome goes out: its slot and lease too
-                if self.progress is not None and self.progress.unsettled(job):
-                    self.progress.settle(job)
-                outcome = execution.finish(
-                    job, run.task, self._namespace, run.error(), run.started, self.vouches
-                )
-        finally:
-            self._done(job, outcome or execution.failure(job.job_id, run.error()))
+            self._replace(run.ident)
+        except Exception:  # the job's outcome goes out all the same: its slot and lease too
+            logger.exception("Could not start a thread in place of the one running %s", job)
+        if self.progress is not None and self.progress.unsettled(job):
+            self.progress.settle(job)
+        outcome = execution.finish(
+            job, run.task, self._namespace, run.error(), run.started, self.vouches
+        )
+        self._done(job, outcome)
 
     def _replace(self, ident: int | None) -> None:
         """Start a thread in place of thread `ident`, stuck in a job taken over from it."""
