@@ -1,5 +1,7 @@
 """The hot path on a real Redis: one round trip serves many jobs under load."""
 
+from typing import Any
+
 import pytest
 import redis
 from helpers import Ledger
@@ -54,3 +56,30 @@ def test_a_busy_worker_fetches_and_acknowledges_many_jobs_per_round_trip(
     round_trips = after["evalsha"] - before["evalsha"] + after["blpop"] - before["blpop"]
     # Fetches take up to 8 jobs and acks batch what finished meanwhile: well under one per job.
     assert round_trips < 5_000 / 2, round_trips
+
+
+def test_under_load_outcomes_ride_on_fetches(redis_server: RedisServer, ledger: Ledger) -> None:
+    """A busy fetcher carries the outcomes of the jobs that just finished; the acker's own
+    script calls (one more call each) are left for the moments the fetcher is not busy."""
+    spin = Engine(RedisBroker.from_url(redis_server.url), namespace="hot-carry")
+    tasks = Tasks()
+    tasks.add(lambda i: ledger.add(i), name="noop")
+    spin.attach_tasks(tasks)
+    batch = Batch()
+    for i in range(5_000):
+        batch.schedule("noop", i)
+    spin.schedule_batch(batch)
+    calls = {"fetch": 0, "finish": 0}
+    broker = spin.broker
+    for name in calls:
+        real = getattr(broker, name)
+
+        def counted(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
+            calls[_name] += 1
+            return _real(*args, **kwargs)
+
+        setattr(broker, name, counted)
+    spin.start_workers(number=8, block=True, stop_when_queue_empty=True)
+    assert len(ledger) == 5_000
+    assert calls["fetch"] >= 5_000 / 8
+    assert calls["finish"] <= calls["fetch"] / 20, calls

@@ -4,11 +4,13 @@ Only the OpenTelemetry API is used: everything is a no-op until the application 
 configures an SDK, and until then costs one check per call.
 """
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from opentelemetry import metrics, propagate, trace
+from opentelemetry.metrics import _internal as _metrics_api
 from opentelemetry.trace import SpanKind
 
 SYSTEM = "spinach"
@@ -18,15 +20,38 @@ _meter = metrics.get_meter("spinach")
 _sent = _meter.create_counter("spinach.jobs.sent", unit="{job}", description="Jobs sent to queues")
 
 
+# An SDK is installed once per process and never taken away, so a yes is kept for good. A no
+# is looked up again on every call (the application may install an SDK after import), from the
+# API's own global where it has one: its public getter also reads os.environ on every call, which
+# cost a few microseconds per job. An SDK named by an environment variable at start-up is loaded
+# by the public getter, which the first call then uses.
+_tracing = False
+_metering = False
+_TRACER_FROM_ENV = "OTEL_PYTHON_TRACER_PROVIDER" in os.environ
+_METER_FROM_ENV = "OTEL_PYTHON_METER_PROVIDER" in os.environ
+
+
 def is_tracing() -> bool:
     """Whether a tracing SDK is installed (without one, spans are not even built)."""
-    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+    global _tracing
+    if _tracing:
+        return True
+    if not _TRACER_FROM_ENV and getattr(trace, "_TRACER_PROVIDER", True) is None:
+        return False  # nothing set yet (an API without that global takes the public path)
+    _tracing = not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+    return _tracing
 
 
 def is_metering() -> bool:
     """Whether a metrics SDK is installed."""
+    global _metering
+    if _metering:
+        return True
+    if not _METER_FROM_ENV and getattr(_metrics_api, "_METER_PROVIDER", True) is None:
+        return False
     # The API's default provider is a proxy until an SDK is set (its class is private).
-    return type(metrics.get_meter_provider()).__name__ != "_ProxyMeterProvider"
+    _metering = type(metrics.get_meter_provider()).__name__ != "_ProxyMeterProvider"
+    return _metering
 
 
 @contextmanager

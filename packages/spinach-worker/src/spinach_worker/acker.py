@@ -32,6 +32,11 @@ MAX_BATCH = 1000
 #: batch; it only delays the acknowledgement, never the start of a job (the lease covers it).
 ACK_WINDOW = 0.002
 
+#: Longest the acker leaves waiting outcomes to a fetcher that said it fetches again at once
+#: (`carrier_busy`): under load nearly every outcome then rides on a fetch, and the acker's own
+#: calls, each a script call of its own, become rare. The bound covers a fetcher held up.
+CARRY_WINDOW = 0.02
+
 #: Outcomes of one batch, with their lease tokens.
 Batch = list[tuple[Outcome, str]]
 
@@ -60,6 +65,9 @@ class Acker:
         self.last_ack: float | None = None
         #: Poked when recorded outcomes pushed workflow signals (the runtime sets it).
         self.on_signals: Callable[[], None] | None = None
+        #: Set by the fetcher of this queue while it fetches again at once (it carries the
+        #: waiting outcomes with its next fetch); cleared before it sleeps or waits.
+        self.carrier_busy = False
         self._thread = threading.Thread(target=self._run, name=name)
 
     def start(self) -> None:
@@ -163,7 +171,14 @@ class Acker:
                     self._ended = True
                     break
             if self._give_up_after is None:
-                time.sleep(ACK_WINDOW)  # let the fetcher take them, or more gather
+                # Put back, so the fetcher can take it too; then let the fetcher take them, or
+                # more gather. A busy fetcher is given longer: it fetches again at once.
+                self._source.put_again(item)
+                item = None
+                time.sleep(ACK_WINDOW)
+                deadline = time.monotonic() + CARRY_WINDOW
+                while self.carrier_busy and time.monotonic() < deadline:
+                    time.sleep(ACK_WINDOW)
             with self._lock:
                 batch = self._collect(item, MAX_BATCH)
             if batch:

@@ -110,6 +110,8 @@ class Fetcher:
         except BaseException as e:
             logger.exception("The fetcher stopped on an unexpected error")
             self._on_fatal(e)
+        finally:
+            self._acker.carrier_busy = False  # nothing carries outcomes any more
 
     def _loop(self) -> None:
         ctx = self._ctx
@@ -148,6 +150,7 @@ class Fetcher:
                     self._acker.give_back(outcomes)
                 raise refusal(e, "fetch jobs") from None
             except TRANSIENT_ERRORS as e:
+                self._acker.carrier_busy = False  # it waits: the acker sends the outcomes
                 self._slots.done(self._lane, free, 0, more=False)
                 if outcomes:
                     self._acker.give_back(outcomes)
@@ -175,6 +178,7 @@ class Fetcher:
                 self._hand_back(result)
                 return
             busy = result.ready_left > 0
+            self._acker.carrier_busy = busy  # it fetches again at once: outcomes ride along
             try:
                 self._dispatch(result)
             finally:  # the executor counts the dispatched jobs: the reservation is over
