@@ -40,8 +40,15 @@ integration *args: (_integration "-m redis " + args)
 # failover, ACL users, TLS (all started by the fixtures on free loopback ports).
 integration-cluster *args: (_integration "-m 'cluster or topology' " + args)
 
-_integration args: _require-redis
+_integration args: _require-redis bytecode
     uv run --locked --all-packages pytest integration-tests {{args}}
+
+# uv compiles what it installs, but the workspace's own packages are installed editable, from
+# their sources: compiled here, so that the many processes the tests start do not each compile
+# them again (where PYTHONDONTWRITEBYTECODE is set, Python never writes what it compiled).
+[private]
+bytecode:
+    uv run --locked --all-packages python -m compileall -q packages/spinach-lua/src packages/spinach-client/src packages/spinach-worker/src packages/spinach-dashboard/src
 
 # ruff and mypy --strict over every package and the tools.
 lint:

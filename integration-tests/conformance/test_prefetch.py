@@ -1,11 +1,14 @@
-"""Prefetch: jobs fetched ahead of the threads wait here under lease, and a stop hands them back."""
+"""Prefetch: jobs fetched ahead of the threads wait here under lease, and a stop hands them back;
+by default, as many as the threads finish within the horizon (short jobs only)."""
 
 import threading
+import time
+from typing import Any
 
 import pytest
 from helpers import Ledger, wait_for
 
-from spinach import Engine, Tasks
+from spinach import Batch, Engine, Tasks
 
 
 def _holding_tasks(ledger: Ledger, release: threading.Event) -> Tasks:
@@ -70,5 +73,49 @@ def test_a_stop_hands_the_prefetched_jobs_back_in_order_and_they_run_once(
 
 @pytest.mark.parametrize("bad", [-1, 1.5, True, "2"])
 def test_a_prefetch_that_is_not_a_whole_number_is_refused(spin: Engine, bad: object) -> None:
-    with pytest.raises(ValueError, match="prefetch must be an int >= 0"):
+    with pytest.raises(ValueError, match=r"prefetch must be None \(auto\) or an int >= 0"):
         spin.start_workers(number=1, block=False, prefetch=bad)  # type: ignore[arg-type]
+
+
+def _asked_for(spin: Engine) -> list[int]:
+    """Record how many jobs each fetch of the worker asks for."""
+    asked: list[int] = []
+    real = spin.broker.fetch
+
+    def fetch(queue: str, max_jobs: int, *args: Any, **kwargs: Any) -> Any:
+        asked.append(max_jobs)
+        return real(queue, max_jobs, *args, **kwargs)
+
+    spin.broker.fetch = fetch  # type: ignore[method-assign]
+    return asked
+
+
+def test_by_default_short_jobs_are_fetched_ahead_of_the_threads(
+    spin: Engine, ledger: Ledger
+) -> None:
+    tasks = Tasks()
+    tasks.add(lambda n: ledger.add(n), name="quick")
+    spin.attach_tasks(tasks)
+    batch = Batch()
+    for n in range(300):
+        batch.schedule("quick", n)
+    spin.schedule_batch(batch)
+    asked = _asked_for(spin)
+    spin.start_workers(number=2, block=True, stop_when_queue_empty=True)
+    assert sorted(ledger.entries) == list(range(300))
+    assert asked[0] == 2  # no run time known yet: nothing fetched ahead
+    assert max(asked) > 2  # then runs far shorter than the horizon: fetched ahead
+
+
+def test_by_default_jobs_longer_than_the_horizon_are_never_fetched_ahead(
+    spin: Engine, ledger: Ledger
+) -> None:
+    tasks = Tasks()
+    tasks.add(lambda n: (time.sleep(0.05), ledger.add(n)), name="slow")
+    spin.attach_tasks(tasks)
+    for n in range(5):
+        spin.schedule("slow", n)
+    asked = _asked_for(spin)
+    spin.start_workers(number=1, block=True, stop_when_queue_empty=True)
+    assert sorted(ledger.entries) == list(range(5))
+    assert max(asked) == 1, asked

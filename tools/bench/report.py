@@ -265,6 +265,9 @@ def describe(args: argparse.Namespace, sides: list[Side], url: str) -> list[str]
         "each phase: fresh subprocess, fresh namespace, FLUSHALL + CONFIG RESETSTAT before it "
         "(and RESETSTAT again between prefill and processing); versions alternate; "
         f"{args.repeat} runs per phase and version, the table shows each metric's median",
+        "environments: 0.0.25 in .bench/venv-0025 (spinach==0.0.25 and redis from PyPI); this "
+        "repo in .bench/venv-current (spinach-worker and its dependencies from the lock, no dev "
+        "tools); both with bytecode compiled, this repo's sources included",
         f"redis: throwaway redis-server at {url} (--save '' --appendonly no), "
         "its INFO commandstats and INFO cpu read around the measured span",
     ]

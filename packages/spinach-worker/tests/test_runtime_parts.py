@@ -146,7 +146,7 @@ def test_an_outcome_the_acker_has_taken_but_not_recorded_keeps_it_busy() -> None
 def test_the_cli_takes_a_prefetch_and_refuses_a_negative_one(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert build_parser().parse_args(["shop.tasks:spin"]).prefetch == 0
+    assert build_parser().parse_args(["shop.tasks:spin"]).prefetch is None  # auto
     assert build_parser().parse_args(["shop.tasks:spin", "--prefetch", "16"]).prefetch == 16
     for bad in ("-1", "lots"):
         with pytest.raises(SystemExit):

@@ -564,7 +564,7 @@ class Engine:
         shutdown_timeout: float | None = None,
         health_port: int | None = None,
         health_host: str = "0.0.0.0",
-        prefetch: int = 0,
+        prefetch: int | None = None,
     ) -> None:
         """Run jobs of `queue` on `number` workers (threads by default); needs spinach-worker.
 
@@ -583,9 +583,12 @@ class Engine:
         may run again, or left to lease recovery (reported failed) if they run at most once.
         `health_port`: serve HTTP /livez and /readyz on that port of `health_host` for probes.
         `prefetch`: jobs fetched ahead of the threads, so that a thread that finishes finds
-        its next job here instead of waiting for a fetch (much faster for short jobs); their
-        leases are held and renewed meanwhile, a stop hands them back, but if the process is
-        killed, prefetched at-most-once jobs are reported failed without having run.
+        its next job here instead of waiting for a fetch. None (the default): as many as the
+        threads finish in about 5 ms, by the run times so far (up to 6 per thread), so short
+        jobs are fetched ahead and jobs longer than that never are; an int: that many, always;
+        0: none. Their leases are held and renewed meanwhile and a stop hands them back, but if
+        the process is killed, prefetched at-most-once jobs are reported failed without having
+        run.
         """
         if self._runtime is not None and not self._runtime.stopped:
             raise RuntimeError("Workers are already running")

@@ -35,7 +35,8 @@ class ChildOptions:
     use_asyncio: bool = False
     shutdown_timeout: float | None = None
     lease_seconds: float | None = None
-    prefetch: int = 0
+    #: Jobs fetched ahead of the threads; None: auto (see spinach_worker.workers).
+    prefetch: int | None = None
     log_level: str = "INFO"
     metrics: bool = False
 

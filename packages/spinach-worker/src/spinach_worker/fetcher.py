@@ -66,7 +66,6 @@ class Fetcher:
         self._on_fatal = on_fatal
         self._stopping = threading.Event()
         self._alarm = Alarm(self._wake, name=f"{name}-alarm")
-        self._batch_threshold = max(1, (workers.num_workers + workers.prefetch) // 2)
         self.thread = threading.Thread(target=self._run, name=name, daemon=True)
         #: time.monotonic() of the last successful fetch (None before the first).
         self.last_fetch: float | None = None
@@ -125,7 +124,7 @@ class Fetcher:
             free = self._slots.acquire(
                 self._lane,
                 timeout=1.0,
-                min_free=self._batch_threshold if busy else 1,
+                min_free=max(1, self._workers.capacity // 2) if busy else 1,
                 window=BATCH_WINDOW if busy else 0.0,
             )
             if free <= 0 or self._stopping.is_set():

@@ -106,7 +106,7 @@ class WorkerRuntime:
         shutdown_timeout: float | None = None,
         health_port: int | None = None,
         health_host: str = "0.0.0.0",
-        prefetch: int = 0,
+        prefetch: int | None = None,
     ) -> None:
         if number <= 0:
             raise ValueError("The number of workers must be at least one")

@@ -90,11 +90,36 @@ class ResultSink(Protocol):
     def put(self, item: Result | None) -> None: ...
 
 
-def checked_prefetch(jobs: int) -> int:
-    """`jobs` if it is a whole number of jobs to prefetch, else ValueError saying why."""
+#: Auto prefetch, the default: a worker fetches ahead of its threads as many jobs as they finish
+#: in about this long, by the mean run time so far, so that a thread that finishes finds its next
+#: job waiting here instead of waiting a round trip to Redis. A job that takes longer than this
+#: is never fetched ahead, and a killed worker leaves at most this much work unstarted.
+PREFETCH_HORIZON = 0.005
+
+#: Most jobs auto prefetch fetches ahead, per thread.
+AUTO_PREFETCH_PER_THREAD = 6
+
+#: Weight of the latest run in the running mean of run times that auto prefetch follows.
+_RUN_TIME_WEIGHT = 0.1
+
+
+def checked_prefetch(jobs: int | None) -> int | None:
+    """`jobs` if it is a whole number of jobs to prefetch or None (auto), else ValueError."""
+    if jobs is None:
+        return None
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 0:
-        raise ValueError(f"prefetch must be an int >= 0, got {jobs!r}")
+        raise ValueError(f"prefetch must be None (auto) or an int >= 0, got {jobs!r}")
     return jobs
+
+
+def auto_prefetch(threads: int, mean_run_seconds: float | None) -> int:
+    """Jobs to fetch ahead of `threads` whose runs take `mean_run_seconds` (None: none ran yet)."""
+    if mean_run_seconds is None:
+        return 0
+    most = threads * AUTO_PREFETCH_PER_THREAD
+    if mean_run_seconds * most <= threads * PREFETCH_HORIZON:
+        return most
+    return int(threads * PREFETCH_HORIZON / mean_run_seconds)
 
 
 #: Most ids of jobs cancelled before they started that an executor remembers.
@@ -121,6 +146,10 @@ class BaseWorkers:
         self._num_workers = num_workers
         #: Jobs this executor takes at once: its threads, plus the prefetched ones waiting.
         self._capacity = num_workers
+        #: Whether the prefetched jobs follow the run times (auto prefetch, see PREFETCH_HORIZON).
+        self._auto_prefetch = False
+        #: Running mean of the run times, in seconds (None before the first run ends).
+        self._run_seconds: float | None = None
         self._namespace = namespace
         #: (queue, outcome, lease token) of every job run, in completion order, for the acker.
         self.out_queue: ResultSink = ResultQueue()
@@ -158,13 +187,23 @@ class BaseWorkers:
 
     @property
     def prefetch(self) -> int:
-        """Jobs fetched ahead of the threads, waiting here for the next free one."""
+        """Jobs fetched ahead of the threads, waiting here for the next free one (now)."""
         return self._capacity - self._num_workers
 
     @prefetch.setter
-    def prefetch(self, jobs: int) -> None:
-        self._capacity = self._num_workers + checked_prefetch(jobs)
-        self._wanted = self._capacity + 1
+    def prefetch(self, jobs: int | None) -> None:
+        """A fixed number of jobs, or None: as many as the threads finish in PREFETCH_HORIZON."""
+        jobs = checked_prefetch(jobs)
+        with self._slots:
+            self._auto_prefetch = jobs is None
+            extra = auto_prefetch(self._num_workers, self._run_seconds) if jobs is None else jobs
+            self._capacity = self._num_workers + extra
+            self._wanted = self._capacity + 1
+
+    @property
+    def capacity(self) -> int:
+        """Jobs this executor takes at once: its threads plus the prefetched jobs."""
+        return self._capacity
 
     @property
     def available_slots(self) -> int:
@@ -213,6 +252,9 @@ class BaseWorkers:
 
     def _free(self, slots: int) -> None:
         with self._slots:
+            if self._auto_prefetch:
+                extra = auto_prefetch(self._num_workers, self._run_seconds)
+                self._capacity = self._num_workers + extra
             self._in_flight -= slots
             if self._capacity - self._in_flight >= self._wanted:
                 self._slots.notify_all()
@@ -261,6 +303,12 @@ class BaseWorkers:
 
     def _end(self, stop: Run) -> bool:
         """The run is over: forget it; False if its outcome was taken over meanwhile."""
+        if self._auto_prefetch:
+            elapsed = time.monotonic() - stop.started
+            mean = self._run_seconds
+            self._run_seconds = (
+                elapsed if mean is None else mean + _RUN_TIME_WEIGHT * (elapsed - mean)
+            )
         own = stop.end()
         if self._runs.get(stop.job.job_id) is stop:
             del self._runs[stop.job.job_id]

@@ -1,0 +1,45 @@
+"""Auto prefetch: how many jobs a worker fetches ahead of its threads, by their run times."""
+
+from spinach_worker.workers import (
+    AUTO_PREFETCH_PER_THREAD,
+    PREFETCH_HORIZON,
+    ThreadWorkers,
+    auto_prefetch,
+)
+
+
+def test_nothing_is_fetched_ahead_before_a_run_time_is_known() -> None:
+    assert auto_prefetch(8, None) == 0
+
+
+def test_short_runs_fill_the_cap_and_long_ones_get_nothing() -> None:
+    assert auto_prefetch(8, 0.0) == 8 * AUTO_PREFETCH_PER_THREAD
+    assert auto_prefetch(8, 0.00004) == 8 * AUTO_PREFETCH_PER_THREAD
+    assert auto_prefetch(8, PREFETCH_HORIZON) == 8  # one job per thread within the horizon
+    assert auto_prefetch(8, PREFETCH_HORIZON * 4) == 2
+    assert auto_prefetch(8, PREFETCH_HORIZON * 10) == 0
+    assert auto_prefetch(1, PREFETCH_HORIZON * 1.01) == 0
+
+
+def test_fewer_jobs_are_fetched_ahead_as_runs_grow_longer() -> None:
+    counts = [auto_prefetch(8, seconds / 10_000) for seconds in range(1, 1000)]
+    assert counts == sorted(counts, reverse=True)
+
+
+def test_the_executor_follows_its_run_times_unless_told_a_number() -> None:
+    workers = ThreadWorkers(2, "auto-prefetch")
+    try:
+        workers.prefetch = None
+        assert workers.capacity == 2
+        workers._run_seconds = 0.0001
+        workers._free(0)
+        assert workers.capacity == 2 + 2 * AUTO_PREFETCH_PER_THREAD
+        workers._run_seconds = 1.0
+        workers._free(0)
+        assert workers.capacity == 2
+        workers.prefetch = 5
+        workers._run_seconds = 0.0001
+        workers._free(0)
+        assert workers.capacity == 7
+    finally:
+        workers.stop(5)
