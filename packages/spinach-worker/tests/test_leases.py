@@ -64,3 +64,16 @@ def test_a_renewal_crossing_the_record_of_an_outcome_is_not_a_lost_lease(
     assert "Lost the lease" not in caplog.text
     assert book.holds(lease)  # the acker forgets it once its send returns
     assert book.pop(lease) and not book.is_settling(lease)
+
+
+def test_pop_all_forgets_the_held_leases_of_a_batch_and_only_those() -> None:
+    book = LeaseBook(lease_seconds=10)
+    book.add([Lease("a", "1"), Lease("b", "1"), Lease("c", "2")])
+    book.mark_retryable("a")
+    book.settling([Lease("a", "1"), Lease("b", "1")])
+    book.pop_all([Lease("a", "1"), Lease("b", "1"), Lease("c", "1")])  # c's token is not held
+    assert not book.holds(Lease("a", "1")) and not book.holds(Lease("b", "1"))
+    assert book.holds(Lease("c", "2"))
+    assert not book.is_settling(Lease("a", "1"))
+    assert book.take_retryable() == []
+    assert len(book) == 1

@@ -114,8 +114,7 @@ class Acker:
         that a draining worker waits for them)."""
         if signals and self.on_signals is not None:
             self.on_signals()
-        for outcome, token in batch:
-            self._book.pop(Lease(outcome.id, token))
+        self._book.pop_all(_leases(batch))
         self._count(len(batch))
         self.last_ack = time.monotonic()
         for job_id in rejected:
@@ -195,8 +194,7 @@ class Acker:
         rejected, signals = self._send(batch)
         if signals and self.on_signals is not None:
             self.on_signals()
-        for outcome, token in batch:
-            self._book.pop(Lease(outcome.id, token))
+        self._book.pop_all(_leases(batch))
         self._count(len(batch))
         if rejected is None:
             return

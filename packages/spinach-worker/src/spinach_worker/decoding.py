@@ -1,5 +1,6 @@
 """Turn what a fetch returned into a runnable Job, or say why it cannot run."""
 
+import functools
 import math
 
 import msgspec
@@ -10,6 +11,10 @@ from spinach.job import Job, JobStatus
 from spinach.protocol import FetchedJob
 from spinach.task import Task, Tasks
 from spinach.utils import from_epoch_ms
+
+#: A job's due or created time as a datetime: the jobs of a batch share theirs, and datetimes
+#: are immutable, so one is built per distinct millisecond, not per job.
+_datetime_of = functools.lru_cache(maxsize=1024)(from_epoch_ms)
 
 
 class CorruptJobError(SpinachError):
@@ -34,7 +39,7 @@ def build_job(fetched: FetchedJob, tasks: Tasks) -> tuple[Job, Task]:
         job.status = JobStatus.QUEUED
         job.task_name = envelope.task
         job.queue = envelope.queue
-        job.at = from_epoch_ms(envelope.at or envelope.created)
+        job.at = _datetime_of(envelope.at or envelope.created)
         job.max_retries = math.inf if envelope.max_retries is None else envelope.max_retries
         job.retries = fetched.retries
         job.task_args = (

@@ -91,13 +91,23 @@ class LeaseBook:
     def pop(self, lease: Lease) -> bool:
         """Forget `lease` if this worker still holds it; return whether it did."""
         with self._lock:
-            self._settling.discard(lease)
-            if self._tokens.get(lease.id) != lease.token:
-                return False
-            del self._tokens[lease.id]
-            self._valid_until.pop(lease.id, None)
-            self._retryable.discard(lease.id)
-            return True
+            return self._forget(lease)
+
+    def pop_all(self, leases: Iterable[Lease]) -> None:
+        """Forget every one of `leases` this worker still holds (one lock for a batch)."""
+        with self._lock:
+            for lease in leases:
+                self._forget(lease)
+
+    def _forget(self, lease: Lease) -> bool:
+        """`pop` under the lock."""
+        self._settling.discard(lease)
+        if self._tokens.get(lease.id) != lease.token:
+            return False
+        del self._tokens[lease.id]
+        self._valid_until.pop(lease.id, None)
+        self._retryable.discard(lease.id)
+        return True
 
     def take(self, leases: Iterable[Lease]) -> list[Lease]:
         """Forget those of `leases` this worker still holds, and return them in order."""
