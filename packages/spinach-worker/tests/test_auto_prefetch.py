@@ -1,6 +1,7 @@
 """Auto prefetch: how many jobs a worker fetches ahead of its threads, by their run times."""
 
 from spinach_worker.workers import (
+    AUTO_PREFETCH_MAX,
     AUTO_PREFETCH_PER_THREAD,
     PREFETCH_HORIZON,
     ThreadWorkers,
@@ -19,6 +20,11 @@ def test_short_runs_fill_the_cap_and_long_ones_get_nothing() -> None:
     assert auto_prefetch(8, PREFETCH_HORIZON * 4) == 2
     assert auto_prefetch(8, PREFETCH_HORIZON * 10) == 0
     assert auto_prefetch(1, PREFETCH_HORIZON * 1.01) == 0
+
+
+def test_many_coroutines_fetch_ahead_no_more_than_the_overall_cap() -> None:
+    assert auto_prefetch(1000, 0.0001) == AUTO_PREFETCH_MAX
+    assert auto_prefetch(1000, 0.05) == 100  # what 1000 of them finish in the horizon
 
 
 def test_fewer_jobs_are_fetched_ahead_as_runs_grow_longer() -> None:

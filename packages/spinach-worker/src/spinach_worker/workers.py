@@ -96,8 +96,10 @@ class ResultSink(Protocol):
 #: is never fetched ahead, and a killed worker leaves at most this much work unstarted.
 PREFETCH_HORIZON = 0.005
 
-#: Most jobs auto prefetch fetches ahead, per thread.
+#: Most jobs auto prefetch fetches ahead, per thread, and in all (an asyncio executor of
+#: hundreds of coroutines would otherwise hold thousands of leases, in replies of megabytes).
 AUTO_PREFETCH_PER_THREAD = 6
+AUTO_PREFETCH_MAX = 256
 
 #: Weight of the latest run in the running mean of run times that auto prefetch follows.
 _RUN_TIME_WEIGHT = 0.1
@@ -116,7 +118,7 @@ def auto_prefetch(threads: int, mean_run_seconds: float | None) -> int:
     """Jobs to fetch ahead of `threads` whose runs take `mean_run_seconds` (None: none ran yet)."""
     if mean_run_seconds is None:
         return 0
-    most = threads * AUTO_PREFETCH_PER_THREAD
+    most = min(threads * AUTO_PREFETCH_PER_THREAD, AUTO_PREFETCH_MAX)
     if mean_run_seconds * most <= threads * PREFETCH_HORIZON:
         return most
     return int(threads * PREFETCH_HORIZON / mean_run_seconds)
