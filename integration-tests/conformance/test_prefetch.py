@@ -119,3 +119,39 @@ def test_by_default_jobs_longer_than_the_horizon_are_never_fetched_ahead(
     spin.start_workers(number=1, block=True, stop_when_queue_empty=True)
     assert sorted(ledger.entries) == list(range(5))
     assert max(asked) == 1, asked
+
+
+def test_by_default_the_jobs_fetched_ahead_go_back_once_a_run_grows_long(
+    spin: Engine, ledger: Ledger
+) -> None:
+    """Short jobs first, so the worker fetches ahead; then long ones: the long one it runs
+    cuts the prefetch, and the long jobs waiting for its thread go back to the queue, where
+    another worker (or a queue before this one) can take them."""
+    release = threading.Event()
+    tasks = Tasks()
+    tasks.add(lambda n: ledger.add(("quick", n)), name="quick")
+
+    @tasks.task(name="long")
+    def long(n: int) -> None:
+        ledger.add(("long", n))
+        release.wait(10)
+
+    spin.attach_tasks(tasks)
+    batch = Batch()
+    for n in range(40):
+        batch.schedule("quick", n)
+    for n in range(6):
+        batch.schedule("long", n)
+    spin.schedule_batch(batch)
+    spin.start_workers(number=1, block=False)
+    try:
+        wait_for(lambda: ("long", 0) in ledger.entries, message="the first long job started")
+        wait_for(
+            lambda: (lambda s: (s.running, s.ready))(spin.broker.queue_stats("spinach")) == (1, 5),
+            message="the long jobs fetched ahead handed back",
+        )
+    finally:
+        release.set()
+    wait_for(lambda: len(ledger.entries) == 46, message="every job ran")
+    longs = [e[1] for e in ledger.entries if e[0] == "long"]
+    assert longs == [0, 1, 2, 3, 4, 5]  # each once, in order

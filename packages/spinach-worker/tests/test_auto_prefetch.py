@@ -1,5 +1,11 @@
 """Auto prefetch: how many jobs a worker fetches ahead of its threads, by their run times."""
 
+import threading
+import time
+from datetime import UTC, datetime
+
+from spinach.job import Job
+from spinach.task import Task
 from spinach_worker.workers import (
     AUTO_PREFETCH_MAX,
     AUTO_PREFETCH_PER_THREAD,
@@ -48,4 +54,34 @@ def test_the_executor_follows_its_run_times_unless_told_a_number() -> None:
         workers._free(0)
         assert workers.capacity == 7
     finally:
+        workers.stop(5)
+
+
+def test_a_run_still_going_sheds_the_jobs_fetched_ahead_newest_first() -> None:
+    release = threading.Event()
+    started: list[str] = []
+
+    def hold() -> None:
+        started.append("hold")
+        release.wait(10)
+
+    workers = ThreadWorkers(1, "auto-shed")
+    try:
+        workers.prefetch = None
+        workers._run_seconds = 0.0001  # short runs so far: six jobs may wait for the thread
+        task = Task(hold, "hold", "q", 0, None)
+        jobs = [Job("hold", "q", datetime.now(UTC), 0) for _ in range(5)]
+        for job in jobs:
+            workers.submit_job(job, task)
+        deadline = time.monotonic() + 5
+        while not started and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert started == ["hold"]
+        assert workers.shed_surplus() == []  # the run is still short
+        time.sleep(PREFETCH_HORIZON * 2)  # the one thread's run is now longer than the horizon
+        shed = workers.shed_surplus()
+        assert shed == [jobs[4], jobs[3], jobs[2], jobs[1]]  # every waiting job, newest first
+        assert workers.capacity == 1 and workers.available_slots == 0
+    finally:
+        release.set()
         workers.stop(5)

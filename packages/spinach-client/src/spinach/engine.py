@@ -584,11 +584,11 @@ class Engine:
         `health_port`: serve HTTP /livez and /readyz on that port of `health_host` for probes.
         `prefetch`: jobs fetched ahead of the threads, so that a thread that finishes finds
         its next job here instead of waiting for a fetch. None (the default): as many as the
-        threads finish in about 5 ms, by the run times so far (up to 6 per thread), so short
-        jobs are fetched ahead and jobs longer than that never are; an int: that many, always;
-        0: none. Their leases are held and renewed meanwhile and a stop hands them back, but if
-        the process is killed, prefetched at-most-once jobs are reported failed without having
-        run.
+        threads finish in about 5 ms by their recent run times (up to 6 per thread, 256 in
+        all), so only short jobs are fetched ahead, and the jobs fetched ahead go back to their
+        queue once the runs grow longer; an int: that many, always; 0: none. Their leases are
+        held and renewed meanwhile and a stop hands them back, but if the process is killed,
+        prefetched at-most-once jobs are reported failed without having run.
         """
         if self._runtime is not None and not self._runtime.stopped:
             raise RuntimeError("Workers are already running")

@@ -24,7 +24,8 @@ _sent = _meter.create_counter("spinach.jobs.sent", unit="{job}", description="Jo
 # is looked up again on every call (the application may install an SDK after import), from the
 # API's own global where it has one: its public getter also reads os.environ on every call, which
 # cost a few microseconds per job. An SDK named by an environment variable at start-up is loaded
-# by the public getter, which the first call then uses.
+# by the public getter, which the first call then uses (the variable must be set when the
+# process starts, as OpenTelemetry's own instrumentation sets it: one set later is not seen).
 _tracing = False
 _metering = False
 _TRACER_FROM_ENV = "OTEL_PYTHON_TRACER_PROVIDER" in os.environ

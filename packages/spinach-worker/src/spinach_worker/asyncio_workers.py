@@ -130,6 +130,15 @@ class AsyncioWorkers(BaseWorkers):
         self._pending.append((job, task))
         self._loop.call_soon_threadsafe(self._wakeup.set)
 
+    def _pop_newest(self, count: int) -> list[Job]:
+        jobs: list[Job] = []
+        while len(jobs) < count:
+            try:
+                jobs.append(self._pending.pop()[0])
+            except IndexError:
+                break
+        return jobs
+
     def _pop_all(self) -> list[Job]:
         jobs: list[Job] = []
         while True:

@@ -28,6 +28,10 @@ logger = logging.getLogger("spinach.worker")
 #: It bounds the idle time of a thread under load; longer windows mean fuller fetches.
 BATCH_WINDOW = 0.002
 
+#: Longest a fetcher asleep on an empty queue goes without checking whether the jobs fetched
+#: ahead of its threads should go back (see BaseWorkers.shed_surplus).
+SHED_CHECK = 1.0
+
 
 class Fetcher:
     """Feed `workers` with jobs of the context's queue until stopped."""
@@ -119,6 +123,7 @@ class Fetcher:
         recover = True  # expired leases are taken back by the first fetch and after a sleep
         while not self._stopping.is_set():
             self.last_turn = time.monotonic()
+            self._shed_surplus()
             # Work waiting in Redis (busy): gather a few free threads first, so that one round
             # trip fetches several jobs instead of one per finished job.
             free = self._slots.acquire(
@@ -128,6 +133,7 @@ class Fetcher:
                 window=BATCH_WINDOW if busy else 0.0,
             )
             if free <= 0 or self._stopping.is_set():
+                self._acker.carrier_busy = False  # no fetch now: the acker sends the outcomes
                 self._slots.done(self._lane, free, 0, more=True)  # it asks again at once
                 continue
             settled = self._stop_when_queue_empty and self._settled()
@@ -209,13 +215,29 @@ class Fetcher:
                     continue
             recover = self._sleep(result)
 
+    def _shed_surplus(self) -> None:
+        """Hand back the jobs fetched ahead that the runs no longer allow (they grew longer)."""
+        shed = self._workers.shed_surplus()
+        if not shed:
+            return
+        logger.info(
+            "Handing %d jobs fetched ahead back to their queue: the runs grew longer", len(shed)
+        )
+        for job in shed:  # newest first, each to the head of its queue: their order is kept
+            self._workers.on_not_started(job)
+
     def _sleep(self, result: FetchResult) -> bool:
         """Wait for work; return whether the next fetch should look for expired leases."""
         if result.ready_left > 0:
             return False
         wake_ms = result.next_wake_ms
         # +1 ms: the alarm measures with this host's clock, the due time is Redis's.
-        self._alarm.set(None if wake_ms is None else (wake_ms + 1) / 1000)
+        wake = None if wake_ms is None else (wake_ms + 1) / 1000
+        if self._workers.may_shed:
+            # Jobs fetched ahead wait here: look again soon, to hand them back if the runs
+            # grow long meanwhile (nothing else wakes a fetcher asleep on an empty queue).
+            wake = SHED_CHECK if wake is None else min(wake, SHED_CHECK)
+        self._alarm.set(wake)
         broker = self._ctx.broker
         try:
             broker.wait_for_wake(self._ctx.queue, self._ctx.worker_id, broker.max_block_seconds)

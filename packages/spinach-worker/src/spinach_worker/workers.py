@@ -91,9 +91,10 @@ class ResultSink(Protocol):
 
 
 #: Auto prefetch, the default: a worker fetches ahead of its threads as many jobs as they finish
-#: in about this long, by the mean run time so far, so that a thread that finishes finds its next
-#: job waiting here instead of waiting a round trip to Redis. A job that takes longer than this
-#: is never fetched ahead, and a killed worker leaves at most this much work unstarted.
+#: in about this long, by their recent run times (a longer run, or one still going, counts at
+#: once), so that a thread that finishes finds its next job waiting here instead of waiting a
+#: round trip to Redis. Runs longer than this times the threads get nothing fetched ahead, and
+#: what was fetched ahead goes back to the queue when the runs grow longer (shed_surplus).
 PREFETCH_HORIZON = 0.005
 
 #: Most jobs auto prefetch fetches ahead, per thread, and in all (an asyncio executor of
@@ -225,10 +226,13 @@ class BaseWorkers:
 
         Returns the number of free slots.
         """
-        most = self._capacity - min_free
         with self._slots:
             self._wanted = min_free
-            self._slots.wait_for(lambda: self._in_flight <= most or self._waiters_released, timeout)
+            self._slots.wait_for(
+                # The capacity as it is now: auto prefetch may change it during the wait.
+                lambda: self._capacity - self._in_flight >= min_free or self._waiters_released,
+                timeout,
+            )
             self._wanted = self._capacity + 1  # nobody waits: finished jobs notify no one
             return self._capacity - self._in_flight
 
@@ -306,11 +310,13 @@ class BaseWorkers:
     def _end(self, stop: Run) -> bool:
         """The run is over: forget it; False if its outcome was taken over meanwhile."""
         if self._auto_prefetch:
+            # A longer run counts at once, a shorter one a little: prefetch shrinks as soon as
+            # the jobs grow longer, and grows back only after a run of short ones.
             elapsed = time.monotonic() - stop.started
             mean = self._run_seconds
-            self._run_seconds = (
-                elapsed if mean is None else mean + _RUN_TIME_WEIGHT * (elapsed - mean)
-            )
+            if mean is not None and elapsed < mean:
+                elapsed = mean + _RUN_TIME_WEIGHT * (elapsed - mean)
+            self._run_seconds = elapsed
         own = stop.end()
         if self._runs.get(stop.job.job_id) is stop:
             del self._runs[stop.job.job_id]
@@ -336,6 +342,39 @@ class BaseWorkers:
         except Exception:
             logger.exception("Could not hand %s back", job)
 
+    @property
+    def may_shed(self) -> bool:
+        """Whether jobs fetched ahead by auto prefetch may be waiting here (see shed_surplus)."""
+        return self._auto_prefetch and self._in_flight > self._num_workers
+
+    def shed_surplus(self) -> list[Job]:
+        """With auto prefetch, withdraw the unstarted jobs beyond what the runs allow now.
+
+        Counts the runs still going, so that a job longer than the ones before it cuts the
+        prefetch without waiting for its end; the jobs withdrawn (newest first, never started)
+        are for the caller to hand back to their queue. Nothing to do under a fixed prefetch.
+        """
+        if not self._auto_prefetch:
+            return []
+        now = time.monotonic()
+        longest = max((now - run.started for run in list(self._runs.values())), default=0.0)
+        with self._slots:
+            mean = self._run_seconds
+            if mean is not None and longest > mean:
+                mean = longest
+            self._capacity = self._num_workers + auto_prefetch(self._num_workers, mean)
+            surplus = self._in_flight - self._capacity
+        if surplus <= 0:
+            return []
+        jobs = self._pop_newest(surplus)
+        if jobs:
+            with self._slots:
+                self._in_flight -= len(jobs)
+                self._slots.notify_all()
+            if self.on_slot_free is not None:
+                self.on_slot_free()
+        return jobs
+
     def take_unstarted(self) -> list[Job]:
         """Withdraw the jobs that no thread has started yet, in submission order."""
         jobs = self._pop_all()
@@ -351,6 +390,10 @@ class BaseWorkers:
         raise NotImplementedError
 
     def _pop_all(self) -> list[Job]:
+        raise NotImplementedError
+
+    def _pop_newest(self, count: int) -> list[Job]:
+        """Withdraw up to `count` of the jobs no thread has started, newest first."""
         raise NotImplementedError
 
     def stop(self, timeout: float | None = None) -> bool:
@@ -385,6 +428,25 @@ class ThreadWorkers(BaseWorkers):
 
     def _push(self, job: Job, task: Task) -> None:
         self._in_queue.put((job, task))
+
+    def _pop_newest(self, count: int) -> list[Job]:
+        items: list[tuple[Job, Task]] = []
+        pills = 0
+        while True:
+            try:
+                item = self._in_queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is None:
+                pills += 1
+            else:
+                items.append(item)
+        keep = max(0, len(items) - count)
+        for item in items[:keep]:  # back, in their order
+            self._in_queue.put(item)
+        for _ in range(pills):
+            self._in_queue.put(None)
+        return [job for job, _ in reversed(items[keep:])]
 
     def _pop_all(self) -> list[Job]:
         jobs: list[Job] = []
