@@ -10,6 +10,7 @@ from spinach_worker.workers import (
     AUTO_PREFETCH_MAX,
     AUTO_PREFETCH_PER_THREAD,
     PREFETCH_HORIZON,
+    SHED_AFTER,
     ThreadWorkers,
     auto_prefetch,
 )
@@ -78,7 +79,9 @@ def test_a_run_still_going_sheds_the_jobs_fetched_ahead_newest_first() -> None:
             time.sleep(0.001)
         assert started == ["hold"]
         assert workers.shed_surplus() == []  # the run is still short
-        time.sleep(PREFETCH_HORIZON * 2)  # the one thread's run is now longer than the horizon
+        time.sleep(PREFETCH_HORIZON * 2)  # longer than the horizon: the prefetch shrinks...
+        assert workers.shed_surplus() == [] and workers.capacity == 1
+        time.sleep(SHED_AFTER)  # ...and once the run is long, the waiting jobs go back
         shed = workers.shed_surplus()
         assert shed == [jobs[4], jobs[3], jobs[2], jobs[1]]  # every waiting job, newest first
         assert workers.capacity == 1 and workers.available_slots == 0

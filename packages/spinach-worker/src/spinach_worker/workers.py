@@ -102,6 +102,11 @@ PREFETCH_HORIZON = 0.005
 AUTO_PREFETCH_PER_THREAD = 6
 AUTO_PREFETCH_MAX = 256
 
+#: Jobs fetched ahead go back to their queue only once the runs take this long (ended, or still
+#: going): shorter ones bring the prefetch down as they end, and a run that waited for the GIL a
+#: few milliseconds sends nothing back.
+SHED_AFTER = 0.1
+
 #: Weight of the latest run in the running mean of run times that auto prefetch follows.
 _RUN_TIME_WEIGHT = 0.1
 
@@ -351,8 +356,9 @@ class BaseWorkers:
         """With auto prefetch, withdraw the unstarted jobs beyond what the runs allow now.
 
         Counts the runs still going, so that a job longer than the ones before it cuts the
-        prefetch without waiting for its end; the jobs withdrawn (newest first, never started)
-        are for the caller to hand back to their queue. Nothing to do under a fixed prefetch.
+        prefetch without waiting for its end. Once the runs take SHED_AFTER or more, the jobs
+        beyond the new capacity are withdrawn (newest first, never started) for the caller to
+        hand back to their queue. Nothing to do under a fixed prefetch.
         """
         if not self._auto_prefetch:
             return []
@@ -364,7 +370,7 @@ class BaseWorkers:
                 mean = longest
             self._capacity = self._num_workers + auto_prefetch(self._num_workers, mean)
             surplus = self._in_flight - self._capacity
-        if surplus <= 0:
+        if surplus <= 0 or mean is None or mean < SHED_AFTER:
             return []
         jobs = self._pop_newest(surplus)
         if jobs:
