@@ -436,39 +436,31 @@ class ThreadWorkers(BaseWorkers):
         self._in_queue.put((job, task))
 
     def _pop_newest(self, count: int) -> list[Job]:
+        items, pills = self._drain()
+        keep = max(0, len(items) - count)
+        for item in [*items[:keep], *([None] * pills)]:  # back, in their order
+            self._in_queue.put(item)
+        return [job for job, _ in reversed(items[keep:])]
+
+    def _pop_all(self) -> list[Job]:
+        items, pills = self._drain()
+        for _ in range(pills):
+            self._in_queue.put(None)
+        return [job for job, _ in items]
+
+    def _drain(self) -> tuple[list[tuple[Job, Task]], int]:
+        """Take everything off the queue: the waiting jobs, and how many stop pills it held."""
         items: list[tuple[Job, Task]] = []
         pills = 0
         while True:
             try:
                 item = self._in_queue.get_nowait()
             except queue.Empty:
-                break
+                return items, pills
             if item is None:
                 pills += 1
             else:
                 items.append(item)
-        keep = max(0, len(items) - count)
-        for item in items[:keep]:  # back, in their order
-            self._in_queue.put(item)
-        for _ in range(pills):
-            self._in_queue.put(None)
-        return [job for job, _ in reversed(items[keep:])]
-
-    def _pop_all(self) -> list[Job]:
-        jobs: list[Job] = []
-        pills = 0
-        while True:
-            try:
-                item = self._in_queue.get_nowait()
-            except queue.Empty:
-                break
-            if item is None:
-                pills += 1
-            else:
-                jobs.append(item[0])
-        for _ in range(pills):
-            self._in_queue.put(None)
-        return jobs
 
     def _worker(self, name: str) -> None:
         signals.worker_started.send(self._namespace, worker_name=name)
