@@ -79,12 +79,25 @@ def test_a_run_still_going_sheds_the_jobs_fetched_ahead_newest_first() -> None:
             time.sleep(0.001)
         assert started == ["hold"]
         assert workers.shed_surplus() == []  # the run is still short
-        time.sleep(PREFETCH_HORIZON * 2)  # longer than the horizon: the prefetch shrinks...
-        assert workers.shed_surplus() == [] and workers.capacity == 1
-        time.sleep(SHED_AFTER)  # ...and once the run is long, the waiting jobs go back
+        time.sleep(SHED_AFTER)  # the run is long now: its thread counts for nothing
         shed = workers.shed_surplus()
         assert shed == [jobs[4], jobs[3], jobs[2], jobs[1]]  # every waiting job, newest first
         assert workers.capacity == 1 and workers.available_slots == 0
     finally:
         release.set()
+        workers.stop(5)
+
+
+def test_a_long_run_on_one_thread_leaves_the_prefetch_of_the_others() -> None:
+    workers = ThreadWorkers(2, "auto-one-long")
+    try:
+        workers.prefetch = None
+        workers._run_seconds = 0.0001
+        workers._long_runs = 1  # what shed_surplus found: one thread held by a long run
+        workers._free(0)
+        assert workers.capacity == 2 + AUTO_PREFETCH_PER_THREAD  # the other thread's share
+        workers._long_runs = 2
+        workers._free(0)
+        assert workers.capacity == 2
+    finally:
         workers.stop(5)

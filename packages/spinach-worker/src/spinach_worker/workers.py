@@ -91,10 +91,10 @@ class ResultSink(Protocol):
 
 
 #: Auto prefetch, the default: a worker fetches ahead of its threads as many jobs as they finish
-#: in about this long, by their recent run times (a longer run, or one still going, counts at
-#: once), so that a thread that finishes finds its next job waiting here instead of waiting a
-#: round trip to Redis. Runs longer than this times the threads get nothing fetched ahead, and
-#: what was fetched ahead goes back to the queue when the runs grow longer (shed_surplus).
+#: in about this long, by their recent run times, so that a thread that finishes finds its next
+#: job waiting here instead of waiting a round trip to Redis. Runs longer than this times the
+#: threads get nothing fetched ahead, and a thread held by a long run counts for nothing (see
+#: shed_surplus, which also sends back what was fetched ahead beyond that).
 PREFETCH_HORIZON = 0.005
 
 #: Most jobs auto prefetch fetches ahead, per thread, and in all (an asyncio executor of
@@ -102,9 +102,10 @@ PREFETCH_HORIZON = 0.005
 AUTO_PREFETCH_PER_THREAD = 6
 AUTO_PREFETCH_MAX = 256
 
-#: Jobs fetched ahead go back to their queue only once the runs take this long (ended, or still
-#: going): shorter ones bring the prefetch down as they end, and a run that waited for the GIL a
-#: few milliseconds sends nothing back.
+#: A run still going after this long holds its thread: that thread counts for nothing in the
+#: prefetch, and the jobs fetched ahead beyond what the other threads finish in the horizon go
+#: back to their queue. Long enough that a run which waited a few milliseconds for the GIL is
+#: not taken for a long one.
 SHED_AFTER = 0.1
 
 #: Weight of the latest run in the running mean of run times that auto prefetch follows.
@@ -158,6 +159,8 @@ class BaseWorkers:
         self._auto_prefetch = False
         #: Running mean of the run times, in seconds (None before the first run ends).
         self._run_seconds: float | None = None
+        #: Runs going for SHED_AFTER or more when the fetcher last looked (see shed_surplus).
+        self._long_runs = 0
         self._namespace = namespace
         #: (queue, outcome, lease token) of every job run, in completion order, for the acker.
         self.out_queue: ResultSink = ResultQueue()
@@ -204,9 +207,13 @@ class BaseWorkers:
         jobs = checked_prefetch(jobs)
         with self._slots:
             self._auto_prefetch = jobs is None
-            extra = auto_prefetch(self._num_workers, self._run_seconds) if jobs is None else jobs
-            self._capacity = self._num_workers + extra
+            self._capacity = self._num_workers + (self._auto_extra() if jobs is None else jobs)
             self._wanted = self._capacity + 1
+
+    def _auto_extra(self) -> int:
+        """Jobs to fetch ahead now, by the recent runs, the threads held by long runs aside."""
+        threads = max(0, self._num_workers - self._long_runs)
+        return auto_prefetch(threads, self._run_seconds)
 
     @property
     def capacity(self) -> int:
@@ -264,8 +271,7 @@ class BaseWorkers:
     def _free(self, slots: int) -> None:
         with self._slots:
             if self._auto_prefetch:
-                extra = auto_prefetch(self._num_workers, self._run_seconds)
-                self._capacity = self._num_workers + extra
+                self._capacity = self._num_workers + self._auto_extra()
             self._in_flight -= slots
             if self._capacity - self._in_flight >= self._wanted:
                 self._slots.notify_all()
@@ -315,13 +321,11 @@ class BaseWorkers:
     def _end(self, stop: Run) -> bool:
         """The run is over: forget it; False if its outcome was taken over meanwhile."""
         if self._auto_prefetch:
-            # A longer run counts at once, a shorter one a little: prefetch shrinks as soon as
-            # the jobs grow longer, and grows back only after a run of short ones.
             elapsed = time.monotonic() - stop.started
             mean = self._run_seconds
-            if mean is not None and elapsed < mean:
-                elapsed = mean + _RUN_TIME_WEIGHT * (elapsed - mean)
-            self._run_seconds = elapsed
+            self._run_seconds = (
+                elapsed if mean is None else mean + _RUN_TIME_WEIGHT * (elapsed - mean)
+            )
         own = stop.end()
         if self._runs.get(stop.job.job_id) is stop:
             del self._runs[stop.job.job_id]
@@ -355,22 +359,22 @@ class BaseWorkers:
     def shed_surplus(self) -> list[Job]:
         """With auto prefetch, withdraw the unstarted jobs beyond what the runs allow now.
 
-        Counts the runs still going, so that a job longer than the ones before it cuts the
-        prefetch without waiting for its end. Once the runs take SHED_AFTER or more, the jobs
-        beyond the new capacity are withdrawn (newest first, never started) for the caller to
-        hand back to their queue. Nothing to do under a fixed prefetch.
+        The fetcher calls it on every turn. A run going for SHED_AFTER or more holds its thread,
+        which then counts for nothing in the prefetch (a job longer than the ones before it cuts
+        the prefetch without waiting for its end); the jobs fetched ahead beyond the new
+        capacity are withdrawn, newest first and never started, for the caller to hand back to
+        their queue. Nothing to do under a fixed prefetch.
         """
         if not self._auto_prefetch:
             return []
         now = time.monotonic()
-        longest = max((now - run.started for run in list(self._runs.values())), default=0.0)
+        runs = list(self._runs.values())
+        long_runs = sum(1 for run in runs if now - run.started >= SHED_AFTER)
         with self._slots:
-            mean = self._run_seconds
-            if mean is not None and longest > mean:
-                mean = longest
-            self._capacity = self._num_workers + auto_prefetch(self._num_workers, mean)
+            self._long_runs = long_runs
+            self._capacity = self._num_workers + self._auto_extra()
             surplus = self._in_flight - self._capacity
-        if surplus <= 0 or mean is None or mean < SHED_AFTER:
+        if surplus <= 0 or long_runs == 0:
             return []
         jobs = self._pop_newest(surplus)
         if jobs:
