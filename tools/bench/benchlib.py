@@ -399,7 +399,7 @@ def process(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
         queue=QUEUE,
         block=True,
         stop_when_queue_empty=True,
-        **({"prefetch": args.prefetch} if args.prefetch else {}),
+        **({"prefetch": args.prefetch} if args.prefetch is not None else {}),
     )
     after = bench.probe.snapshot()
     tally = bench.tally
@@ -433,7 +433,7 @@ def latency(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
         number=args.threads,
         queue=QUEUE,
         block=False,
-        **({"prefetch": args.prefetch} if args.prefetch else {}),
+        **({"prefetch": args.prefetch} if args.prefetch is not None else {}),
     )
     time.sleep(args.settle)  # let the worker go idle: the first jobs must wake it
     before = bench.probe.snapshot()
@@ -542,7 +542,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--namespace", default=f"bench-{uuid.uuid4().hex[:8]}")
     parser.add_argument("--jobs", type=int, required=True)
     parser.add_argument("--threads", type=int, default=8)
-    parser.add_argument("--prefetch", type=int, default=0, help="this repo only")
+    parser.add_argument("--prefetch", type=int, default=None, help="this repo only (None: auto)")
     parser.add_argument("--unique", action="store_true", help="this repo only: unique keys")
     parser.add_argument("--priority", type=int, default=0, help="this repo only: job priority")
     parser.add_argument("--rate-keys", action="store_true", help="this repo only: rate limits")

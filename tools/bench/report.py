@@ -306,8 +306,8 @@ def _options(args: argparse.Namespace) -> str:
     """What this repo's side was run with beyond the defaults, as clauses of the method line."""
     clauses = [
         (
-            getattr(args, "prefetch", 0),
-            f"this repo's workers with prefetch={getattr(args, 'prefetch', 0)}",
+            getattr(args, "prefetch", None) is not None,
+            f"this repo's workers with prefetch={getattr(args, 'prefetch', None)}",
         ),
         (
             getattr(args, "unique", False),

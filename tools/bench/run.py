@@ -78,9 +78,9 @@ def parse_args() -> argparse.Namespace:
     add(
         "--prefetch",
         type=int,
-        default=0,
-        help="this repo's workers fetch that many jobs ahead of their threads (default "
-        "%(default)s; 0.0.25 has no such option)",
+        default=None,
+        help="this repo's workers fetch that many jobs ahead of their threads (default: their "
+        "own default, auto prefetch; 0: none; 0.0.25 has no such option)",
     )
     add(
         "--unique",
@@ -320,7 +320,7 @@ def run_phase(
         "--interval-ms", str(args.interval_ms),
         "--task", task,
     ]  # fmt: skip
-    if side.key == "current" and args.prefetch:
+    if side.key == "current" and args.prefetch is not None:
         command += ["--prefetch", str(args.prefetch)]
     if side.key == "current" and args.unique:
         command += ["--unique"]
