@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 import pytest
+import redis
 from helpers import Ledger, wait_for
 
 from spinach import Batch, Engine, Tasks
@@ -121,13 +122,8 @@ def test_by_default_jobs_longer_than_the_horizon_are_never_fetched_ahead(
     assert max(asked) == 1, asked
 
 
-def test_by_default_the_jobs_fetched_ahead_go_back_once_a_run_grows_long(
-    spin: Engine, ledger: Ledger
-) -> None:
-    """Short jobs first, so the worker fetches ahead; then long ones: the long one it runs
-    cuts the prefetch, and the long jobs waiting for its thread go back to the queue, where
-    another worker (or a queue before this one) can take them."""
-    release = threading.Event()
+def _short_then_long(spin: Engine, ledger: Ledger, release: threading.Event) -> None:
+    """40 short jobs, then 6 long ones that wait for `release`."""
     tasks = Tasks()
     tasks.add(lambda n: ledger.add(("quick", n)), name="quick")
 
@@ -143,7 +139,11 @@ def test_by_default_the_jobs_fetched_ahead_go_back_once_a_run_grows_long(
     for n in range(6):
         batch.schedule("long", n)
     spin.schedule_batch(batch)
-    spin.start_workers(number=1, block=False)
+
+
+def _the_long_jobs_fetched_ahead_go_back(
+    spin: Engine, ledger: Ledger, release: threading.Event
+) -> None:
     try:
         wait_for(lambda: ("long", 0) in ledger.entries, message="the first long job started")
         wait_for(
@@ -155,3 +155,37 @@ def test_by_default_the_jobs_fetched_ahead_go_back_once_a_run_grows_long(
     wait_for(lambda: len(ledger.entries) == 46, message="every job ran")
     longs = [e[1] for e in ledger.entries if e[0] == "long"]
     assert longs == [0, 1, 2, 3, 4, 5]  # each once, in order
+
+
+@pytest.mark.parametrize("drain", [False, True], ids=["serve", "drain"])
+def test_by_default_the_jobs_fetched_ahead_go_back_once_a_run_grows_long(
+    spin: Engine, ledger: Ledger, drain: bool
+) -> None:
+    """Short jobs first, so the worker fetches ahead; then long ones: the long one it runs
+    holds its only thread, and the long jobs waiting for it go back to the queue, where another
+    worker (or a queue before this one) can take them; also while draining the queue."""
+    release = threading.Event()
+    _short_then_long(spin, ledger, release)
+    spin.start_workers(number=1, block=False, stop_when_queue_empty=drain)
+    _the_long_jobs_fetched_ahead_go_back(spin, ledger, release)
+
+
+def test_the_jobs_fetched_ahead_go_back_through_a_lost_connection(
+    spin: Engine, ledger: Ledger
+) -> None:
+    """Their leases are still good: the hand-back is sent again, not left to lease recovery
+    (which would fail the at-most-once ones among them without running them)."""
+    release = threading.Event()
+    _short_then_long(spin, ledger, release)
+    real = spin.broker.release
+    failures = [redis.ConnectionError("connection lost (test)")]
+
+    def release_once_lost(queue: str, leases: Any) -> int:
+        if failures:
+            raise failures.pop()
+        return real(queue, leases)
+
+    spin.broker.release = release_once_lost  # type: ignore[method-assign]
+    spin.start_workers(number=1, block=False)
+    _the_long_jobs_fetched_ahead_go_back(spin, ledger, release)
+    assert not failures  # the connection was lost once, and the jobs went back all the same

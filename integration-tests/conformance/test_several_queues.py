@@ -1,6 +1,7 @@
 """Several queues per worker: one executor shared in strict order or by weight."""
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -12,8 +13,11 @@ from spinach import Engine, Tasks
 from spinach.exc import InvalidNameError
 
 
-def _recording_tasks(ledger: Ledger, *queues: str, hold: threading.Event | None = None) -> Tasks:
-    """A task per queue, named after it, that records (queue, n) when it starts."""
+def _recording_tasks(
+    ledger: Ledger, *queues: str, hold: threading.Event | None = None, pause: float = 0.0
+) -> Tasks:
+    """A task per queue, named after it, that records (queue, n) when it starts (then waits for
+    `hold`, or `pause` seconds)."""
     tasks = Tasks()
     for queue in queues:
 
@@ -21,6 +25,7 @@ def _recording_tasks(ledger: Ledger, *queues: str, hold: threading.Event | None 
             ledger.add((queue, n))
             if hold is not None:
                 hold.wait(10)
+            time.sleep(pause)
 
         tasks.add(run, name=queue, queue=queue, max_retries=1)
     return tasks
@@ -86,7 +91,9 @@ def test_by_weight_busy_queues_share_the_threads_in_proportion(
 
 
 def test_a_busy_weighted_queue_does_not_starve_a_lighter_one(spin: Engine, ledger: Ledger) -> None:
-    spin.attach_tasks(_recording_tasks(ledger, "bulk", "rare"))
+    # Each job takes 2 ms: the backlog lasts longer than the rare job's wake-up and fetch (a
+    # backlog of no-op jobs drains in a few round trips, before any other queue could run).
+    spin.attach_tasks(_recording_tasks(ledger, "bulk", "rare", pause=0.002))
     for n in range(100):
         spin.schedule("bulk", n)
     spin.start_workers(number=2, queue=[("bulk", 10), ("rare", 1)], block=False)

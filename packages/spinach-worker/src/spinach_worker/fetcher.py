@@ -12,8 +12,9 @@ import threading
 import time
 from collections.abc import Callable
 
+from spinach.exc import BrokerAuthError, BrokerConnectionError
 from spinach.protocol import FetchResult, Lease
-from spinach.retrying import REFUSALS, TRANSIENT_ERRORS, Backoff, refusal
+from spinach.retrying import REFUSALS, TRANSIENT_ERRORS, Backoff, refusal, retry
 from spinach_worker.acker import Acker
 from spinach_worker.alarm import Alarm
 from spinach_worker.arbiter import DirectSlots, Slots
@@ -211,6 +212,7 @@ class Fetcher:
                     # the job runs, then look again.
                     while not self._settled() and not self._stopping.is_set():
                         self.last_turn = time.monotonic()
+                        self._shed_surplus()  # jobs fetched ahead may not wait behind a long run
                         self._wait_settled()
                     continue
             recover = self._sleep(result)
@@ -223,8 +225,7 @@ class Fetcher:
         logger.info(
             "Handing %d jobs fetched ahead back to their queue: the runs grew longer", len(shed)
         )
-        for job in shed:  # newest first, each to the head of its queue: their order is kept
-            self._workers.on_not_started(job)
+        self._workers.on_shed(shed)
 
     def _sleep(self, result: FetchResult) -> bool:
         """Wait for work; return whether the next fetch should look for expired leases."""
@@ -282,18 +283,25 @@ class Fetcher:
         if self.hand_back(leases):
             logger.info("Handed fetched jobs back to queue %s while stopping", self._ctx.queue)
 
-    def hand_back(self, leases: list[Lease]) -> bool:
-        """Put fetched jobs that will not start here back at the head of the queue.
+    def hand_back(self, leases: list[Lease], attempts: int = 1) -> bool:
+        """Put fetched jobs that will not start here back at the head of the queue, in order.
 
         Fenced: only the leases Redis still holds for this worker are handed back; the others
-        are another worker's by now. Returns whether the call went through.
+        are another worker's by now. Sent up to `attempts` times through lost connections.
+        Returns whether the call went through.
         """
         held = self._ctx.book.take(leases)
         if not held:
             return False
         try:
-            self._ctx.broker.release(self._ctx.queue, held)
-        except TRANSIENT_ERRORS as e:
+            retry(
+                lambda: self._ctx.broker.release(self._ctx.queue, held),
+                f"hand {len(held)} fetched jobs back",
+                attempts=attempts,
+                stop=self._stopping,
+                log=logger,
+            )
+        except (BrokerAuthError, BrokerConnectionError, *TRANSIENT_ERRORS) as e:
             logger.warning(
                 "Could not hand %d fetched jobs back (%s): recovery will take them over when "
                 "their leases expire", len(held), e,

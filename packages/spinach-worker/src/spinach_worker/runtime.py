@@ -55,6 +55,9 @@ from spinach_worker.workers import (
 if TYPE_CHECKING:
     from spinach.engine import Engine
 
+#: Attempts at handing back the jobs fetched ahead that a long run keeps from starting here.
+SHED_ATTEMPTS = 5
+
 logger = logging.getLogger("spinach.worker")
 
 #: A fetch loop silent for this long (beyond its own longest wait) is reported stuck.
@@ -194,6 +197,7 @@ class WorkerRuntime:
         self._workers.prefetch = self._prefetch
         self._workers.vouches = self._vouches
         self._workers.on_not_started = self._not_started
+        self._workers.on_shed = self._shed
         self._progress = ProgressBoard(
             {ctx.queue: ctx.broker for ctx in self.contexts}, name=f"{ns}-progress"
         )
@@ -370,6 +374,17 @@ class WorkerRuntime:
 
     def _not_started(self, job: Job) -> None:
         self._lane_of(job).fetcher.hand_back([Lease(job.job_id, job._lease_token)])
+
+    def _shed(self, jobs: list[Job]) -> None:
+        """Hand back jobs fetched ahead that will not start here (`jobs` newest first): one
+        call per queue, oldest first, so each queue gets them back at its head in order; a few
+        attempts through a lost connection, as their leases are still good."""
+        by_lane: dict[int, tuple[Lane, list[Lease]]] = {}
+        for job in reversed(jobs):
+            lane = self._lane_of(job)
+            by_lane.setdefault(id(lane), (lane, []))[1].append(Lease(job.job_id, job._lease_token))
+        for lane, leases in by_lane.values():
+            lane.fetcher.hand_back(leases, attempts=SHED_ATTEMPTS)
 
     def _apply_code_limits(self, queue: str) -> None:
         """Publish the concurrency limits this deployment's code declares for its tasks.

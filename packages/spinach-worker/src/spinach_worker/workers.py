@@ -161,6 +161,11 @@ class BaseWorkers:
         self._run_seconds: float | None = None
         #: Runs going for SHED_AFTER or more when the fetcher last looked (see shed_surplus).
         self._long_runs = 0
+        #: One shed at a time: two fetchers shedding at once would withdraw the surplus twice.
+        self._shed_lock = threading.Lock()
+        #: Hands back the jobs shed_surplus withdrew, newest first (the runtime sets it: one
+        #: call per queue, in their order); by default each as a job that was not started.
+        self.on_shed: Callable[[list[Job]], None] = self._not_started_each
         self._namespace = namespace
         #: (queue, outcome, lease token) of every job run, in completion order, for the acker.
         self.out_queue: ResultSink = ResultQueue()
@@ -367,23 +372,28 @@ class BaseWorkers:
         """
         if not self._auto_prefetch:
             return []
-        now = time.monotonic()
-        runs = list(self._runs.values())
-        long_runs = sum(1 for run in runs if now - run.started >= SHED_AFTER)
-        with self._slots:
-            self._long_runs = long_runs
-            self._capacity = self._num_workers + self._auto_extra()
-            surplus = self._in_flight - self._capacity
-        if surplus <= 0 or long_runs == 0:
-            return []
-        jobs = self._pop_newest(surplus)
-        if jobs:
+        with self._shed_lock:
+            now = time.monotonic()
+            runs = list(self._runs.values())
+            long_runs = sum(1 for run in runs if now - run.started >= SHED_AFTER)
             with self._slots:
-                self._in_flight -= len(jobs)
-                self._slots.notify_all()
-            if self.on_slot_free is not None:
-                self.on_slot_free()
+                self._long_runs = long_runs
+                self._capacity = self._num_workers + self._auto_extra()
+                surplus = self._in_flight - self._capacity
+            if surplus <= 0 or long_runs == 0:
+                return []
+            jobs = self._pop_newest(surplus)
+            if jobs:
+                with self._slots:
+                    self._in_flight -= len(jobs)
+                    self._slots.notify_all()
+        if jobs and self.on_slot_free is not None:
+            self.on_slot_free()
         return jobs
+
+    def _not_started_each(self, jobs: list[Job]) -> None:
+        for job in jobs:  # newest first, each to the head of its queue: their order is kept
+            self.on_not_started(job)
 
     def take_unstarted(self) -> list[Job]:
         """Withdraw the jobs that no thread has started yet, in submission order."""
