@@ -71,25 +71,36 @@ def test_periodic_jobs_send_the_usual_signals(
 def test_a_deployment_never_removes_the_periodic_tasks_of_another(
     make_broker, namespace: str, raw: "redis.Redis", ledger: Ledger
 ) -> None:
+    other = Ledger()
+    # Both deployments' workers serve the same queue and either may fetch any tick's job, so
+    # each can also run the other's task, as a plain one (a worker that does not know a job's
+    # task fails it, and the two could then fail each other's ticks for good); each declares
+    # only its own as periodic.
+    a_tasks = _periodic(ledger, raw, timedelta(milliseconds=100), name="a_task")
+    a_tasks.add(lambda: other.add(_redis_seconds(raw)), name="b_task")
+    b_tasks = _periodic(other, raw, timedelta(milliseconds=100), name="b_task")
+    b_tasks.add(lambda: ledger.add(_redis_seconds(raw)), name="a_task")
+
     # Given deployment A scheduling its periodic task
     first = Engine(make_broker(), namespace=namespace)
-    first.attach_tasks(_periodic(ledger, raw, timedelta(milliseconds=100), name="a_task"))
-    first.start_workers(number=1, block=False)
-    wait_for(lambda: "a_task" in first.broker.periodic_schedule("spinach"), message="A's task")
-
-    # When deployment B, which knows other periodic tasks only, starts on the same namespace
-    other = Ledger()
+    first.attach_tasks(a_tasks)
     second = Engine(make_broker(), namespace=namespace)
-    second.attach_tasks(_periodic(other, raw, timedelta(milliseconds=100), name="b_task"))
-    second.start_workers(number=1, block=False)
-    other.wait_for_count(2)
+    try:
+        first.start_workers(number=1, block=False)
+        wait_for(lambda: "a_task" in first.broker.periodic_schedule("spinach"), message="A's task")
 
-    # Then A's task is still scheduled and still runs
-    count = len(ledger)
-    ledger.wait_for_count(count + 2)
-    assert set(first.broker.periodic_schedule("spinach")) == {"a_task", "b_task"}
-    first.stop_workers()
-    second.stop_workers()
+        # When deployment B, which declares other periodic tasks only, starts on the namespace
+        second.attach_tasks(b_tasks)
+        second.start_workers(number=1, block=False)
+        other.wait_for_count(2)
+
+        # Then A's task is still scheduled and still runs
+        count = len(ledger)
+        ledger.wait_for_count(count + 2)
+        assert set(first.broker.periodic_schedule("spinach")) == {"a_task", "b_task"}
+    finally:
+        first.stop_workers()
+        second.stop_workers()
 
 
 def test_a_periodic_task_no_live_worker_declares_stops_ticking(
