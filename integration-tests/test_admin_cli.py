@@ -552,7 +552,9 @@ def test_job_cancel_of_a_waiting_or_queued_job_means_it_never_runs(spin: Engine,
 def test_job_cancel_of_a_running_job_asks_its_worker_to_stop_it(spin: Engine, app: App) -> None:
     job_id = spin.schedule("hold", 1).job_id
     spin.start_workers(number=1, block=False)
-    wait_for(lambda: status_of(spin, job_id) is JobStatus.RUNNING, message="the job to start")
+    # Its function has started (RUNNING alone says its worker holds it: it may not have begun).
+    wait_for(lambda: app.ran("hold started") == [(1,)], message="the job to start")
+    assert status_of(spin, job_id) is JobStatus.RUNNING
 
     asked = f"Job {job_id} is running: its worker is asked to stop it.\n"
     assert cli(spin, "job", "cancel", job_id) == (0, asked)
