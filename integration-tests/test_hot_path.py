@@ -37,11 +37,9 @@ def test_a_batch_of_jobs_is_sent_in_one_round_trip(redis_server: RedisServer) ->
     assert spin.broker.queue_stats("spinach").ready == 10_001
 
 
-def test_a_busy_worker_fetches_and_acknowledges_many_jobs_per_round_trip(
-    redis_server: RedisServer, ledger: Ledger
-) -> None:
-    client = redis_server.client()
-    spin = Engine(RedisBroker.from_url(redis_server.url), namespace="hot-worker")
+def _queued_noops(redis_server: RedisServer, ledger: Ledger, namespace: str) -> Engine:
+    """An engine on `namespace` with 5,000 jobs of a task that only records its argument."""
+    spin = Engine(RedisBroker.from_url(redis_server.url), namespace=namespace)
     tasks = Tasks()
     tasks.add(lambda i: ledger.add(i), name="noop")
     spin.attach_tasks(tasks)
@@ -49,6 +47,14 @@ def test_a_busy_worker_fetches_and_acknowledges_many_jobs_per_round_trip(
     for i in range(5_000):
         batch.schedule("noop", i)
     spin.schedule_batch(batch)
+    return spin
+
+
+def test_a_busy_worker_fetches_and_acknowledges_many_jobs_per_round_trip(
+    redis_server: RedisServer, ledger: Ledger
+) -> None:
+    client = redis_server.client()
+    spin = _queued_noops(redis_server, ledger, "hot-worker")
     before = _script_calls(client)
     spin.start_workers(number=8, block=True, stop_when_queue_empty=True)
     after = _script_calls(client)
@@ -62,14 +68,7 @@ def test_a_busy_worker_fetches_and_acknowledges_many_jobs_per_round_trip(
 def test_under_load_outcomes_ride_on_fetches(redis_server: RedisServer, ledger: Ledger) -> None:
     """A busy fetcher carries the outcomes of the jobs that just finished; the acker's own
     script calls (one more call each) are left for the moments the fetcher is not busy."""
-    spin = Engine(RedisBroker.from_url(redis_server.url), namespace="hot-carry")
-    tasks = Tasks()
-    tasks.add(lambda i: ledger.add(i), name="noop")
-    spin.attach_tasks(tasks)
-    batch = Batch()
-    for i in range(5_000):
-        batch.schedule("noop", i)
-    spin.schedule_batch(batch)
+    spin = _queued_noops(redis_server, ledger, "hot-carry")
     calls = {"fetch": 0, "finish": 0}
     broker = spin.broker
     for name in calls:

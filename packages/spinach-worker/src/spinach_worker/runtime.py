@@ -379,11 +379,10 @@ class WorkerRuntime:
         """Hand back jobs fetched ahead that will not start here (`jobs` newest first): one
         call per queue, oldest first, so each queue gets them back at its head in order; a few
         attempts through a lost connection, as their leases are still good."""
-        by_lane: dict[int, tuple[Lane, list[Lease]]] = {}
+        by_lane: dict[Lane, list[Lease]] = {}
         for job in reversed(jobs):
-            lane = self._lane_of(job)
-            by_lane.setdefault(id(lane), (lane, []))[1].append(Lease(job.job_id, job._lease_token))
-        for lane, leases in by_lane.values():
+            by_lane.setdefault(self._lane_of(job), []).append(Lease(job.job_id, job._lease_token))
+        for lane, leases in by_lane.items():
             lane.fetcher.hand_back(leases, attempts=SHED_ATTEMPTS)
 
     def _apply_code_limits(self, queue: str) -> None:
