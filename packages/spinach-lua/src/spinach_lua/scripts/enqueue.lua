@@ -81,6 +81,11 @@ local function parse_meta(meta)
     else
       parsed = {names[tonumber(meta)], 0, 0, nil, nil, nil, 0, nil, nil}
     end
+    -- Everything of a new record but its envelope follows from the meta (and `now`).
+    parsed[10] = record_template{
+      t = parsed[1], c = now_text(), b = parsed[4], k = parsed[5], km = parsed[6],
+      p = parsed[7] ~= 0 and parsed[7] or nil, rl = parsed[8], rt = parsed[9],
+    }
     metas[meta] = parsed
   end
   return parsed
@@ -96,7 +101,7 @@ if count > 1 then  -- one HMGET for the batch; a single job is checked by HSETNX
   known = hmget_sliced(KEY.jobs, ids)
 end
 
-local new_ids, new_records, ready_ids, ready_tasks, delayed_args = {}, {}, {}, {}, {}
+local new_ids, new_raws, ready_ids, ready_tasks, delayed_args = {}, {}, {}, {}, {}
 local ready_priorities = {}
 local ranked = false  -- whether a job ready now has another priority than 0
 local seen, claimed, existing = {}, {}, {}
@@ -146,18 +151,14 @@ for n = 1, count do
       debounce(holder, meta[1], meta[4], ARGV[i + 2], due)
     end
   else
-    local record = {
-      t = meta[1], c = now_text(), b = meta[4], e = ARGV[i + 2], k = key, km = meta[6],
-      p = meta[7] ~= 0 and meta[7] or nil, rl = meta[8], rt = meta[9],
-    }
     if count == 1 then
-      fresh = create_record(q, id, record)
+      fresh = create_raw(q, id, with_envelope(meta[10], ARGV[i + 2]))
     else
       fresh = not known[n] and not seen[id]
       if fresh then
         seen[id] = true
         new_ids[#new_ids + 1] = id
-        new_records[#new_records + 1] = record
+        new_raws[#new_raws + 1] = with_envelope(meta[10], ARGV[i + 2])
       end
     end
     if not fresh then
@@ -182,7 +183,7 @@ for n = 1, count do
     end
   end
 end
-write_records(q, new_ids, new_records)
+write_raw(q, new_ids, new_raws)
 
 -- Wake one idle worker when there is work now (the ready list was empty: the workers may all
 -- be asleep; a fetch that leaves no work behind clears the token), or when the next due time

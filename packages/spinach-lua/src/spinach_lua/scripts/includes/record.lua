@@ -175,6 +175,24 @@ local function create_record(q, id, record)
   return redis.call('HSETNX', q.jobs, id, pack_record(record)) == 1
 end
 
+-- The stored form of a new record up to its envelope: jobs sent together with the same
+-- options share it, so a batch packs it once and each job only adds its envelope (see
+-- with_envelope).
+local function record_template(record)
+  record.e = nil
+  return pack_record(record)
+end
+
+local function with_envelope(template, envelope)
+  return template .. envelope
+end
+
+-- Store a new job's record, as it is to be stored, unless `id` has one already; return whether
+-- it was stored.
+local function create_raw(q, id, raw)
+  return redis.call('HSETNX', q.jobs, id, raw) == 1
+end
+
 local function delete_records(q, ids)
   call_sliced('HDEL', q.jobs, ids)
 end
