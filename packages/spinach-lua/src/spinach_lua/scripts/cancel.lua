@@ -80,7 +80,7 @@ if record.rt then
 end
 local keep_done = tonumber(ARG.keep_done_ms)
 if keep_done > 0 then
-  add_done(q, now, {{id, make_done_record('c', state_of(raw))}}, tonumber(ARG.max_done))
+  add_done(q, now, {id, make_done_record('c', state_of(raw))}, tonumber(ARG.max_done))
 end
 local signals = signal_exits(q, record.wo, 'c', 'job ' .. id .. ' was cancelled')
 return reply{outcome = 'cancelled', signals = signals}

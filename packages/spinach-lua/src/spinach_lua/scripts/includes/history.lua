@@ -13,6 +13,11 @@ local function make_done_record(letter, state)
   return letter .. '\3' .. now_text() .. '\3' .. state
 end
 
+-- What make_done_record puts before the state: a batch of outcomes builds it once.
+local function done_record_prefix(letter)
+  return letter .. '\3' .. now_text() .. '\3'
+end
+
 -- Drop done records older than `cutoff` (ms) or beyond the newest `max_count`, at most `budget`
 -- of them per call. `length` is the index's length when the caller knows it.
 local function trim_done(q, cutoff, max_count, budget, length)
@@ -36,25 +41,25 @@ local function trim_done(q, cutoff, max_count, budget, length)
   return #ids
 end
 
--- Record that jobs finished (`entries`: {id, record} each), keeping at most `max_count`. Their
--- age is bounded by the housekeeper's expire_records, which need not run on every call.
-local function add_done(q, now, entries, max_count)
-  if #entries == 0 then
+-- Record that jobs finished (`fields`: id, done record, id, done record...), keeping at most
+-- `max_count`. Their age is bounded by the housekeeper's expire_records, which need not run on
+-- every call.
+local function add_done(q, now, fields, max_count)
+  if #fields == 0 then
     return
   end
-  local fields, index = {}, {}
-  for _, entry in ipairs(entries) do
-    fields[#fields + 1] = entry[1]
-    fields[#fields + 1] = entry[2]
-    index[#index + 1] = now_text() .. ':' .. entry[1]
+  local index = {}
+  local stamp = now_text() .. ':'
+  for n = 1, #fields, 2 do
+    index[#index + 1] = stamp .. fields[n]
   end
-  call_sliced('HSET', q.done, fields)
+  call_sliced('HSET', q.done, fields)  -- SLICE is even: no slice splits a pair
   local length = 0
   for first = 1, #index, SLICE do
     length = redis.call('RPUSH', q.done_index, unpack(index, first, math.min(first + SLICE - 1, #index)))
   end
   if length > max_count then
-    trim_done(q, nil, max_count, #entries + 100, length)
+    trim_done(q, nil, max_count, #index + 100, length)
   end
 end
 

@@ -10,9 +10,10 @@ local function make_lease(sequence, worker, limited)
   return (limited and 'L' or '') .. sequence .. ':' .. now_text() .. ':' .. worker
 end
 
--- Whether a lease holds a limit slot.
-local function holds_slot(lease)
-  return string.byte(lease, 1) == 76  -- 'L'
+-- Whether a record is leased with a limit slot, without cutting its lease out: a record
+-- starts with its lease when it has one, and its first field (retries: digits) never with L.
+local function record_holds_slot(raw)
+  return string.byte(raw, 1) == 76  -- 'L'
 end
 
 -- (started ms, worker id) of a lease value, or (0, "") when it has neither.

@@ -74,8 +74,7 @@ local function free_slots(q, ids, raws)
   local members = {}
   for n, id in ipairs(ids) do
     local raw = raws[n]
-    local lease = raw and lease_of(raw)
-    if lease and holds_slot(lease) then
+    if raw and record_holds_slot(raw) then
       members[#members + 1] = limited_member(task_of(raw), id)
     end
   end

@@ -31,7 +31,7 @@ local function apply_outcomes(q, now, first, count, retention)
   local raws = read_raw(q, ids)
 
   local rejected, applied, applied_raws = {}, {}, {}
-  local done, done_entries, failed, failed_records, changed, changed_records = {}, {}, {}, {}, {}, {}
+  local done, done_fields, failed, failed_records, changed, changed_records = {}, {}, {}, {}, {}, {}
   local delayed = {}
   local results = {}  -- {id, value, ttl ms} of the results to keep, stored after the deletions
   local signals = {}  -- {exits, letter, data} of workflow steps that ended
@@ -39,6 +39,7 @@ local function apply_outcomes(q, now, first, count, retention)
   local cancelled, cancelled_records = {}, {}  -- jobs stopped by a cancel
   local earliest = nil
   local keep_done = retention.keep_done > 0
+  local succeeded = done_record_prefix('s')
   for n, id in ipairs(ids) do
     local i = first + (n - 1) * 6
     local raw = raws[n]
@@ -61,7 +62,8 @@ local function apply_outcomes(q, now, first, count, retention)
           end
         end
         if keep_done then
-          done_entries[#done_entries + 1] = {id, make_done_record('s', state_of(raw))}
+          done_fields[#done_fields + 1] = id
+          done_fields[#done_fields + 1] = succeeded .. state_of(raw)
         end
         if may_be_unique(raw) then
           ended[#ended + 1] = id
@@ -72,7 +74,8 @@ local function apply_outcomes(q, now, first, count, retention)
         if op == 'c' or (record.cn and op ~= 'F') then
           done[#done + 1] = id
           if keep_done then
-            done_entries[#done_entries + 1] = {id, make_done_record('c', state_of(raw))}
+            done_fields[#done_fields + 1] = id
+            done_fields[#done_fields + 1] = make_done_record('c', state_of(raw))
           end
           if record.rt then
             results[#results + 1] = {id, 'c', tonumber(record.rt)}
@@ -149,7 +152,7 @@ local function apply_outcomes(q, now, first, count, retention)
   write_records(q, changed, changed_records)
   call_sliced('ZADD', q.delayed, delayed)
   if keep_done then
-    add_done(q, now, done_entries, retention.max_done)
+    add_done(q, now, done_fields, retention.max_done)
   end
   if #failed > 0 then
     add_failed(q, now, failed, failed_records)

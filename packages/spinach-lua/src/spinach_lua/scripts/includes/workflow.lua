@@ -83,7 +83,7 @@ local function stop_held(q, now, id, reason, retention)
   delete_records(q, {id})
   record.h, record.err = nil, 'spinach.WorkflowStopped: ' .. reason
   if retention.keep_done > 0 then
-    add_done(q, now, {{id, make_done_record('c', state_of(pack_record(record)))}}, retention.max_done)
+    add_done(q, now, {id, make_done_record('c', state_of(pack_record(record)))}, retention.max_done)
   end
   if record.rt then
     store_result(q, now, id, 'c', tonumber(record.rt), retention.max_results)
