@@ -1,13 +1,15 @@
 """The hot path on a real Redis: one round trip serves many jobs under load."""
 
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import redis
-from helpers import Ledger
+from helpers import Ledger, throwaway_redis_server
 from redis_server import RedisServer
 
-from spinach import Batch, Engine, RedisBroker, Tasks
+from spinach import Batch, Engine, RedisBroker, Tasks, redis_clock
 
 pytestmark = pytest.mark.redis
 
@@ -84,3 +86,51 @@ def test_under_load_outcomes_ride_on_fetches(redis_server: RedisServer, ledger: 
     assert len(ledger) == 5_000
     assert calls["fetch"] >= 5_000 / 8
     assert calls["finish"] <= calls["fetch"] / 20, calls
+
+
+def test_schedule_runs_four_commands_in_redis() -> None:
+    """One script call whose work is the idempotency token, the record and the list push: it
+    reads neither the limits (the first fetch parks a blocked job) nor Redis's clock (the
+    client knows it from an earlier call)."""
+    with throwaway_redis_server() as server:
+        client = server.client()
+        spin = Engine(RedisBroker.from_url(server.url), namespace="hot-schedule")
+        tasks = Tasks()
+        tasks.add(lambda i: None, name="noop")
+        spin.attach_tasks(tasks)
+        spin.schedule("noop", 0)  # loads the script and learns Redis's clock
+        client.config_resetstat()
+        for i in range(20):
+            spin.schedule("noop", i)
+        stats = client.info("commandstats")
+        calls = {
+            name.removeprefix("cmdstat_"): int(stat["calls"])
+            for name, stat in stats.items()
+            if name not in ("cmdstat_info", "cmdstat_config|resetstat")
+        }
+        assert calls == {"evalsha": 20, "set": 20, "hsetnx": 20, "rpush": 20}
+
+
+def test_the_queued_time_is_redis_time_whatever_the_clients_clock(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A client whose clock is an hour ahead still records Redis's time as the queued time:
+    it keeps the offset the first call measured, not its own clock."""
+    ahead = time.time
+    monkeypatch.setattr(redis_clock.time, "time", lambda: ahead() + 3600)
+    with throwaway_redis_server() as server:
+        client = server.client()
+        spin = Engine(RedisBroker.from_url(server.url), namespace="hot-clock")
+        tasks = Tasks()
+        tasks.add(lambda i: None, name="noop")
+        spin.attach_tasks(tasks)
+        first = spin.schedule("noop", 0)  # reads Redis's clock
+        before = client.info("commandstats").get("cmdstat_time", {}).get("calls", 0)
+        second = spin.schedule("noop", 1)  # does not: it estimates
+        assert client.info("commandstats").get("cmdstat_time", {}).get("calls", 0) == before
+        seconds, micros = client.time()
+        redis_now = datetime.fromtimestamp(seconds + micros / 1e6, UTC)
+        for job in (first, second):
+            info = spin.get_job(job.job_id)
+            assert info is not None and info.created_at is not None
+            assert abs((redis_now - info.created_at).total_seconds()) < 1.0

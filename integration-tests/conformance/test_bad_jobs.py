@@ -118,9 +118,8 @@ def _enqueue_call(spin: Engine, token: str, job_id: str, payload: bytes) -> list
     one = call(
         "enqueue",
         keys,
-        {"token_ttl_ms": 60_000},
+        {"token_ttl_ms": 60_000, "now_ms": 0},
         given={"token": keys.enqueue_token(token)},
-        variadic_keys=[keys.parked("t")],
         variadic={"tasks": ["t"], "batch": [job_id, "1", payload]},
     )
     spin.broker.check_schema("spinach")

@@ -107,6 +107,7 @@ class EnqueueReply(NamedTuple):
     delayed: int
     duplicates: int
     existing: list[bytes]
+    clock: int
 
 
 class FetchReply(NamedTuple):

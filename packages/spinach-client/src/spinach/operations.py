@@ -7,6 +7,7 @@ redis.asyncio. `scope` says which namespace (and retention) an operation works i
 
 import contextlib
 import dataclasses
+import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from spinach.exc import BrokerFullError, SchemaMismatchError
 from spinach.inspection import CancelResult, JobInfo, done_info, record_info
 from spinach.keys import QueueKeys, cancel_channel, queue_keys, queues_key
 from spinach.protocol import PreparedJob, QueueStats, WorkerInfo, decode_worker_info
+from spinach.redis_clock import RedisClock
 from spinach.results import parse_stored
 from spinach.retention import Retention
 from spinach.retrying import TRANSIENT_ERRORS
@@ -70,6 +72,9 @@ class Scope(Protocol):
 
     @property
     def schema_checked(self) -> set[str]: ...
+
+    @property
+    def redis_clock(self) -> RedisClock: ...
 
 
 def checked_keys(scope: Scope, queue: str, retried: str = "") -> Op[QueueKeys]:
@@ -154,31 +159,41 @@ def enqueue(scope: Scope, jobs: Sequence[PreparedJob], noted: set[str]) -> Op[di
     for job in jobs:
         by_queue.setdefault(job.queue, []).append(job)
     yield from note_queues(scope, by_queue, noted)
+    clock = scope.redis_clock
     try:
-        calls = []
+        calls, queues = [], []
         for queue, queued in by_queue.items():
             keys = yield from checked_keys(scope, queue, retried="enqueue")
-            calls += _enqueue_calls(keys, queued)
+            chunks = _enqueue_calls(keys, queued, clock.estimate_ms(queue))
+            calls += chunks
+            queues += [queue] * len(chunks)
         if not calls:
             return {}
+        sent = time.time() * 1000
         replies = yield Scripts(calls, durable=True, retried="enqueue")
+        received = time.time() * 1000
     except OutOfMemoryError as e:
         raise BrokerFullError(
             f"Redis is out of memory and refuses new jobs ({e}); nothing was enqueued. "
             "Raise maxmemory, or let workers drain the queues."
         ) from None
     existing: dict[str, str] = {}
-    for raw in replies:
+    for queue, raw in zip(queues, replies, strict=True):
         if raw[0] == 1:  # a resent call that had run: its first run's pairs, joined by NULs
             pairs = text(raw[1]).split("\0") if raw[1] else []
         else:
-            pairs = [text(value) for value in parse("enqueue", EnqueueReply, raw).existing]
+            reply = parse("enqueue", EnqueueReply, raw)
+            pairs = [text(value) for value in reply.existing]
+            clock.observe(queue, reply.clock, sent, received)
         existing.update(zip(pairs[::2], pairs[1::2], strict=True))
     return existing
 
 
-def _enqueue_calls(keys: QueueKeys, queued: list[PreparedJob]) -> list[Call]:
-    """The enqueue script calls of the jobs of one queue, ENQUEUE_CHUNK jobs at most each."""
+def _enqueue_calls(keys: QueueKeys, queued: list[PreparedJob], now_ms: int) -> list[Call]:
+    """The enqueue script calls of the jobs of one queue, ENQUEUE_CHUNK jobs at most each.
+
+    `now_ms`: Redis's time as this client estimates it (0: none), the jobs' queued time.
+    """
     calls = []
     for start in range(0, len(queued), ENQUEUE_CHUNK):
         chunk = queued[start : start + ENQUEUE_CHUNK]
@@ -192,9 +207,8 @@ def _enqueue_calls(keys: QueueKeys, queued: list[PreparedJob]) -> list[Call]:
             call(
                 "enqueue",
                 keys,
-                {"token_ttl_ms": const.ENQUEUE_TOKEN_TTL_MS},
+                {"token_ttl_ms": const.ENQUEUE_TOKEN_TTL_MS, "now_ms": now_ms},
                 given={"token": keys.enqueue_token(uuid.uuid4().hex)},
-                variadic_keys=[keys.parked(name) for name in numbers],
                 variadic={"tasks": list(numbers), "batch": flat},
             )
         )

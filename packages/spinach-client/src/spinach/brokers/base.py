@@ -50,6 +50,7 @@ from spinach.protocol import (
     WorkerInfo,
     encode_worker_info,
 )
+from spinach.redis_clock import RedisClock
 from spinach.retention import Retention
 from spinach.retrying import Backoff, retry
 from spinach.sansio import Op, Request, Script, Scripts, Steps
@@ -113,6 +114,8 @@ class Broker:
         self.retention = Retention()
         self._noted_queues: set[str] = set()
         self._schema_checked: set[str] = set()
+        #: Redis's clock as this client estimates it, per queue (see spinach.redis_clock).
+        self.redis_clock = RedisClock()
         self.enqueue_job_max_retries = enqueue_job_max_retries
         socket_timeout = client.get_connection_kwargs().get("socket_timeout")
         # A blocking pop must return before the socket gives up on it.
@@ -324,6 +327,7 @@ class Broker:
         """Delete every key of this namespace (tests and admin only: it scans the keyspace)."""
         self._noted_queues.clear()
         self._schema_checked.clear()
+        self.redis_clock.forget()
         for pattern in namespace_patterns(self.namespace):
             # One key per DEL: on a cluster the keys of a namespace live on several nodes.
             for key in list(self._r.scan_iter(match=pattern, count=1000)):

@@ -1,9 +1,10 @@
 --[[
 Enqueue jobs of one queue, atomically and at most once per call.
 
-A job ready now goes to the tail of its priority (see the ready include), or of its task's
-parked list when the task has a concurrency limit; a job due later waits in the delayed set. A job whose id the queue
-already knows is skipped. A job with a unique key that a live job of the queue holds is not
+A job ready now goes to the tail of its priority (see the ready include); a job due later
+waits in the delayed set. A job of a task at its concurrency limit is set aside in the task's
+parked list by the first fetch that meets it (see the fetch script), so an enqueue never reads
+the limits. A job whose id the queue already knows is skipped. A job with a unique key that a live job of the queue holds is not
 sent: the reply names that job instead (with debounce, the waiting job takes the new job's
 arguments and due time). Within one call, the first job of a key is the one sent.
 
@@ -15,13 +16,14 @@ KEYS
   delayed     ZSET    ids of jobs waiting for their due time (score: due ms, Redis time)
   wake        LIST    wake-up token for idle workers of this queue
   jobs        HASH    id -> record of the job (see the record include)
-  limits      HASH    task -> how many of its jobs may run at once
   unique      HASH    unique key -> id of the job holding it (see the unique include)
   unique_until  ZSET  unique key -> until when a finished job still holds it (ms)
-  parked*     LIST    one per task of `tasks`: its jobs held back by its limit
 
 ARGV
   token_ttl_ms  lifetime of the idempotency marker, in ms
+  now_ms      the caller's estimate of Redis time (ms), kept as the jobs' queued time; 0: the
+              call reads Redis's clock (TIME) for it. Redis's own clock decides every due time
+              and unique key, read only for the jobs that need it.
   tasks*      the tasks of the jobs below
   batch*3     one group of three per job: id, meta, payload
               meta is "t" or "t:at_ms:delay_ms:max_retries:priority:result_ttl:interval", then
@@ -41,6 +43,7 @@ REPLY
   duplicates  jobs skipped because their id is already known to the queue
   existing    for each job not sent because its unique key is held: its id, then the id of
               the job holding the key (flat pairs)
+  clock       Redis time (ms) if the call read it, else 0: the caller's next estimate
 
 Status 1 (ALREADY_DONE): this call already ran (a retry after a lost reply): nothing done; the
 second value is the first run's `existing`, its ids joined by NUL bytes.
@@ -49,7 +52,6 @@ second value is the first run's `existing`, its ids joined by NUL bytes.
 --- @include "record"
 --- @include "lease"
 --- @include "ready"
---- @include "limits"
 --- @include "unique"
 
 if not redis.call('SET', KEY.token, '1', 'NX', 'PX', ARG.token_ttl_ms) then
@@ -61,8 +63,29 @@ local q = {
   jobs = KEY.jobs, ready = KEY.ready, ranked = KEY.ranked, ranked_seq = KEY.ranked_seq,
   unique = KEY.unique, unique_until = KEY.unique_until,
 }
-local now = now_ms()
-local names = load_tasks(q, ARG.tasks, ARG.tasks_n, KEY.parked, KEY.limits)
+
+-- Redis time, read once and only when a job needs it: a job due now, without a unique key,
+-- needs no clock but for its queued time, which the caller's estimate gives.
+local clock = nil
+local function now()
+  if clock == nil then
+    clock = now_ms()
+  end
+  return clock
+end
+local queued_at = ARG.now_ms ~= '0' and ARG.now_ms or nil
+local function queued_text()
+  if queued_at == nil then
+    now()
+    queued_at = now_text()
+  end
+  return queued_at
+end
+
+local names = {}
+for n = 1, ARG.tasks_n do
+  names[n] = ARGV[ARG.tasks + n - 1]
+end
 
 -- Jobs of one batch mostly share their meta: parse each distinct one once.
 local metas = {}
@@ -81,9 +104,9 @@ local function parse_meta(meta)
     else
       parsed = {names[tonumber(meta)], 0, 0, nil, nil, nil, 0, nil, nil}
     end
-    -- Everything of a new record but its envelope follows from the meta (and `now`).
+    -- Everything of a new record but its envelope follows from the meta and the queued time.
     parsed[10] = record_template{
-      t = parsed[1], c = now_text(), b = parsed[4], k = parsed[5], km = parsed[6],
+      t = parsed[1], c = queued_text(), b = parsed[4], k = parsed[5], km = parsed[6],
       p = parsed[7] ~= 0 and parsed[7] or nil, rl = parsed[8], rt = parsed[9],
     }
     metas[meta] = parsed
@@ -101,7 +124,7 @@ if count > 1 then  -- one HMGET for the batch; a single job is checked by HSETNX
   known = hmget_sliced(KEY.jobs, ids)
 end
 
-local new_ids, new_raws, ready_ids, ready_tasks, delayed_args = {}, {}, {}, {}, {}
+local new_ids, new_raws, ready_ids, delayed_args = {}, {}, {}, {}
 local ready_priorities = {}
 local ranked = false  -- whether a job ready now has another priority than 0
 local seen, claimed, existing = {}, {}, {}
@@ -119,10 +142,9 @@ local function debounce(holder, task, budget, envelope, due)
   record.e, record.b = envelope, budget  -- the envelope carries the budget too
   write_records(q, {holder}, {record})
   if redis.call('ZSCORE', KEY.delayed, holder) then
-    if due <= now then
+    if due <= now() then
       redis.call('ZREM', KEY.delayed, holder)
       ready_ids[#ready_ids + 1] = holder
-      ready_tasks[#ready_tasks + 1] = task
       ready_priorities[#ready_ids] = tonumber(record.p) or 0
       ranked = ranked or ready_priorities[#ready_ids] ~= 0
     else
@@ -137,11 +159,12 @@ for n = 1, count do
   local id = ARGV[i]
   local meta = parse_meta(ARGV[i + 1])
   local key = meta[5]
-  local due = meta[2]
-  if due <= 0 then
-    due = now + meta[3]
+  local due = meta[2]  -- 0: now, without reading the clock (0 <= any time)
+  if due <= 0 and meta[3] > 0 then
+    due = now() + meta[3]
   end
-  local holder = key and (claimed[key] or unique_holder(q, key, now))
+  local ready_now = due <= 0 or due <= now()
+  local holder = key and (claimed[key] or unique_holder(q, key, now()))
   local fresh
   if holder then
     fresh = false
@@ -169,9 +192,8 @@ for n = 1, count do
     end
   end
   if fresh then
-    if due <= now then
+    if ready_now then
       ready_ids[#ready_ids + 1] = id
-      ready_tasks[#ready_tasks + 1] = meta[1]
       ready_priorities[#ready_ids] = meta[7]
       ranked = ranked or meta[7] ~= 0
     else
@@ -189,8 +211,8 @@ write_raw(q, new_ids, new_raws)
 -- be asleep; a fetch that leaves no work behind clears the token), or when the next due time
 -- moved earlier (sleeping workers must shorten their wait).
 if #ready_ids > 0 then
-  if next(q.limits) or ranked then
-    route(q, ready_ids, ready_tasks, ready_priorities)
+  if ranked then
+    push_ready(q, ready_ids, ready_priorities, false)
     wake = true
   else
     local length = 0
@@ -213,4 +235,5 @@ if #existing > 0 then  -- kept for a retry of this call after a lost reply
 end
 return reply{
   queued = #ready_ids, delayed = #delayed_args / 2, duplicates = duplicates, existing = existing,
+  clock = clock or 0,
 }
