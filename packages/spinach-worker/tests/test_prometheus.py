@@ -4,7 +4,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from spinach.job import Job, JobStatus
+from spinach.protocol import Outcome
 from spinach.telemetry import is_metering, is_tracing
+from spinach.utils import now_utc
 from spinach_worker import health, telemetry
 
 
@@ -43,3 +46,18 @@ def test_enabling_makes_jobs_observed_and_disabling_undoes_it(prometheus: object
     assert telemetry.observed() == sdk() and health._metrics_page is None
     telemetry.prometheus().enable()  # enabling again works (the fixture disables at the end)
     assert b"spinach_leases_recovered" in telemetry.prometheus().page()[0]
+
+
+@pytest.mark.parametrize(
+    ("op", "label"),
+    [("s", "succeeded"), ("S", "succeeded"), ("f", "failed"), ("F", "failed"),
+     ("r", "retried"), ("R", "retried"), ("c", "cancelled")],
+)  # fmt: skip
+def test_every_outcome_of_a_run_is_counted(prometheus: object, op: str, label: str) -> None:
+    """A success that keeps its result ('S') or a cancelled run is counted as such: an op
+    without a label made the hook raise, which failed the job that had succeeded."""
+    job = Job._scheduled("t", f"q-{op}", now_utc(), 0, JobStatus.RUNNING, (), {}, "id")
+    telemetry.finished(None, job, Outcome(op, "id"), None, 0.01)
+    body = telemetry.prometheus().page()[0]
+    assert f'queue="q-{op}",task="t"'.encode() in body
+    assert f'outcome="{label}",queue="q-{op}",task="t"}} 1.0'.encode() in body

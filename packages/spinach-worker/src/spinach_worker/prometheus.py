@@ -48,7 +48,7 @@ class Sink:
         job_labels = ["queue", "task"]
         self.jobs = Counter(
             "spinach_jobs",
-            "Jobs run by the workers, by outcome (succeeded, failed, retried)",
+            "Jobs run by the workers, by outcome (succeeded, failed, retried, cancelled)",
             [*job_labels, "outcome"],
             registry=registry,
         )

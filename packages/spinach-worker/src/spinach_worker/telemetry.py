@@ -65,7 +65,16 @@ def set_metrics_sink(sink: "Sink | None") -> None:
     _sink = sink
 
 
-_OUTCOMES = {"s": "succeeded", "f": "failed", "F": "failed", "r": "retried", "R": "retried"}
+#: The outcome label of every op a run can end with (see spinach.protocol.Outcome).
+_OUTCOMES = {
+    "s": "succeeded",
+    "S": "succeeded",  # with a result kept
+    "f": "failed",
+    "F": "failed",
+    "r": "retried",
+    "R": "retried",
+    "c": "cancelled",
+}
 
 
 def observed() -> bool:
