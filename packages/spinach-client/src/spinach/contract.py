@@ -7,8 +7,9 @@ script, whose fields are the header's reply fields (a unit test checks every pai
 that passes a name the header does not know, or forgets one, gets a ContractError at once.
 """
 
+import functools
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar, cast
 
 from spinach.keys import QueueKeys
 from spinach_lua import SCRIPTS
@@ -23,22 +24,37 @@ T = TypeVar("T")
 class _Plan(NamedTuple):
     script: LuaScript
     keys: tuple[str, ...]
+    key_positions: dict[str, int]
     args: frozenset[str]
     arg_order: tuple[str, ...]
     variadic: tuple[str, ...]
+    variadic_set: frozenset[str]
+    has_variadic_key: bool
+    reply_count: int
 
 
 def _plan(script: LuaScript) -> _Plan:
     return _Plan(
         script=script,
         keys=script.fixed_keys,
+        key_positions={key: n for n, key in enumerate(script.fixed_keys)},
         args=frozenset(script.fixed_args),
         arg_order=script.fixed_args,
         variadic=tuple(entry.name for entry in script.variadic_args),
+        variadic_set=frozenset(entry.name for entry in script.variadic_args),
+        has_variadic_key=script.variadic_key is not None,
+        reply_count=len(script.reply_fields),
     )
 
 
 _PLANS = {name: _plan(script) for name, script in SCRIPTS.items()}
+
+
+@functools.lru_cache(maxsize=4096)
+def _ordered_keys(name: str, keys: QueueKeys) -> tuple[str | None, ...]:
+    """The fixed keys of script `name` on `keys`, in header order, None for those `keys` does
+    not have (queue_keys is cached, so the keys of a queue are looked up once per script)."""
+    return tuple(getattr(keys, k, None) for k in _PLANS[name].keys)
 
 
 def call(
@@ -58,15 +74,18 @@ def call(
     plan = _PLANS.get(name)
     if plan is None:
         raise ContractError(f"No script named {name!r}")
-    try:
-        if given:
-            ordered = [given[k] if k in given else getattr(keys, k) for k in plan.keys]
-        else:
-            ordered = [getattr(keys, k) for k in plan.keys]
-    except AttributeError as e:
-        raise ContractError(f"Script {name} needs a key this caller does not have: {e}") from None
+    ordered = list(_ordered_keys(name, keys))
+    if given:
+        for key, value in given.items():
+            position = plan.key_positions.get(key)
+            if position is None:
+                raise ContractError(f"Script {name} has no key named {key!r}")
+            ordered[position] = value
+    if None in ordered:
+        missing = [k for k, value in zip(plan.keys, ordered, strict=True) if value is None]
+        raise ContractError(f"Script {name} needs keys this caller does not have: {missing}")
     if variadic_keys:
-        if plan.script.variadic_key is None:
+        if not plan.has_variadic_key:
             raise ContractError(f"Script {name} takes no variadic keys")
         ordered += variadic_keys
     given_args = args or {}
@@ -75,26 +94,28 @@ def call(
         extra = sorted(given_args.keys() - plan.args)
         raise ContractError(f"Script {name}: arguments missing {missing}, unknown {extra}")
     values: list[Any] = [given_args[arg] for arg in plan.arg_order]
-    lists = variadic or {}
-    if lists.keys() - set(plan.variadic):
-        raise ContractError(f"Script {name}: unknown variadic arguments {sorted(lists)}")
-    for n, arg in enumerate(plan.variadic):
-        items = lists.get(arg, ())
-        if n < len(plan.variadic) - 1:
-            values.append(len(items))  # the count of every variadic argument but the last
-        values += items
-    return name, ordered, values
+    if variadic:
+        if not variadic.keys() <= plan.variadic_set:
+            raise ContractError(f"Script {name}: unknown variadic arguments {sorted(variadic)}")
+        last = len(plan.variadic) - 1
+        for n, arg in enumerate(plan.variadic):
+            items = variadic.get(arg, ())
+            if n < last:
+                values.append(len(items))  # the count of every variadic argument but the last
+            values += items
+    else:
+        values += [0] * (len(plan.variadic) - 1)  # each empty, its count first but the last
+    return name, cast(list[str], ordered), values
 
 
 def parse(name: str, reply_type: type[T], raw: Sequence[Any]) -> T:
     """Turn a script's reply (status 0 already checked) into its NamedTuple."""
-    fields = raw[1:]
-    expected = _PLANS[name].script.reply_fields
-    if len(fields) != len(expected):
+    expected = _PLANS[name].reply_count
+    if len(raw) - 1 != expected:
         raise ContractError(
-            f"Script {name} replied {len(fields)} fields, its header names {len(expected)}"
+            f"Script {name} replied {len(raw) - 1} fields, its header names {expected}"
         )
-    result: T = reply_type(*fields)
+    result: T = reply_type(*raw[1:])
     return result
 
 

@@ -7,8 +7,8 @@ redis.asyncio. `scope` says which namespace (and retention) an operation works i
 
 import contextlib
 import dataclasses
+import os
 import time
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, cast
@@ -158,12 +158,17 @@ def enqueue(scope: Scope, jobs: Sequence[PreparedJob], noted: set[str]) -> Op[di
     by_queue: dict[str, list[PreparedJob]] = {}
     for job in jobs:
         by_queue.setdefault(job.queue, []).append(job)
-    yield from note_queues(scope, by_queue, noted)
+    if not noted.issuperset(by_queue):
+        yield from note_queues(scope, by_queue, noted)
     clock = scope.redis_clock
+    checked = scope.schema_checked
     try:
         calls, queues = [], []
         for queue, queued in by_queue.items():
-            keys = yield from checked_keys(scope, queue, retried="enqueue")
+            if queue in checked:  # the common case, without a generator
+                keys = queue_keys(scope.namespace, queue)
+            else:
+                keys = yield from checked_keys(scope, queue, retried="enqueue")
             chunks = _enqueue_calls(keys, queued, clock.estimate_ms(queue))
             calls += chunks
             queues += [queue] * len(chunks)
@@ -183,8 +188,11 @@ def enqueue(scope: Scope, jobs: Sequence[PreparedJob], noted: set[str]) -> Op[di
             pairs = text(raw[1]).split("\0") if raw[1] else []
         else:
             reply = parse("enqueue", EnqueueReply, raw)
+            if reply.clock:
+                clock.observe(queue, reply.clock, sent, received)
+            if not reply.existing:
+                continue
             pairs = [text(value) for value in reply.existing]
-            clock.observe(queue, reply.clock, sent, received)
         existing.update(zip(pairs[::2], pairs[1::2], strict=True))
     return existing
 
@@ -208,7 +216,7 @@ def _enqueue_calls(keys: QueueKeys, queued: list[PreparedJob], now_ms: int) -> l
                 "enqueue",
                 keys,
                 {"token_ttl_ms": const.ENQUEUE_TOKEN_TTL_MS, "now_ms": now_ms},
-                given={"token": keys.enqueue_token(uuid.uuid4().hex)},
+                given={"token": keys.enqueue_token(os.urandom(16).hex())},
                 variadic={"tasks": list(numbers), "batch": flat},
             )
         )

@@ -6,7 +6,7 @@ configures an SDK, and until then costs one check per call.
 
 import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from opentelemetry import metrics, propagate, trace
@@ -55,15 +55,38 @@ def is_metering() -> bool:
     return _metering
 
 
-@contextmanager
+class _Unobserved:
+    """What `sending` gives while no SDK listens: no span, no trace headers."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> dict[str, str]:
+        return {}
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+
+_UNOBSERVED = _Unobserved()
+
+
 def sending(
     destination: Callable[[], str], count: int, job_id: str = "", task: str = ""
-) -> Iterator[dict[str, str]]:
+) -> AbstractContextManager[dict[str, str]]:
     """Wrap sending `count` jobs in a PRODUCER span; yield the trace headers for their envelopes.
 
     `destination` names the queue (or queues, comma-separated, for a batch); it is only called
     when an SDK listens.
     """
+    if not is_metering() and not is_tracing():
+        return _UNOBSERVED  # the common case costs no generator
+    return _observed_sending(destination, count, job_id, task)
+
+
+@contextmanager
+def _observed_sending(
+    destination: Callable[[], str], count: int, job_id: str, task: str
+) -> Iterator[dict[str, str]]:
     if is_metering():
         _sent.add(count, {"messaging.system": SYSTEM, "messaging.destination.name": destination()})
     if not is_tracing():
