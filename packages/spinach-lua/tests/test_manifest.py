@@ -170,3 +170,50 @@ def test_fields_read_by_number_are_the_fields_their_readers_name() -> None:
         assert body is not None, reader
         (number,) = re.findall(r"field_of\(raw, (\d+)\)", body.group(1))
         assert fields[int(number) - 1] == field, (reader, number)
+
+
+INCLUDE = """-- Helpers.
+local LIMIT = 10
+
+-- Used by the script.
+local function used(x)
+  return helper(x) + LIMIT
+end
+
+-- Used by `used` only.
+local function helper(x)
+  return x
+end
+
+-- Used by nobody.
+local function unused(x)
+  return x
+end
+"""
+
+
+def test_a_script_carries_only_the_include_functions_it_calls() -> None:
+    script = build_script(
+        "demo",
+        HEADER + '--- @include "helpers"\nreturn reply{count = used(1)}\n',
+        {"helpers": INCLUDE},
+    )
+    assert "local function used(" in script.source
+    assert "local function helper(" in script.source  # called by a kept function
+    assert "local LIMIT = 10" in script.source  # statements other than functions stay
+    assert "unused" not in script.source  # the function and its comment
+
+
+@pytest.mark.parametrize("name", SCRIPT_NAMES)
+def test_every_function_a_script_calls_is_defined_in_it(name: str) -> None:
+    source = SCRIPTS[name].source
+    defined = set(re.findall(r"local function ([A-Za-z_]\w*)\(", source))
+    included = set()
+    for entry in files("spinach_lua").joinpath("scripts", "includes").iterdir():
+        included |= set(re.findall(r"local function ([A-Za-z_]\w*)\(", entry.read_text()))
+    called = {
+        called
+        for called in re.findall(r"\b([A-Za-z_]\w*)\(", re.sub(r"--[^\n]*", "", source))
+        if called in included
+    }
+    assert called <= defined
