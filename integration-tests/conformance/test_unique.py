@@ -255,8 +255,8 @@ def test_a_resent_call_after_a_lost_reply_names_the_same_live_jobs(
     """A call resent with its token (its reply was lost) is not applied again, and still says
     which live job each duplicate is."""
     first = spin.schedule("sync", 1)
-    token = uuid.uuid4()
-    monkeypatch.setattr("spinach.operations.uuid.uuid4", lambda: token)
+    token = uuid.uuid4().hex
+    monkeypatch.setattr("spinach.ids.new_call_token", lambda: token)
     task = spin.tasks.get("sync")
     _, prepared = spin._prepare(task, None, (1,), {}, now_utc(), wall_ms(), new_job_id())
     assert spin.broker.enqueue([prepared]) == {prepared.id: first.job_id}

@@ -483,13 +483,18 @@ def floor_process(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
     threads = [threading.Thread(target=run) for _ in range(args.threads)]
     for thread in threads:
         thread.start()
+    before = bench.probe.snapshot()
     start.wait()
     began = time.perf_counter()
     for thread in threads:
         thread.join()
     seconds = time.perf_counter() - began
+    after = bench.probe.snapshot()
     jobs = per_thread * args.threads
-    return {"jobs": jobs, "task": args.task, "seconds": seconds, "rate": jobs / seconds}
+    # Redis CPU per job: what the job's own commands cost Redis (the INCR job's INCR).
+    return {"jobs": jobs, "task": args.task, "seconds": seconds, "rate": jobs / seconds} | cost(
+        before, after, jobs
+    )
 
 
 def _payload(bench: Bench) -> bytes:

@@ -166,6 +166,14 @@ def targets(sides: list[Side]) -> list[str]:
              False, ".3f")  # fmt: skip
     ratio("Redis CPU per job, no-op job", "process", "redis_cpu_us_per_job", 0.15, False)
     ratio("Redis CPU per job, INCR job", "process_incr", "redis_cpu_us_per_job", 0.25, False)
+    own = get(current, "floor_process_incr", "redis_cpu_us_per_job")
+    old, new = (get(side, "process_incr", "redis_cpu_us_per_job") for side in (legacy, current))
+    if own is not None and old and new is not None:
+        out.append(
+            f"     of which the job's own INCR (8 bare threads doing it): {own:.1f} us; beyond "
+            f"it: {old - own:.1f} us (0.0.25), {new - own:.1f} us (this repo), "
+            f"{(new - own) / (old - own):.2f}x"
+        )
     ratio("worker CPU per job, no-op job", "process", "process_cpu_us_per_job", 0.1, False)
     incr, floor = get(current, "process_incr", "rate_steady"), _floor(current, "floor_process_incr")
     absolute("INCR job steady / its floor", incr / floor if incr and floor else None, 0.7, True,

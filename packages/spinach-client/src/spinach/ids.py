@@ -28,3 +28,8 @@ def new_job_ids(count: int) -> list[str]:
         f"{h[i + 16 : i + 20]}-{h[i + 20 : i + 32]}"
         for i in range(0, 32 * count, 32)
     ]
+
+
+def new_call_token() -> str:
+    """Return the idempotency token of one enqueue call: 128 random bits, as hex."""
+    return os.urandom(16).hex()

@@ -7,7 +7,6 @@ redis.asyncio. `scope` says which namespace (and retention) an operation works i
 
 import contextlib
 import dataclasses
-import os
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from typing import Any, Protocol, TypeVar, cast
 import msgspec
 from redis.exceptions import OutOfMemoryError
 
-from spinach import const
+from spinach import const, ids
 from spinach.contract import (
     Call,
     CancelReply,
@@ -216,7 +215,7 @@ def _enqueue_calls(keys: QueueKeys, queued: list[PreparedJob], now_ms: int) -> l
                 "enqueue",
                 keys,
                 {"token_ttl_ms": const.ENQUEUE_TOKEN_TTL_MS, "now_ms": now_ms},
-                given={"token": keys.enqueue_token(os.urandom(16).hex())},
+                given={"token": keys.enqueue_token(ids.new_call_token())},
                 variadic={"tasks": list(numbers), "batch": flat},
             )
         )
