@@ -10,6 +10,7 @@ from helpers import Ledger, throwaway_redis_server
 from redis_server import RedisServer
 
 from spinach import Batch, Engine, RedisBroker, Tasks, redis_clock
+from spinach.envelope import decode
 
 pytestmark = pytest.mark.redis
 
@@ -134,3 +135,37 @@ def test_the_queued_time_is_redis_time_whatever_the_clients_clock(
             info = spin.get_job(job.job_id)
             assert info is not None and info.created_at is not None
             assert abs((redis_now - info.created_at).total_seconds()) < 1.0
+
+
+def test_a_fetch_with_little_room_sets_blocked_jobs_aside_in_batches() -> None:
+    """Jobs of a task at its limit are parked by the fetch that meets them, many per command,
+    even when the worker has room for one job only: the job of another task behind them is
+    taken in the same call, and the call stays a few dozen commands."""
+    with throwaway_redis_server() as server:
+        client = server.client()
+        spin = Engine(RedisBroker.from_url(server.url), namespace="hot-parking")
+        tasks = Tasks()
+        tasks.add(lambda i: None, name="limited", max_retries=3)
+        tasks.add(lambda: None, name="other")
+        spin.attach_tasks(tasks)
+        spin.set_concurrency_limit("limited", 1)
+        broker, names = spin.broker, ["limited", "other"]
+        spin.schedule("limited", 0)
+        assert len(broker.fetch("spinach", 1, 60_000, names, worker_id="w").jobs) == 1
+        batch = Batch()
+        for i in range(1, 501):
+            batch.schedule("limited", i)
+        batch.schedule("other")
+        spin.schedule_batch(batch)
+        client.config_resetstat()
+        result = broker.fetch("spinach", 1, 60_000, names, worker_id="w", recover=False)
+        stats = client.info("commandstats")
+        inner = sum(
+            int(stat["calls"])
+            for name, stat in stats.items()
+            if name not in ("cmdstat_evalsha", "cmdstat_config|resetstat", "cmdstat_info")
+        )
+        assert [decode(job.payload).task for job in result.jobs if job.payload] == ["other"]
+        assert broker.concurrency("spinach", "limited") == (1, 1, 500)
+        assert broker.queue_stats("spinach").ready == 0
+        assert inner < 100  # one id per pass would take some 1,500

@@ -3,7 +3,7 @@
 import pytest
 
 from spinach import redis_clock
-from spinach.redis_clock import FRESH_FOR, RedisClock
+from spinach.redis_clock import FRESH_FOR, MAX_ROUND_TRIP_MS, RedisClock
 
 
 class FakeTime:
@@ -63,6 +63,7 @@ def test_a_call_that_read_no_clock_changes_nothing(clock: FakeTime) -> None:
     now = clock.wall * 1000
     estimates.observe("q", 0, now, now)
     estimates.observe("q", int(now), now, now - 1)  # this host's clock went back meanwhile
+    estimates.observe("q", int(now), now, now + MAX_ROUND_TRIP_MS + 1)  # resent: too vague
     assert estimates.estimate_ms("q") == 0
     estimates.observe("q", int(now) + 500, now, now)
     estimates.forget()

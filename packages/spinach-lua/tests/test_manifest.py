@@ -7,7 +7,13 @@ from importlib.resources import files
 import pytest
 
 from spinach_lua import SCHEMA_VERSION, SCRIPTS, ScriptError
-from spinach_lua.manifest import ContractError, LuaScript, build_script, load_scripts
+from spinach_lua.manifest import (
+    ContractError,
+    LuaScript,
+    build_script,
+    check_include,
+    load_scripts,
+)
 
 SCRIPT_NAMES = sorted(SCRIPTS)
 
@@ -217,3 +223,24 @@ def test_every_function_a_script_calls_is_defined_in_it(name: str) -> None:
         if called in included
     }
     assert called <= defined
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "local function one() return 1 end\n",  # its end is not alone at the start of a line
+        "local function a()\n  local function b()\n    return 1\nend\n  return b()\nend\n",
+        "function global()\nend\n",
+    ],
+)
+def test_an_include_whose_functions_cannot_be_delimited_is_refused(text: str) -> None:
+    with pytest.raises(ContractError, match="include odd: every top-level function"):
+        check_include("odd", text)
+
+
+def test_an_include_statement_that_names_a_function_keeps_it() -> None:
+    include = "local function handler(x)\n  return x\nend\n\nlocal HANDLERS = {handler}\n"
+    script = build_script(
+        "demo", HEADER + '--- @include "h"\nreturn reply{count = #HANDLERS}\n', {"h": include}
+    )
+    assert "local function handler(" in script.source

@@ -16,6 +16,11 @@ import time
 #: Seconds an offset is used before an enqueue reads Redis's clock again.
 FRESH_FOR = 60.0
 
+#: Longest round trip whose reading of Redis's clock is kept: the offset is taken at the middle
+#: of the round trip, so it is off by up to half of it (a call resent after a lost connection,
+#: or one that waited behind an event loop, measures nothing).
+MAX_ROUND_TRIP_MS = 1000.0
+
 #: Largest disagreement between this host's wall clock and its monotonic clock since an offset
 #: was measured before the offset is taken to be void (the wall clock was stepped).
 _STEP_MS = 50.0
@@ -46,8 +51,9 @@ class RedisClock:
         self, queue: str, redis_ms: int, sent_wall_ms: float, received_wall_ms: float
     ) -> None:
         """Note Redis's time `redis_ms`, read by a call sent and answered at those wall times."""
-        if redis_ms <= 0 or received_wall_ms < sent_wall_ms:
-            return  # the call did not read the clock, or this host's clock went back meanwhile
+        span = received_wall_ms - sent_wall_ms
+        if redis_ms <= 0 or not 0 <= span <= MAX_ROUND_TRIP_MS:
+            return  # no clock read, this host's clock went back, or the call took too long
         offset = redis_ms - (sent_wall_ms + received_wall_ms) / 2
         with self._lock:
             self._offsets[queue] = (offset, received_wall_ms, time.monotonic())

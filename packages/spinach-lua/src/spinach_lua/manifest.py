@@ -215,22 +215,42 @@ def _flatten(source: str, includes: Mapping[str, str]) -> str:
         return includes[name]
 
     flat = _INCLUDE.sub(replace, source)
-    own = _INCLUDE.sub("", source)
     blocks = _function_blocks(flat)
+    rest = flat
+    for block in blocks.values():
+        rest = rest.replace(block, "", 1)
     needed: set[str] = set()
-    pending = set(_IDENTIFIER.findall(own))
+    pending = _names(rest)  # the script's own code and the includes' other statements
     while pending:
         name = pending.pop()
         if name in blocks and name not in needed:
             needed.add(name)
-            pending |= set(_IDENTIFIER.findall(blocks[name])) - needed
+            pending |= _names(blocks[name]) - needed
     for name, block in blocks.items():
         if name not in needed:
             flat = flat.replace(block, "", 1)
     return flat
 
 
+def _names(code: str) -> set[str]:
+    """The identifiers of Lua code, its comments left out."""
+    return set(_IDENTIFIER.findall(_COMMENT.sub("", code)))
+
+
+def check_include(name: str, text: str) -> None:
+    """Refuse an include whose top-level functions the pruning of _flatten cannot delimit."""
+    starts = len(re.findall(r"^local function ", text, re.MULTILINE))
+    ends = len(re.findall(r"^end\b", text, re.MULTILINE))
+    if starts != ends or re.search(r"^function ", text, re.MULTILINE):
+        raise ContractError(
+            f"include {name}: every top-level function must be `local function name(...)` "
+            "closed by an `end` alone at the start of a line, and no other line may start "
+            "with `end`"
+        )
+
+
 _IDENTIFIER = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b")
+_COMMENT = re.compile(r"--\[\[.*?\]\]|--[^\n]*", re.DOTALL)
 #: A top-level function of an include with the comment lines just above it: from its
 #: `local function` line to the first `end` at the start of a line.
 _FUNCTION = re.compile(
@@ -269,6 +289,8 @@ def load_scripts() -> Mapping[str, LuaScript]:
         for entry in root.joinpath("includes").iterdir()
         if entry.name.endswith(".lua")
     }
+    for name, text in includes.items():
+        check_include(name, text)
     scripts: dict[str, LuaScript] = {}
     for entry in root.iterdir():
         match = _FILE_NAME.match(entry.name)

@@ -8,7 +8,9 @@ task's rate limit allows is given its start time and waits for it in the delayed
 rate include). Jobs of a limited task are taken from
 its parked list first while it has free slots; a job of a task at its limit met in the ready
 list is moved to its parked list, once, so no fetch scans the same blocked job twice and the
-jobs of a task keep their order. A job whose record is gone (cancelled while queued: removing
+jobs of a task keep their order (an enqueue never parks a job: it reads no limit). While a
+limit applies, a fetch looks at ready jobs PEEK at a time however few it can take, and takes
+off the list only those it dealt with. A job whose record is gone (cancelled while queued: removing
 it from its list would scan the list) is dropped when met. Due delayed jobs are promoted first,
 by Redis's clock; expired leases are taken back when the caller asks (the heartbeat does it on
 every beat, so a busy fetch need not).
@@ -186,24 +188,53 @@ end
 -- twice. Popping goes on past them, a bounded number of times (fewer past rate-limited jobs,
 -- whose records are rewritten: the call stays short, and the caller fetches again).
 local limiting = next(spare) ~= nil
-local sources = {function(count) return redis.call('LPOP', KEY.ready, count) or {} end}
-if redis.call('EXISTS', KEY.ranked) == 1 then
-  sources = {
-    function(count) return pop_ranked(q, true, count) end, sources[1],
-    function(count) return pop_ranked(q, false, count) end,
+-- Each source shows ids from its head (`show(count)`) and lets go of the first `n` it showed
+-- (`drop(shown, n)`). Without a limit every id shown is dealt with, so LPOP does both. Where a
+-- limit applies, many ids met may be of a task at its limit, which are set aside: the fetch
+-- then looks at PEEK ids at least per pass, however few it can take, and lets go of those it
+-- dealt with, up to the first it could take but had no room for.
+local PEEK = 50
+local function popping(count)
+  return redis.call('LPOP', KEY.ready, count) or {}
+end
+local function kept() end
+local sources = {{show = popping, drop = kept}}
+if limiting then
+  sources[1] = {
+    show = function(count) return redis.call('LRANGE', KEY.ready, 0, count - 1) end,
+    drop = function(_, n) if n > 0 then redis.call('LTRIM', KEY.ready, n, -1) end end,
   }
+end
+if redis.call('EXISTS', KEY.ranked) == 1 then
+  local function ranked_source(above)
+    local function drop(shown, n)
+      if n > 0 then
+        redis.call('ZREM', KEY.ranked, unpack(shown, 1, n))
+      end
+    end
+    if limiting then
+      return {show = function(count) return peek_ranked(q, above, count) end, drop = drop}
+    end
+    return {show = function(count) return pop_ranked(q, above, count) end, drop = kept}
+  end
+  sources = {ranked_source(true), sources[1], ranked_source(false)}
 end
 local popped_all = true  -- whether every source was emptied
 local moved = 0
-for _, pop in ipairs(sources) do
+for _, source in ipairs(sources) do
   local drained = false
   while #ids < wanted and moved < 1000 and #later_ids < 100 do
-    local popped = pop(wanted - #ids)
-    drained = #popped < wanted - #ids
+    local ask = wanted - #ids
+    if limiting and ask < PEEK then
+      ask = PEEK
+    end
+    local popped = source.show(ask)
     if #popped == 0 then
+      drained = true
       break
     end
     local held = {}
+    local dealt = #popped
     for n, raw in ipairs(read_raw(q, popped)) do
       local id = popped[n]
       local task = limiting and raw and task_of(raw)
@@ -213,6 +244,11 @@ for _, pop in ipairs(sources) do
         held[task] = held[task] or {}
         held[task][#held[task] + 1] = id
         moved = moved + 1
+      elseif #ids >= wanted then
+        -- No room for it (only a source that peeks shows more ids than there is room for):
+        -- it stays first, with those after it.
+        dealt = n - 1
+        break
       else
         local paced = rate_limited(raw)
         local start = paced and rate_turn(q, raw, now)
@@ -232,9 +268,11 @@ for _, pop in ipairs(sources) do
         end
       end
     end
+    source.drop(popped, dealt)
     for task, waiting in pairs(held) do
       call_sliced('RPUSH', q.parked[task], waiting)
     end
+    drained = #popped < ask and dealt == #popped
     if drained then
       break
     end

@@ -45,14 +45,20 @@ local function push_ready(q, ids, priorities, front)
   end
 end
 
--- Take up to `count` ids of ranked jobs above the default priority (`above`) or below it, in
--- their order.
-local function pop_ranked(q, above, count)
+-- Up to `count` ids of ranked jobs above the default priority (`above`) or below it, in
+-- their order, left where they are.
+local function peek_ranked(q, above, count)
   local low, high = '(0', '+inf'
   if above then
     low, high = '-inf', '(0'
   end
-  local ids = redis.call('ZRANGE', q.ranked, low, high, 'BYSCORE', 'LIMIT', 0, count)
+  return redis.call('ZRANGE', q.ranked, low, high, 'BYSCORE', 'LIMIT', 0, count)
+end
+
+-- Take up to `count` ids of ranked jobs above the default priority (`above`) or below it, in
+-- their order.
+local function pop_ranked(q, above, count)
+  local ids = peek_ranked(q, above, count)
   call_sliced('ZREM', q.ranked, ids)
   return ids
 end
