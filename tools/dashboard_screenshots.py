@@ -22,13 +22,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import waitress
 from playwright.sync_api import sync_playwright
 from redis_server import RedisServer
 
 from spinach import Batch, Engine, RedisBroker, Tasks
 from spinach.keys import queue_keys
 from spinach_dashboard import create_app
+from spinach_dashboard.server import served_in_thread
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM_ARGS = [
@@ -138,38 +138,35 @@ def shoot(server: RedisServer, out: Path) -> int:
         seed_history(billing, "billing", 180, 0.04)
         seed_history(billing, "emails", 70, 0.02)
         app = create_app(billing, refresh_seconds=0)
-        http = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
-        thread = threading.Thread(target=http.run, name="dashboard-server", daemon=True)
-        thread.start()
-        base = f"http://127.0.0.1:{http.effective_port}"
-        job = billing.jobs("failed", "billing", limit=1).jobs[0]
-        pages = {
-            "overview": "/",
-            "workers": "/workers",
-            "failed": "/jobs?state=failed",
-            "ready": "/jobs?state=ready&queue=emails",
-            "delayed": "/jobs?state=delayed",
-            "job": f"/jobs/{job.id}",
-            "periodic": "/periodic",
-            "limits": "/limits",
-        }
-        full_page = {"overview", "job"}
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
-            )
-            context = browser.new_context(
-                viewport={"width": 1200, "height": 640}, timezone_id="Europe/Paris"
-            )
-            tab: Any = context.new_page()
-            for name, path in pages.items():
-                tab.goto(base + path)
-                target = out / f"dashboard-{name}.png"
-                tab.screenshot(path=str(target), full_page=name in full_page)
-                shown = target.relative_to(ROOT) if target.is_relative_to(ROOT) else target
-                print(f"{shown}: {target.stat().st_size // 1024} KiB")
-            browser.close()
-        http.close()
+        with served_in_thread(app, threads=4) as http:
+            base = f"http://127.0.0.1:{http.effective_port}"
+            job = billing.jobs("failed", "billing", limit=1).jobs[0]
+            pages = {
+                "overview": "/",
+                "workers": "/workers",
+                "failed": "/jobs?state=failed",
+                "ready": "/jobs?state=ready&queue=emails",
+                "delayed": "/jobs?state=delayed",
+                "job": f"/jobs/{job.id}",
+                "periodic": "/periodic",
+                "limits": "/limits",
+            }
+            full_page = {"overview", "job"}
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(
+                    executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
+                )
+                context = browser.new_context(
+                    viewport={"width": 1200, "height": 640}, timezone_id="Europe/Paris"
+                )
+                tab: Any = context.new_page()
+                for name, path in pages.items():
+                    tab.goto(base + path)
+                    target = out / f"dashboard-{name}.png"
+                    tab.screenshot(path=str(target), full_page=name in full_page)
+                    shown = target.relative_to(ROOT) if target.is_relative_to(ROOT) else target
+                    print(f"{shown}: {target.stat().st_size // 1024} KiB")
+                browser.close()
     finally:
         release.set()
         billing.stop_workers()

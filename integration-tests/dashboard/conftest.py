@@ -4,7 +4,6 @@ workers, the dashboard served over HTTP by waitress, and headless Chromium drive
 
 import os
 import shutil
-import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from redis_server import RedisServer
 
 from spinach import Engine, RedisBroker
 from spinach_dashboard import create_app
+from spinach_dashboard.server import served_in_thread
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_HINT = (
@@ -63,16 +63,8 @@ def served(shop: Engine) -> Iterator[Served]:
 
 
 def serve(app: Any) -> Iterator[Served]:
-    import waitress
-
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, name="dashboard-server", daemon=True)
-    thread.start()
-    try:
+    with served_in_thread(app, threads=4) as server:
         yield Served(f"http://127.0.0.1:{server.effective_port}", app)
-    finally:
-        server.close()
-        thread.join(10)
 
 
 @pytest.fixture(scope="module")

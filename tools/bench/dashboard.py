@@ -27,7 +27,6 @@ import logging
 import os
 import statistics
 import sys
-import threading
 import time
 import urllib.request
 from datetime import UTC, datetime, timedelta
@@ -37,13 +36,13 @@ from typing import Any
 sys.path.insert(1, str(Path(__file__).resolve().parents[1]))  # tools/, for redis_server.py
 
 import redis
-import waitress
 from redis.connection import Connection
 from redis_server import RedisServer
 from report import render
 
 from spinach import Batch, Engine, RedisBroker, Tasks
 from spinach_dashboard import create_app
+from spinach_dashboard.server import served_in_thread
 
 ROOT = Path(__file__).resolve().parents[2]
 QUEUE = "big"
@@ -221,18 +220,15 @@ def run(server: RedisServer, args: argparse.Namespace) -> int:
     watched = Engine(
         RedisBroker.from_url(server.url, connection_class=CountingConnection), namespace="bench"
     )
-    http = waitress.create_server(create_app(watched), host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=http.run, name="dashboard-server", daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{http.effective_port}"
     probe = server.client()
     results: dict[str, dict[str, Any]] = {}
     load_before = os.getloadavg()
     try:
-        for name, path in pages(producer, args).items():
-            results[name] = measure(base, path, args.repeat, probe)
+        with served_in_thread(create_app(watched), threads=4) as http:
+            base = f"http://127.0.0.1:{http.effective_port}"
+            for name, path in pages(producer, args).items():
+                results[name] = measure(base, path, args.repeat, probe)
     finally:
-        http.close()
         producer.stop_workers()
     header = ["page", "median ms", "p10 ms", "p90 ms", "max ms", "commands sent",
               "round trips", "Redis commands", "Redis CPU µs"]  # fmt: skip

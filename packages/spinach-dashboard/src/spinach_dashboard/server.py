@@ -10,7 +10,9 @@ import binascii
 import hmac
 import logging
 import os
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TextIO
 
 from spinach import Engine
@@ -108,3 +110,35 @@ def serve(
         pass
     finally:
         server.close()
+
+
+@contextmanager
+def served_in_thread(
+    app: Any, host: str = "127.0.0.1", port: int = 0, threads: int = THREADS
+) -> Iterator[Any]:
+    """Serve `app` with waitress on a thread of this process while the block runs (tests,
+    tools, an application that embeds the dashboard); yield the server (`effective_port`).
+
+    The server is closed from its own thread: waitress 3.0.2's close() called from another
+    thread closes sockets under its select() (EBADF, its loop dies: Pylons/waitress#468).
+    """
+    import waitress
+
+    server: Any = waitress.create_server(app, host=host, port=port, threads=threads)
+    thread = threading.Thread(target=server.run, name="dashboard-server", daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        # Its request threads first (a thread that ends a request wakes the loop through the
+        # trigger, which must still be open), then its sockets, from the loop.
+        server.task_dispatcher.shutdown()
+        server.trigger.pull_trigger(lambda: _close(server))
+        thread.join(10)
+
+
+def _close(server: Any) -> None:
+    """Close a waitress server and its connections (run in its loop: between two selects)."""
+    for channel in list(server.active_channels.values()):
+        channel.close()
+    server.close()
