@@ -2,6 +2,7 @@
 
 import time
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -9,7 +10,7 @@ import redis
 from helpers import Ledger, throwaway_redis_server
 from redis_server import RedisServer
 
-from spinach import Batch, Engine, RedisBroker, Tasks, redis_clock
+from spinach import Batch, Engine, RedisBroker, Tasks, operations, redis_clock
 from spinach.envelope import decode
 
 pytestmark = pytest.mark.redis
@@ -117,8 +118,10 @@ def test_the_queued_time_is_redis_time_whatever_the_clients_clock(
 ) -> None:
     """A client whose clock is an hour ahead still records Redis's time as the queued time:
     it keeps the offset the first call measured, not its own clock."""
-    ahead = time.time
-    monkeypatch.setattr(redis_clock.time, "time", lambda: ahead() + 3600)
+    # This host's wall clock as the client's modules see it (other threads keep the real one).
+    ahead = SimpleNamespace(time=lambda: time.time() + 3600, monotonic=time.monotonic)
+    monkeypatch.setattr(redis_clock, "time", ahead)
+    monkeypatch.setattr(operations, "time", ahead)
     with throwaway_redis_server() as server:
         client = server.client()
         spin = Engine(RedisBroker.from_url(server.url), namespace="hot-clock")
