@@ -9,13 +9,13 @@
 -- A done record: "<state letter>\3<finished ms>\3<lease and state of the job's record>", the
 -- letter 's' (succeeded) or 'c' (cancelled). The record is kept as it was, without its
 -- envelope: Python reads it when asked (get_job, the dashboard), the hot path never parses it.
-local function make_done_record(letter, state)
-  return letter .. '\3' .. now_text() .. '\3' .. state
-end
-
--- What make_done_record puts before the state: a batch of outcomes builds it once.
+-- What a done record puts before the state: a batch of outcomes builds it once.
 local function done_record_prefix(letter)
   return letter .. '\3' .. now_text() .. '\3'
+end
+
+local function make_done_record(letter, state)
+  return done_record_prefix(letter) .. state
 end
 
 -- Drop done records older than `cutoff` (ms) or beyond the newest `max_count`, at most `budget`

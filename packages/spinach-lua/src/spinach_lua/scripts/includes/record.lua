@@ -179,8 +179,7 @@ end
 -- options share it, so a batch packs it once and each job only adds its envelope (see
 -- with_envelope).
 local function record_template(record)
-  record.e = nil
-  return pack_record(record)
+  return pack_record(record)  -- `record` has no envelope (e): the state and its separator
 end
 
 local function with_envelope(template, envelope)
