@@ -584,7 +584,7 @@ class Engine:
         `health_port`: serve HTTP /livez and /readyz on that port of `health_host` for probes.
         `prefetch`: jobs fetched ahead of the threads, so that a thread that finishes finds
         its next job here instead of waiting for a fetch. None (the default): as many as the
-        threads finish in about 5 ms by their recent run times (up to 12 per thread, 256 in
+        threads finish in about 5 ms by their recent run times (up to 6 per thread, 256 in
         all), so only short jobs are fetched ahead, and the jobs fetched ahead go back to their
         queue once the runs grow longer; an int: that many, always; 0: none. Their leases are
         held and renewed meanwhile and a stop hands them back, but if the process is killed,

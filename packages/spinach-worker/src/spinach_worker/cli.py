@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="JOBS",
         help="jobs fetched ahead of the threads, so that a free thread never waits for a fetch "
-        "(default: as many as the threads finish in about 5 ms, up to 12 per thread and 256 in "
+        "(default: as many as the threads finish in about 5 ms, up to 6 per thread and 256 in "
         "all; 0: none; "
         "if the process is killed, prefetched at-most-once jobs are reported failed without "
         "having run)",

@@ -99,9 +99,7 @@ PREFETCH_HORIZON = 0.005
 
 #: Most jobs auto prefetch fetches ahead, per thread, and in all (an asyncio executor of
 #: hundreds of coroutines would otherwise hold thousands of leases, in replies of megabytes).
-#: Each fetch costs Redis about 40 us besides its jobs: 12 per thread lets a busy worker of 8
-#: threads take some 50 jobs per call (half its capacity), where 6 gave it 28.
-AUTO_PREFETCH_PER_THREAD = 12
+AUTO_PREFETCH_PER_THREAD = 6
 AUTO_PREFETCH_MAX = 256
 
 #: A run still going after this long holds its thread: that thread counts for nothing in the
