@@ -244,3 +244,20 @@ def test_an_include_statement_that_names_a_function_keeps_it() -> None:
         "demo", HEADER + '--- @include "h"\nreturn reply{count = #HANDLERS}\n', {"h": include}
     )
     assert "local function handler(" in script.source
+
+
+def test_scripts_are_flattened_on_first_use_and_alike_in_any_order() -> None:
+    fresh = load_scripts()
+    assert all("source" not in script.__dict__ for script in fresh.values())  # import is cheap
+    # Flattened after every other script, or alone: the same text, so every process of one
+    # installation computes the same SHA whatever it ran first.
+    for name in reversed(SCRIPT_NAMES):
+        assert fresh[name].source
+    alone = load_scripts()
+    for name in SCRIPT_NAMES:
+        assert alone[name].source == fresh[name].source == SCRIPTS[name].source
+
+
+def test_a_script_naming_an_unknown_include_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown include 'nowhere'"):
+        build_script("demo", HEADER + '--- @include "nowhere"\nreturn reply{count = 1}\n', {})

@@ -25,9 +25,11 @@ installs the same spinach-lua computes the same SHA and shares Redis's script ca
 """
 
 import dataclasses
+import functools
 import hashlib
 import importlib.resources
 import re
+import threading
 from collections.abc import Mapping
 from types import MappingProxyType
 
@@ -68,16 +70,28 @@ class Entry:
         return self.group > 0
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True)
 class LuaScript:
-    """One script, ready to send: its flattened source, SHA1 and contract."""
+    """One script, ready to send: its contract, and its flattened source and SHA1 (built on
+    first use: a process sends a handful of the scripts, and flattening all of them at import
+    would cost every worker and web process start-up time for nothing)."""
 
     name: str
-    source: str
-    sha1: str
     keys: tuple[Entry, ...]
     argv: tuple[Entry, ...]
     reply: tuple[Entry, ...]
+    #: The header with its prologue, and the body with its includes still to flatten.
+    _head: str = dataclasses.field(repr=False, compare=False)
+    _body: str = dataclasses.field(repr=False, compare=False)
+    _includes: "Includes" = dataclasses.field(repr=False, compare=False)
+
+    @functools.cached_property
+    def source(self) -> str:
+        return self._head + self._includes.flatten(self._body)
+
+    @functools.cached_property
+    def sha1(self) -> str:
+        return hashlib.sha1(self.source.encode()).hexdigest()
 
     @property
     def fixed_keys(self) -> tuple[str, ...]:
@@ -199,37 +213,80 @@ def _prologue(
     return "\n".join(lines) + "\n"
 
 
-def _flatten(source: str, includes: Mapping[str, str]) -> str:
-    """The script with its includes in place, less the include functions it never calls.
+class Includes:
+    """The include files, each cut once into its top-level functions and the rest.
 
-    Every `local function` of an include is a closure Redis builds again on every call of the
+    Every `local function` of an include is a closure Redis builds again on every call of a
     script (a script is one chunk, run whole each time): a script that includes thirteen files
-    would pay for a hundred closures it mostly does not use. So a function of an include is
-    kept only when the script's own code, or a function kept for it, names it.
+    would pay for a hundred closures it mostly does not use. So `flatten` keeps a function of
+    an include only when the script's own code, or a function kept for it, names it.
     """
 
-    def replace(match: re.Match[str]) -> str:
-        name = match.group("name")
-        if name not in includes:
-            raise ValueError(f"unknown include {name!r}")
-        return includes[name]
+    def __init__(self, texts: Mapping[str, str]) -> None:
+        self._texts = dict(texts)
+        #: Per include: its text as pieces, each a function's name and text (None for the
+        #: text between functions).
+        self._pieces: dict[str, list[tuple[str | None, str]]] = {}
+        #: The names each function's text uses, and those the text between functions uses.
+        self._calls: dict[str, set[str]] = {}
+        self._statements: dict[str, set[str]] = {}
+        self._lock = threading.Lock()
 
-    flat = _INCLUDE.sub(replace, source)
-    blocks = _function_blocks(flat)
-    rest = flat
-    for block in blocks.values():
-        rest = rest.replace(block, "", 1)
-    needed: set[str] = set()
-    pending = _names(rest)  # the script's own code and the includes' other statements
-    while pending:
-        name = pending.pop()
-        if name in blocks and name not in needed:
-            needed.add(name)
-            pending |= _names(blocks[name]) - needed
-    for name, block in blocks.items():
-        if name not in needed:
-            flat = flat.replace(block, "", 1)
-    return flat
+    @property
+    def names(self) -> set[str]:
+        return set(self._texts)
+
+    def _cut(self, name: str) -> list[tuple[str | None, str]]:
+        """The pieces of include `name`, cut on first use."""
+        with self._lock:
+            pieces = self._pieces.get(name)
+            if pieces is not None:
+                return pieces
+            if name not in self._texts:
+                raise ValueError(f"unknown include {name!r}")
+            text = self._texts[name]
+            pieces, rest, at = [], [], 0
+            for match in _FUNCTION.finditer(text):
+                pieces.append((None, text[at : match.start()]))
+                rest.append(text[at : match.start()])
+                pieces.append((match.group("name"), match.group(0)))
+                self._calls[match.group("name")] = _names(match.group(0))
+                at = match.end()
+            pieces.append((None, text[at:]))
+            rest.append(text[at:])
+            self._statements[name] = _names("".join(rest))
+            self._pieces[name] = pieces
+            return pieces
+
+    def flatten(self, source: str) -> str:
+        """The script with its includes in place, less the include functions it never calls."""
+        used = {
+            match.group("name"): self._cut(match.group("name"))
+            for match in _INCLUDE.finditer(source)
+        }
+        # The functions of the includes this script uses (only theirs: the result must not
+        # depend on which other scripts were flattened before), and what each names.
+        calls = {
+            function: self._calls[function]
+            for pieces in used.values()
+            for function, _ in pieces
+            if function is not None
+        }
+        pending = _names(_INCLUDE.sub("", source))  # the script's own code, and
+        for name in used:
+            pending |= self._statements[name]  # the includes' statements besides functions
+        needed: set[str] = set()
+        while pending:
+            name = pending.pop()
+            if name in calls and name not in needed:
+                needed.add(name)
+                pending |= calls[name] - needed
+
+        def replace(match: re.Match[str]) -> str:
+            pieces = used[match.group("name")]
+            return "".join(text for name, text in pieces if name is None or name in needed)
+
+        return _INCLUDE.sub(replace, source)
 
 
 def _names(code: str) -> set[str]:
@@ -259,25 +316,24 @@ _FUNCTION = re.compile(
 )
 
 
-def _function_blocks(flat: str) -> dict[str, str]:
-    """The text of each top-level `local function` of a flattened script, by name."""
-    return {match.group("name"): match.group(0) for match in _FUNCTION.finditer(flat)}
-
-
-def build_script(name: str, text: str, includes: Mapping[str, str]) -> LuaScript:
-    """Parse a script's contract and return it ready to send."""
+def build_script(name: str, text: str, includes: "Mapping[str, str] | Includes") -> LuaScript:
+    """Parse a script's contract and return it ready to send (flattened on first use)."""
     keys, argv, reply = parse_contract(name, text)
     header = _HEADER.match(text)
     assert header is not None  # checked by parse_contract
-    body = text[header.end() :]
-    source = header.group(0) + _prologue(name, keys, argv, reply) + _flatten(body, includes)
+    if not isinstance(includes, Includes):
+        includes = Includes(includes)
+    used = set(_INCLUDE.findall(text))
+    if unknown := used - includes.names:
+        raise ValueError(f"unknown include {sorted(unknown)[0]!r}")
     return LuaScript(
         name=name,
-        source=source,
-        sha1=hashlib.sha1(source.encode()).hexdigest(),
         keys=keys,
         argv=argv,
         reply=reply,
+        _head=header.group(0) + _prologue(name, keys, argv, reply),
+        _body=text[header.end() :],
+        _includes=includes,
     )
 
 
@@ -291,13 +347,14 @@ def load_scripts() -> Mapping[str, LuaScript]:
     }
     for name, text in includes.items():
         check_include(name, text)
+    cut = Includes(includes)
     scripts: dict[str, LuaScript] = {}
     for entry in root.iterdir():
         match = _FILE_NAME.match(entry.name)
         if match is None:
             continue
         name = match.group("name")
-        scripts[name] = build_script(name, entry.read_text("utf-8"), includes)
+        scripts[name] = build_script(name, entry.read_text("utf-8"), cut)
     return MappingProxyType(scripts)
 
 
