@@ -3,6 +3,7 @@
 import http.client
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -39,3 +40,23 @@ def test_the_server_thread_ends_and_closes_kept_alive_connections() -> None:
     finally:
         threading.excepthook = previous
     assert errors == []
+
+
+def test_a_stop_whose_close_ran_before_its_wake_up_is_clean() -> None:
+    # waitress queues a thunk, then writes to its trigger's pipe; a loop already woken runs
+    # the thunk in between, and the close it runs closes that pipe: the write then fails.
+    with served_in_thread(hello, threads=1) as server:
+        trigger = server.trigger
+        wake = trigger._physical_pull
+
+        def woken_before_the_write() -> None:
+            wake()  # the loop runs the close now...
+            deadline = time.monotonic() + 5
+            while not trigger._closed and time.monotonic() < deadline:
+                time.sleep(0.001)
+            assert trigger._closed
+            wake()  # ...and only then comes waitress's own write
+
+        trigger._physical_pull = woken_before_the_write
+        [thread] = [t for t in threading.enumerate() if t.name == "dashboard-server"]
+    assert not thread.is_alive()

@@ -7,6 +7,7 @@ It binds to 127.0.0.1 unless told otherwise: the dashboard is an admin surface.
 
 import base64
 import binascii
+import errno
 import hmac
 import logging
 import os
@@ -133,7 +134,13 @@ def served_in_thread(
         # Its request threads first (a thread that ends a request wakes the loop through the
         # trigger, which must still be open), then its sockets, from the loop.
         server.task_dispatcher.shutdown()
-        server.trigger.pull_trigger(lambda: _close(server))
+        try:
+            server.trigger.pull_trigger(lambda: _close(server))
+        except OSError as e:
+            # pull_trigger queues the thunk, then writes to the trigger's pipe: a loop woken by
+            # an earlier pull may run the thunk in between, which closes that pipe.
+            if e.errno != errno.EBADF:
+                raise
         thread.join(10)
 
 
