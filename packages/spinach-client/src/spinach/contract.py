@@ -47,14 +47,20 @@ def _plan(script: LuaScript) -> _Plan:
     )
 
 
-_PLANS = {name: _plan(script) for name, script in SCRIPTS.items()}
+@functools.cache
+def _plan_of(name: str) -> _Plan:
+    """The plan of script `name`, made on its first call (every process calls a few)."""
+    script = SCRIPTS.get(name)
+    if script is None:
+        raise ContractError(f"No script named {name!r}")
+    return _plan(script)
 
 
 @functools.lru_cache(maxsize=4096)
 def _ordered_keys(name: str, keys: QueueKeys) -> tuple[str | None, ...]:
     """The fixed keys of script `name` on `keys`, in header order, None for those `keys` does
     not have (queue_keys is cached, so the keys of a queue are looked up once per script)."""
-    return tuple(getattr(keys, k, None) for k in _PLANS[name].keys)
+    return tuple(getattr(keys, k, None) for k in _plan_of(name).keys)
 
 
 def call(
@@ -71,9 +77,7 @@ def call(
     `variadic_keys` are the keys of the script's variadic key entry; `variadic` maps each
     variadic argument's name to its flat list of values (groups flattened).
     """
-    plan = _PLANS.get(name)
-    if plan is None:
-        raise ContractError(f"No script named {name!r}")
+    plan = _plan_of(name)
     ordered = list(_ordered_keys(name, keys))
     if given:
         for key, value in given.items():
@@ -110,7 +114,7 @@ def call(
 
 def parse(name: str, reply_type: type[T], raw: Sequence[Any]) -> T:
     """Turn a script's reply (status 0 already checked) into its NamedTuple."""
-    expected = _PLANS[name].reply_count
+    expected = _plan_of(name).reply_count
     if len(raw) - 1 != expected:
         raise ContractError(
             f"Script {name} replied {len(raw) - 1} fields, its header names {expected}"

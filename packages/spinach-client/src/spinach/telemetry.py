@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
-from opentelemetry import metrics, propagate, trace
+from opentelemetry import metrics, trace
 from opentelemetry.metrics import _internal as _metrics_api
 from opentelemetry.trace import SpanKind
 
@@ -107,6 +107,8 @@ def _observed_sending(
     with _tracer.start_as_current_span(
         f"send {queue}", kind=SpanKind.PRODUCER, attributes=attributes
     ):
+        from opentelemetry import propagate  # here: only a process with an SDK gets this far
+
         headers: dict[str, str] = {}
         propagate.inject(headers)
         yield headers

@@ -30,8 +30,7 @@ import hashlib
 import importlib.resources
 import re
 import threading
-from collections.abc import Mapping
-from types import MappingProxyType
+from collections.abc import Iterator, Mapping
 
 #: Layout of the data the scripts keep in Redis. It changes exactly when scripts of different
 #: versions could not share one Redis; every script refuses data written under another version.
@@ -337,8 +336,31 @@ def build_script(name: str, text: str, includes: "Mapping[str, str] | Includes")
     )
 
 
+class Scripts(Mapping[str, LuaScript]):
+    """The scripts of the package by name, each parsed and flattened on first use: a process
+    calls a handful of them, and building all of them would cost every start-up."""
+
+    def __init__(self, texts: Mapping[str, str], includes: Includes) -> None:
+        self._texts = dict(texts)
+        self._includes = includes
+        self._built: dict[str, LuaScript] = {}
+
+    def __getitem__(self, name: str) -> LuaScript:
+        script = self._built.get(name)
+        if script is None:
+            built = build_script(name, self._texts[name], self._includes)
+            script = self._built.setdefault(name, built)  # one object, whichever thread won
+        return script
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._texts)
+
+    def __len__(self) -> int:
+        return len(self._texts)
+
+
 def load_scripts() -> Mapping[str, LuaScript]:
-    """Read every `scripts/<name>.lua` of the package."""
+    """Read every `scripts/<name>.lua` of the package (each is checked on first use)."""
     root = importlib.resources.files("spinach_lua").joinpath("scripts")
     includes = {
         entry.name.removesuffix(".lua"): entry.read_text("utf-8")
@@ -347,15 +369,12 @@ def load_scripts() -> Mapping[str, LuaScript]:
     }
     for name, text in includes.items():
         check_include(name, text)
-    cut = Includes(includes)
-    scripts: dict[str, LuaScript] = {}
+    texts = {}
     for entry in root.iterdir():
         match = _FILE_NAME.match(entry.name)
-        if match is None:
-            continue
-        name = match.group("name")
-        scripts[name] = build_script(name, entry.read_text("utf-8"), cut)
-    return MappingProxyType(scripts)
+        if match is not None:
+            texts[match.group("name")] = entry.read_text("utf-8")
+    return Scripts(texts, Includes(includes))
 
 
 #: Every script of the package by name.

@@ -13,10 +13,12 @@ import signal
 import sys
 import threading
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from spinach.exc import SpinachError
+
+if TYPE_CHECKING:  # multiprocessing costs every worker's start-up; only children use a pipe
+    from multiprocessing.connection import Connection
 
 logger = logging.getLogger("spinach.worker")
 
@@ -41,7 +43,7 @@ class ChildOptions:
     metrics: bool = False
 
 
-def child_main(options: ChildOptions, slot: int, conn: Connection) -> None:
+def child_main(options: ChildOptions, slot: int, conn: "Connection") -> None:
     """Entry point of a spawned worker process; its exit code tells the supervisor why it ended.
 
     0: a graceful stop; 1: the workers stopped on a fatal error; 2: the engine cannot be loaded.
@@ -99,7 +101,7 @@ def child_main(options: ChildOptions, slot: int, conn: Connection) -> None:
     sys.exit(0)
 
 
-def _answer_health(conn: Connection, started: list[Any]) -> None:
+def _answer_health(conn: "Connection", started: list[Any]) -> None:
     """Answer ``(seq, "livez"|"readyz")`` with ``(seq, ok, details)`` until the pipe closes.
 
     `started` holds the runtime once it runs; before that the child is starting: alive (it is

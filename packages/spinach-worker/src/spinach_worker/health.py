@@ -6,7 +6,6 @@
 - ``/metrics``: the Prometheus metrics, when enabled (``--metrics``, see prometheus.py).
 """
 
-import http.server
 import json
 import logging
 import threading
@@ -40,6 +39,8 @@ class HealthServer:
         ready: Callable[[], tuple[bool, dict[str, Any]]],
         metrics: Page | None = None,
     ) -> None:
+        import http.server  # only where a health port is asked for: it costs start-up time
+
         checks = {"/livez": alive, "/readyz": ready}
 
         class Handler(http.server.BaseHTTPRequestHandler):

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from opentelemetry import metrics, propagate, trace
+from opentelemetry import metrics, trace
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
@@ -88,6 +88,8 @@ def processing(job: Job) -> Iterator[Any]:
     if not is_tracing():
         yield None
         return
+    from opentelemetry import propagate  # here: only a process with an SDK gets this far
+
     parent = propagate.extract(job._trace_headers) if job._trace_headers else None
     links = []
     if parent is not None:
