@@ -27,7 +27,7 @@ from redis.connection import AbstractConnection, Connection
 QUEUE = "spinach"
 PHASES = (
     "enqueue_single", "enqueue_batch", "prefill", "process", "latency",
-    "floor_process", "floor_enqueue_single", "floor_enqueue_batch",
+    "floor_process", "floor_enqueue_single", "floor_enqueue_batch", "floor_round_trip",
     "aio_enqueue_single", "aio_enqueue_batch",
 )  # fmt: skip
 
@@ -526,8 +526,38 @@ def floor_enqueue_batch(bench: Bench, args: argparse.Namespace) -> dict[str, Any
     return {"jobs": args.jobs, "seconds": seconds, "rate": args.jobs / seconds}
 
 
+def floor_round_trip(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
+    """One RPUSH round trip from an idle client, spaced as the latency phase spaces its jobs.
+
+    A pickup on an idle worker needs at least two such round trips (the enqueue, and the
+    fetch that leases the job) and a wake-up between them; on a virtual machine whose idle
+    CPUs sleep, each costs several times a round trip under load.
+    """
+    client = redis.Redis.from_url(args.redis_url)
+    client.ping()
+    interval = args.interval_ms / 1000
+    samples = []
+    start = time.perf_counter()
+    for i in range(args.jobs):
+        pause = start + i * interval - time.perf_counter()
+        if pause > 0:
+            time.sleep(pause)
+        began = time.perf_counter()
+        client.rpush("floor:queue", b"x")
+        samples.append((time.perf_counter() - began) * 1000)
+    samples.sort()
+    centiles = statistics.quantiles(samples, n=100, method="inclusive")
+    return {
+        "jobs": args.jobs,
+        "p50_ms": centiles[49],
+        "p99_ms": centiles[98],
+        "rate": 1000 / centiles[49],
+    }
+
+
 _RUNNERS: dict[str, Callable[[Bench, argparse.Namespace], dict[str, Any]]] = {
     "floor_process": floor_process,
+    "floor_round_trip": floor_round_trip,
     "floor_enqueue_single": floor_enqueue_single,
     "floor_enqueue_batch": floor_enqueue_batch,
     "enqueue_single": enqueue_single,

@@ -110,6 +110,13 @@ def table(sides: list[Side]) -> list[list[str]]:
     for label, floor in FLOOR_ROWS:
         value = _floor(current, floor)
         lines.append([label, "-", "n/a" if value is None else _rate(value), "-"])
+    trip = current.results.get("floor_round_trip", {}) if current else {}
+    for centile in ("p50", "p99"):
+        value = trip.get(f"{centile}_ms")
+        lines.append([
+            f"floor: one RPUSH round trip from an idle client, {centile} (ms)", "-",
+            f"{value:.2f}" if isinstance(value, int | float) else "n/a", "-",
+        ])  # fmt: skip
     return lines
 
 
@@ -179,6 +186,12 @@ def targets(sides: list[Side]) -> list[str]:
     absolute("INCR job steady / its floor", incr / floor if incr and floor else None, 0.7, True,
              ".2f")  # fmt: skip
     ratio("schedule() one by one vs 0.0.25", "enqueue_single", "rate", 2, True)
+    old, rpush = get(legacy, "enqueue_single", "rate"), _floor(current, "floor_enqueue_single")
+    if old and rpush and 2 * old > rpush:
+        out.append(
+            f"     2x 0.0.25 is {2 * old:,.0f} jobs/s, beyond one bare RPUSH per job "
+            f"({rpush:,.0f}/s): a schedule() makes at least that round trip"
+        )
     absolute("schedule(): Redis commands per call",
              get(current, "enqueue_single", "redis_commands_per_job"), 4, False, ".2f")  # fmt: skip
     batch, floor = get(current, "enqueue_batch", "rate"), _floor(current, "floor_enqueue_batch")
@@ -186,6 +199,13 @@ def targets(sides: list[Side]) -> list[str]:
              0.8, True, ".2f")  # fmt: skip
     ratio("pickup latency p50 vs 0.0.25", "latency", "p50_ms", 0.5, False)
     ratio("pickup latency p99 vs 0.0.25", "latency", "p99_ms", 0.7, False)
+    trip = current.results.get("floor_round_trip", {})
+    if isinstance(trip.get("p50_ms"), int | float):
+        out.append(
+            f"     one round trip from an idle client, spaced alike: p50 {trip['p50_ms']:.2f} ms, "
+            f"p99 {trip['p99_ms']:.2f} ms; a pickup makes two (the enqueue, the fetch) and a "
+            "wake-up between them"
+        )
     return out
 
 

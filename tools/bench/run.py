@@ -372,7 +372,7 @@ def measure(sides: list[Side], args: argparse.Namespace, url: str, client: redis
     if current is not None:
         for floor, (script_phase, task) in FLOORS.items():
             for attempt in range(1, args.repeat + 1):
-                jobs = current.jobs["enqueue_batch" if "enqueue" in floor else "process"]
+                jobs = current.jobs[_FLOOR_JOBS.get(floor, "process")]
                 try:
                     reset(client)
                     result = run_phase(
@@ -387,6 +387,14 @@ def measure(sides: list[Side], args: argparse.Namespace, url: str, client: redis
             side.results[phase] = median_result(runs, PRIMARY[phase])
         for floor, runs in side.floors.items():
             side.results[floor] = median_result(runs, "rate")
+
+
+#: The phase whose job count each floor takes (the others: the processing phase's).
+_FLOOR_JOBS = {
+    "floor_enqueue_single": "enqueue_batch",
+    "floor_enqueue_batch": "enqueue_batch",
+    "floor_round_trip": "latency",
+}
 
 
 def median_result(runs: list[dict[str, Any]], primary: str) -> dict[str, Any]:

@@ -28,6 +28,7 @@ FLOORS = {
     "floor_process_incr": ("floor_process", "incr"),
     "floor_enqueue_single": ("floor_enqueue_single", "noop"),
     "floor_enqueue_batch": ("floor_enqueue_batch", "noop"),
+    "floor_round_trip": ("floor_round_trip", "noop"),
 }
 
 #: Phases of this repo only (0.0.25 has no asyncio client), shown against its sync phases.
