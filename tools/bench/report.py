@@ -186,10 +186,11 @@ def targets(sides: list[Side]) -> list[str]:
     absolute("INCR job steady / its floor", incr / floor if incr and floor else None, 0.7, True,
              ".2f")  # fmt: skip
     ratio("schedule() one by one vs 0.0.25", "enqueue_single", "rate", 2, True)
-    old, rpush = get(legacy, "enqueue_single", "rate"), _floor(current, "floor_enqueue_single")
-    if old and rpush and 2 * old > rpush:
+    legacy_rate = get(legacy, "enqueue_single", "rate")
+    rpush = _floor(current, "floor_enqueue_single")
+    if legacy_rate and rpush and 2 * legacy_rate > rpush:
         out.append(
-            f"     2x 0.0.25 is {2 * old:,.0f} jobs/s, beyond one bare RPUSH per job "
+            f"     2x 0.0.25 is {2 * legacy_rate:,.0f} jobs/s, beyond one bare RPUSH per job "
             f"({rpush:,.0f}/s): a schedule() makes at least that round trip"
         )
     absolute("schedule(): Redis commands per call",

@@ -1,12 +1,14 @@
 """The script files follow the conventions every Redis topology relies on, and their headers
 are a contract the bodies keep: names, never positions."""
 
+import pickle
 import re
 from importlib.resources import files
 
 import pytest
 
 from spinach_lua import SCHEMA_VERSION, SCRIPTS, ScriptError
+from spinach_lua.flatten import check_names
 from spinach_lua.manifest import (
     ContractError,
     LuaScript,
@@ -261,3 +263,35 @@ def test_scripts_are_flattened_on_first_use_and_alike_in_any_order() -> None:
 def test_a_script_naming_an_unknown_include_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown include 'nowhere'"):
         build_script("demo", HEADER + '--- @include "nowhere"\nreturn reply{count = 1}\n', {})
+
+
+def test_two_includes_defining_one_function_are_refused() -> None:
+    with pytest.raises(ContractError, match=r"includes a and b both define twice\(\)"):
+        check_names({"a": "local function twice(x)\nend\n", "b": "local function twice(y)\nend\n"})
+    check_names({"a": "local function one()\nend\n", "b": "local function two()\nend\n"})
+
+
+def test_a_script_keeps_its_own_functions_and_an_include_without_a_last_newline() -> None:
+    script = build_script(
+        "demo",
+        HEADER
+        + '--- @include "h"\nlocal function mine()\n  return 1\nend\nreturn reply{count = 1}\n',
+        {"h": "local function unused(x)\n  return x\nend"},  # no newline after its `end`
+    )
+    assert "local function mine(" in script.source
+    assert "local function unused(" in script.source  # not delimited: kept, never cut short
+
+
+def test_a_script_survives_pickling_and_compares_by_its_text() -> None:
+    script = SCRIPTS["fetch"]
+    copy = pickle.loads(pickle.dumps(script))
+    assert copy == script and copy.source == script.source and copy.sha1 == script.sha1
+    other = build_script("demo", HEADER + "return reply{count = 1}\n", {})
+    changed = build_script("demo", HEADER + "return reply{count = 2}\n", {})
+    assert other != changed and len({other, changed}) == 2
+
+
+def test_asking_whether_a_script_exists_does_not_build_it() -> None:
+    fresh = load_scripts()
+    assert "fetch" in fresh and "nowhere" not in fresh
+    assert fresh._built == {}  # type: ignore[attr-defined]

@@ -6,7 +6,7 @@ import sys
 
 #: Modules a worker that runs its own threads, without a health port or a tracing SDK, has
 #: no use for (the supervisor, the health server and trace propagation import them).
-NOT_AT_START = ("http.server", "multiprocessing", "opentelemetry.propagate", "argparse")
+NOT_AT_START = ("http.server", "multiprocessing", "opentelemetry.propagate")
 
 
 def test_a_worker_imports_none_of_what_it_does_not_use() -> None:
@@ -28,3 +28,4 @@ def test_the_supervisor_is_still_there_on_first_use() -> None:
     from spinach_worker.supervisor import Supervisor
 
     assert spinach_worker.Supervisor is Supervisor
+    assert "Supervisor" in dir(spinach_worker)

@@ -7,7 +7,6 @@ It binds to 127.0.0.1 unless told otherwise: the dashboard is an admin surface.
 
 import base64
 import binascii
-import errno
 import hmac
 import logging
 import os
@@ -134,13 +133,14 @@ def served_in_thread(
         # Its request threads first (a thread that ends a request wakes the loop through the
         # trigger, which must still be open), then its sockets, from the loop.
         server.task_dispatcher.shutdown()
-        try:
-            server.trigger.pull_trigger(lambda: _close(server))
-        except OSError as e:
-            # pull_trigger queues the thunk, then writes to the trigger's pipe: a loop woken by
-            # an earlier pull may run the thunk in between, which closes that pipe.
-            if e.errno != errno.EBADF:
-                raise
+        trigger = server.trigger
+        # waitress's pull_trigger queues a thunk, then writes to the trigger's pipe: a loop
+        # woken by an earlier pull may run the thunk in between, and this one closes that pipe
+        # (the write then fails, or lands in whatever reused its number). The loop runs
+        # thunks under the trigger's lock: holding it across both steps orders them.
+        with trigger.lock:
+            trigger.thunks.append(lambda: _close(server))
+            trigger._physical_pull()
         thread.join(10)
 
 

@@ -1,4 +1,5 @@
-"""Return codes of the scripts: the first element of every reply."""
+"""What the scripts report (the return code first in every reply), and what a script or a call
+that breaks its contract raises."""
 
 import enum
 
@@ -9,3 +10,7 @@ class ScriptError(enum.IntEnum):
     OK = 0
     ALREADY_DONE = 1
     SCHEMA_MISMATCH = -1
+
+
+class ContractError(ValueError):
+    """A script header that cannot be a contract, or a call that breaks one."""

@@ -29,8 +29,11 @@ import functools
 import hashlib
 import importlib.resources
 import re
-import threading
 from collections.abc import Iterator, Mapping
+
+from spinach_lua.errors import ContractError as ContractError  # named here since 0.1
+from spinach_lua.flatten import INCLUDE, Includes, check_names
+from spinach_lua.flatten import check_include as check_include
 
 #: Layout of the data the scripts keep in Redis. It changes exactly when scripts of different
 #: versions could not share one Redis; every script refuses data written under another version.
@@ -44,15 +47,10 @@ from collections.abc import Iterator, Mapping
 SCHEMA_VERSION = "4"
 
 _FILE_NAME = re.compile(r"^(?P<name>[a-z_]+)\.lua$")
-_INCLUDE = re.compile(r'^--- @include "(?P<name>[a-z_]+)"$', re.MULTILINE)
 _HEADER = re.compile(r"\A--\[\[\n(?P<text>.*?)\n\]\]\n", re.DOTALL)
 _SECTIONS = ("KEYS", "ARGV", "REPLY")
 _ENTRY = re.compile(r"^  (?P<name>[a-z][a-z0-9_]*)(?P<star>\*(?P<group>\d*))?\s+(?P<text>\S.*)$")
 _KEY_TYPES = ("STRING", "LIST", "HASH", "ZSET", "SET")
-
-
-class ContractError(ValueError):
-    """A script header that cannot be a contract, or a call that breaks one."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -80,9 +78,9 @@ class LuaScript:
     argv: tuple[Entry, ...]
     reply: tuple[Entry, ...]
     #: The header with its prologue, and the body with its includes still to flatten.
-    _head: str = dataclasses.field(repr=False, compare=False)
-    _body: str = dataclasses.field(repr=False, compare=False)
-    _includes: "Includes" = dataclasses.field(repr=False, compare=False)
+    _head: str = dataclasses.field(repr=False)
+    _body: str = dataclasses.field(repr=False)
+    _includes: Includes = dataclasses.field(repr=False, compare=False)
 
     @functools.cached_property
     def source(self) -> str:
@@ -212,117 +210,14 @@ def _prologue(
     return "\n".join(lines) + "\n"
 
 
-class Includes:
-    """The include files, each cut once into its top-level functions and the rest.
-
-    Every `local function` of an include is a closure Redis builds again on every call of a
-    script (a script is one chunk, run whole each time): a script that includes thirteen files
-    would pay for a hundred closures it mostly does not use. So `flatten` keeps a function of
-    an include only when the script's own code, or a function kept for it, names it.
-    """
-
-    def __init__(self, texts: Mapping[str, str]) -> None:
-        self._texts = dict(texts)
-        #: Per include: its text as pieces, each a function's name and text (None for the
-        #: text between functions).
-        self._pieces: dict[str, list[tuple[str | None, str]]] = {}
-        #: The names each function's text uses, and those the text between functions uses.
-        self._calls: dict[str, set[str]] = {}
-        self._statements: dict[str, set[str]] = {}
-        self._lock = threading.Lock()
-
-    @property
-    def names(self) -> set[str]:
-        return set(self._texts)
-
-    def _cut(self, name: str) -> list[tuple[str | None, str]]:
-        """The pieces of include `name`, cut on first use."""
-        with self._lock:
-            pieces = self._pieces.get(name)
-            if pieces is not None:
-                return pieces
-            if name not in self._texts:
-                raise ValueError(f"unknown include {name!r}")
-            text = self._texts[name]
-            pieces, rest, at = [], [], 0
-            for match in _FUNCTION.finditer(text):
-                pieces.append((None, text[at : match.start()]))
-                rest.append(text[at : match.start()])
-                pieces.append((match.group("name"), match.group(0)))
-                self._calls[match.group("name")] = _names(match.group(0))
-                at = match.end()
-            pieces.append((None, text[at:]))
-            rest.append(text[at:])
-            self._statements[name] = _names("".join(rest))
-            self._pieces[name] = pieces
-            return pieces
-
-    def flatten(self, source: str) -> str:
-        """The script with its includes in place, less the include functions it never calls."""
-        used = {
-            match.group("name"): self._cut(match.group("name"))
-            for match in _INCLUDE.finditer(source)
-        }
-        # The functions of the includes this script uses (only theirs: the result must not
-        # depend on which other scripts were flattened before), and what each names.
-        calls = {
-            function: self._calls[function]
-            for pieces in used.values()
-            for function, _ in pieces
-            if function is not None
-        }
-        pending = _names(_INCLUDE.sub("", source))  # the script's own code, and
-        for name in used:
-            pending |= self._statements[name]  # the includes' statements besides functions
-        needed: set[str] = set()
-        while pending:
-            name = pending.pop()
-            if name in calls and name not in needed:
-                needed.add(name)
-                pending |= calls[name] - needed
-
-        def replace(match: re.Match[str]) -> str:
-            pieces = used[match.group("name")]
-            return "".join(text for name, text in pieces if name is None or name in needed)
-
-        return _INCLUDE.sub(replace, source)
-
-
-def _names(code: str) -> set[str]:
-    """The identifiers of Lua code, its comments left out."""
-    return set(_IDENTIFIER.findall(_COMMENT.sub("", code)))
-
-
-def check_include(name: str, text: str) -> None:
-    """Refuse an include whose top-level functions the pruning of _flatten cannot delimit."""
-    starts = len(re.findall(r"^local function ", text, re.MULTILINE))
-    ends = len(re.findall(r"^end\b", text, re.MULTILINE))
-    if starts != ends or re.search(r"^function ", text, re.MULTILINE):
-        raise ContractError(
-            f"include {name}: every top-level function must be `local function name(...)` "
-            "closed by an `end` alone at the start of a line, and no other line may start "
-            "with `end`"
-        )
-
-
-_IDENTIFIER = re.compile(r"\b[A-Za-z_][A-Za-z0-9_]*\b")
-_COMMENT = re.compile(r"--\[\[.*?\]\]|--[^\n]*", re.DOTALL)
-#: A top-level function of an include with the comment lines just above it: from its
-#: `local function` line to the first `end` at the start of a line.
-_FUNCTION = re.compile(
-    r"^(?:--[^\n]*\n)*local function (?P<name>[A-Za-z_][A-Za-z0-9_]*)\(.*?^end\n",
-    re.MULTILINE | re.DOTALL,
-)
-
-
-def build_script(name: str, text: str, includes: "Mapping[str, str] | Includes") -> LuaScript:
+def build_script(name: str, text: str, includes: Mapping[str, str] | Includes) -> LuaScript:
     """Parse a script's contract and return it ready to send (flattened on first use)."""
     keys, argv, reply = parse_contract(name, text)
     header = _HEADER.match(text)
     assert header is not None  # checked by parse_contract
     if not isinstance(includes, Includes):
         includes = Includes(includes)
-    used = set(_INCLUDE.findall(text))
+    used = set(INCLUDE.findall(text))
     if unknown := used - includes.names:
         raise ValueError(f"unknown include {sorted(unknown)[0]!r}")
     return LuaScript(
@@ -358,6 +253,9 @@ class Scripts(Mapping[str, LuaScript]):
     def __len__(self) -> int:
         return len(self._texts)
 
+    def __contains__(self, name: object) -> bool:
+        return name in self._texts  # without building it
+
 
 def load_scripts() -> Mapping[str, LuaScript]:
     """Read every `scripts/<name>.lua` of the package (each is checked on first use)."""
@@ -369,6 +267,7 @@ def load_scripts() -> Mapping[str, LuaScript]:
     }
     for name, text in includes.items():
         check_include(name, text)
+    check_names(includes)
     texts = {}
     for entry in root.iterdir():
         match = _FILE_NAME.match(entry.name)
