@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -437,12 +437,7 @@ def latency(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
     )
     time.sleep(args.settle)  # let the worker go idle: the first jobs must wake it
     before = bench.probe.snapshot()
-    interval = args.interval_ms / 1000
-    start = time.perf_counter()
-    for i in range(args.jobs):
-        pause = start + i * interval - time.perf_counter()
-        if pause > 0:
-            time.sleep(pause)
+    for _ in _paced(args.jobs, args.interval_ms):
         bench.engine.schedule("latency", time.time())
     completed = tally.all_done.wait(args.wait)
     after = bench.probe.snapshot()
@@ -450,11 +445,7 @@ def latency(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
     bench.engine.stop_workers()
     stop_seconds = time.perf_counter() - stop_started
     samples = sorted(x * 1000 for x in tally.latencies)
-    if len(samples) >= 2:
-        centiles = statistics.quantiles(samples, n=100, method="inclusive")
-        p50, p90, p99 = centiles[49], centiles[89], centiles[98]
-    else:
-        p50 = p90 = p99 = samples[0] if samples else float("nan")
+    p50, p90, p99 = _centiles(samples)
     return {
         "jobs": args.jobs,
         "received": len(samples),
@@ -535,20 +526,34 @@ def floor_round_trip(bench: Bench, args: argparse.Namespace) -> dict[str, Any]:
     """
     client = redis.Redis.from_url(args.redis_url)
     client.ping()
-    interval = args.interval_ms / 1000
     samples = []
-    start = time.perf_counter()
-    for i in range(args.jobs):
-        pause = start + i * interval - time.perf_counter()
-        if pause > 0:
-            time.sleep(pause)
+    for _ in _paced(args.jobs, args.interval_ms):
         began = time.perf_counter()
         client.rpush("floor:queue", b"x")
         samples.append((time.perf_counter() - began) * 1000)
+    p50, _, p99 = _centiles(samples)
+    return {"jobs": args.jobs, "p50_ms": p50, "p99_ms": p99}
+
+
+def _paced(count: int, interval_ms: float) -> Iterator[int]:
+    """0 .. count-1, each at its slot `interval_ms` after the previous one's (the latency
+    phase and its floor send one request at a time, on an idle client)."""
+    interval = interval_ms / 1000
+    start = time.perf_counter()
+    for i in range(count):
+        pause = start + i * interval - time.perf_counter()
+        if pause > 0:
+            time.sleep(pause)
+        yield i
+
+
+def _centiles(samples: list[float]) -> tuple[float, float, float]:
+    """p50, p90 and p99 of `samples` (sorted); nan when there are none."""
     if len(samples) < 2:
-        raise SystemExit("floor_round_trip needs at least 2 round trips (--jobs)")
+        only = samples[0] if samples else float("nan")
+        return only, only, only
     centiles = statistics.quantiles(samples, n=100, method="inclusive")
-    return {"jobs": args.jobs, "p50_ms": centiles[49], "p99_ms": centiles[98]}
+    return centiles[49], centiles[89], centiles[98]
 
 
 _RUNNERS: dict[str, Callable[[Bench, argparse.Namespace], dict[str, Any]]] = {
